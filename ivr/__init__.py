@@ -1,0 +1,7 @@
+"""ivr: voice call flows where a caller can always reach a human."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,96 @@
+"""The ``ivr`` command line: thin click commands, one library call each.
+
+Shared options come from :func:`pass_cli_context`; Redis is connected lazily, so
+``ivr validate`` works with no Redis at all. Exit codes: 0 ok, 1 problems, 2 usage.
+Precedence: CLI flag > ``IVR_*`` env var > ``config.yaml`` > defaults.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from ivr import __version__
+from ivr.catalog import check_file, flow_files
+from ivr.errors import Problem, errors_in, format_github, format_parsable, format_standard, to_json
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliContext:
+    """Options shared by every command."""
+
+    config_path: str | None
+    redis_url: str | None
+    flows_dir: str | None
+
+
+def pass_cli_context(fn: F) -> F:
+    """Add --config/--redis-url/--flows-dir and pass a CliContext as the first argument."""
+
+    @click.option("--config", "-c", "config_path", envvar="IVR_CONFIG", default=None,
+                  help="Path to config.yaml (env IVR_CONFIG).")
+    @click.option("--redis-url", envvar=["IVR_REDIS_URL", "REDIS_URL"], default=None,
+                  help="Redis URL (env IVR_REDIS_URL or REDIS_URL); embedded when unset.")
+    @click.option("--flows-dir", envvar="IVR_FLOWS_DIR", default=None,
+                  help="Directory of flow files (env IVR_FLOWS_DIR).")
+    @functools.wraps(fn)
+    def wrapper(config_path: str | None, redis_url: str | None, flows_dir: str | None,
+                *args: Any, **kwargs: Any) -> Any:
+        return fn(CliContext(config_path, redis_url, flows_dir), *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(__version__, prog_name="ivr")
+def main() -> None:
+    """ivr: voice call flows where a caller can always reach a human."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["standard", "parsable", "github", "json"]),
+              default="standard", show_default=True, help="How to print problems.")
+@click.option("--strict", is_flag=True, help="Treat warnings as failures.")
+@click.option("--color/--no-color", default=None, help="Colour (default: when on a terminal).")
+def validate(paths: tuple[str, ...], fmt: str, strict: bool, color: bool | None) -> None:
+    """Check flow files (default: flows/). Exit 0 clean, 1 problems, 2 usage."""
+    files = list(flow_files(paths or ("flows",)))
+    if not files:
+        raise click.UsageError(f"no flow files (*.yaml) in {', '.join(paths or ('flows',))}")
+    color = sys.stdout.isatty() if color is None else color
+    all_problems: list[Problem] = []
+    for path in files:
+        checked = check_file(path)
+        all_problems += checked.problems
+        for p in checked.problems:
+            if fmt == "standard":
+                click.echo(format_standard(p, checked.source.lines, color) + "\n")
+            elif fmt == "parsable":
+                click.echo(format_parsable(p))
+            elif fmt == "github":
+                click.echo(format_github(p))
+    if fmt == "json":
+        click.echo(to_json(all_problems))
+    failing = errors_in(all_problems, strict)
+    if fmt == "standard":
+        n_err = len(errors_in(all_problems))
+        click.echo(f"{len(files)} file(s) checked: {n_err} error(s), "
+                   f"{len(all_problems) - n_err} warning(s)", err=bool(failing))
+    sys.exit(1 if failing else 0)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the flow format (for editors)."""
+    from ivr.schema import FLOW_SCHEMA
+
+    click.echo(json.dumps(FLOW_SCHEMA, indent=2))

@@ -1,0 +1,132 @@
+"""Events (what the caller did) and the call state (where the call is), both plain data.
+
+The web layer turns Twilio's parameters into an :class:`Event` with :func:`from_params`;
+the simulator and the replayer build the same events from typed input. :class:`CallState`
+is what lives in Redis between turns, as small JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+MAX_TEXT = 500
+_DTMF = set("0123456789*#")
+
+
+class EventKind(StrEnum):
+    START = "start"
+    DIGITS = "digits"
+    SPEECH = "speech"
+    NO_INPUT = "no_input"
+    DIAL_RESULT = "dial_result"
+    RECORDING = "recording"
+    HANGUP = "hangup"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened on the call. ``now`` is the clock the engine uses."""
+
+    kind: EventKind
+    digits: str = ""
+    text: str = ""
+    confidence: float | None = None
+    status: str = ""
+    url: str = ""
+    duration: int = 0
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def start(cls, now: datetime | None = None) -> Event:
+        return cls(EventKind.START, now=now or datetime.now(UTC))
+
+    @classmethod
+    def press(cls, digits: str, now: datetime | None = None) -> Event:
+        return cls(EventKind.DIGITS, digits=digits, now=now or datetime.now(UTC))
+
+    @classmethod
+    def say(cls, text: str, confidence: float | None = None,
+            now: datetime | None = None) -> Event:
+        return cls(EventKind.SPEECH, text=text, confidence=confidence,
+                   now=now or datetime.now(UTC))
+
+    @classmethod
+    def silence(cls, now: datetime | None = None) -> Event:
+        return cls(EventKind.NO_INPUT, now=now or datetime.now(UTC))
+
+
+def _confidence(raw: str | None) -> float | None:
+    try:
+        value = float(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) and 0 <= value <= 1 else None
+
+
+def from_params(event: str, params: Mapping[str, str], now: datetime | None = None) -> Event:
+    """Map a Twilio webhook's parameters to an Event; garbage becomes a no-input or no-match.
+
+    ``event`` is the name in the action URL: "start", "turn", "no_input", "dial",
+    "recording". Digits keep only DTMF characters; speech is trimmed to MAX_TEXT.
+    """
+    now = now or datetime.now(UTC)
+    if event == "start":
+        return Event(EventKind.START, now=now)
+    if event == "dial":
+        return Event(EventKind.DIAL_RESULT, status=(params.get("DialCallStatus") or
+                     params.get("QueueResult") or "failed")[:40], now=now)
+    if event == "recording":
+        dur = params.get("RecordingDuration", "0")
+        return Event(EventKind.RECORDING, url=(params.get("RecordingUrl") or "")[:500],
+                     duration=int(dur) if dur.isdigit() else 0, now=now)
+    raw_digits = params.get("Digits") or ""
+    if raw_digits:
+        digits = "".join(c for c in raw_digits if c in _DTMF)[:40]
+        return Event(EventKind.DIGITS, digits=digits, now=now)
+    speech = (params.get("SpeechResult") or "").strip()[:MAX_TEXT]
+    if speech:
+        return Event(EventKind.SPEECH, text=speech,
+                     confidence=_confidence(params.get("Confidence")), now=now)
+    return Event(EventKind.NO_INPUT, now=now)
+
+
+@dataclass
+class CallState:
+    """Everything the engine needs between turns (kept small: it is JSON in Redis).
+
+    ``turn`` increases by one per accepted webhook: the web layer puts it in action URLs so
+    a duplicate or stale delivery is recognised and not applied twice.
+    """
+
+    sid: str
+    flow: str
+    version: str
+    state: str = ""
+    turn: int = 0
+    no_input: int = 0
+    no_match: int = 0
+    pending: str = ""
+    slots: dict[str, str] = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)
+    edges: list[str] = field(default_factory=list)
+    reason: str = ""
+    heard: str = ""
+    outcome: str = ""
+    caller: str = ""
+    whisper: str = ""
+    started: str = ""
+    ended: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in ("", [], {}, 0, False)
+                or k in ("sid", "flow", "version", "turn")}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CallState:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,108 @@
+"""The engine drives whole calls with no I/O: the escape hatch in every state."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr.catalog import Catalog
+from ivr.compiler import END, Compiled
+from ivr.engine import step
+from ivr.events import CallState, Event, EventKind
+from ivr.verbs import Dial, Gather, Hangup, Job, Record, spoken
+from tests.conftest import CLOSED, OPEN
+
+
+def call(c: Compiled, *events: Event) -> tuple[CallState, list[object]]:
+    state = CallState("CA1", c.flow.id, c.flow.version)
+    actions: list[object] = []
+    for e in events:
+        state, actions = step(c, state, e)
+    return state, actions
+
+
+@pytest.fixture
+def cards(catalog: Catalog) -> Compiled:
+    c = catalog.get("card-services")
+    assert c is not None
+    return c
+
+
+def test_start_lands_on_menu_with_welcome_inside_gather(cards: Compiled) -> None:
+    state, actions = call(cards, Event.start(OPEN))
+    assert state.state == "main_menu"
+    gather = actions[0]
+    assert isinstance(gather, Gather)
+    assert "press 0 at any time" in spoken(actions)[0]
+    assert "0" not in [k for i in cards.flow.states["main_menu"].intents for k in i.keys]
+
+
+@pytest.mark.parametrize("state_name", ["main_menu", "lost_card", "balance", "payment",
+                                        "dispute", "activate", "anything_else", "other"])
+def test_zero_reaches_human_from_every_waiting_state(cards: Compiled, state_name: str) -> None:
+    state = CallState("CA1", cards.flow.id, "", state=state_name)
+    state, actions = step(cards, state, Event.press("0", OPEN))
+    assert state.state == "human"
+    assert any(isinstance(a, Dial) for a in actions)
+
+
+def test_agent_phrase_reaches_human(cards: Compiled) -> None:
+    state, actions = call(cards, Event.start(OPEN), Event.say("agent agent agent", 0.5, OPEN))
+    assert state.state == "human" and isinstance(actions[-1], Dial)
+
+
+def test_repeated_silence_ends_with_a_human_not_a_hangup(cards: Compiled) -> None:
+    state, actions = call(cards, Event.start(OPEN), *[Event.silence(OPEN)] * 3)
+    assert state.state == "human"
+    assert not any(isinstance(a, Hangup) for a in actions)
+
+
+def test_repeated_nonsense_ends_with_a_human(cards: Compiled) -> None:
+    state, _ = call(cards, Event.start(OPEN), *[Event.press("7", OPEN)] * 3)
+    assert state.state == "human"
+
+
+def test_found_card_goes_to_other_then_human_with_whisper(cards: Compiled) -> None:
+    state, actions = call(cards, Event.start(OPEN),
+                          Event.say("I found somebody's credit card on the sidewalk", .9, OPEN),
+                          Event.say("I want to give it back", .9, OPEN))
+    assert "other" in state.path and state.state == "human"
+    assert state.outcome == "other"
+    dial = actions[-1]
+    assert isinstance(dial, Dial) and "found somebody's credit card" in dial.whisper
+    assert any(isinstance(a, Job) and a.kind == "inbox" for a in actions)
+
+
+def test_no_answer_leads_to_voicemail_and_callback(cards: Compiled) -> None:
+    state, actions = call(cards, Event.start(OPEN), Event.press("0", OPEN),
+                          Event(EventKind.DIAL_RESULT, status="no-answer", now=OPEN))
+    assert isinstance(actions[-1], Record)
+    state, actions = step(cards, state, Event(EventKind.RECORDING, url="https://r/1",
+                                              duration=9, now=OPEN))
+    assert state.outcome == "voicemail" and state.ended and state.state == END
+    assert [a.kind for a in actions if isinstance(a, Job)] == ["callback", "call_end"]
+    assert isinstance([a for a in actions if not isinstance(a, Job)][-1], Hangup)
+
+
+def test_after_hours_human_goes_to_voicemail(cards: Compiled) -> None:
+    state, actions = call(cards, Event.start(CLOSED), Event.press("0", CLOSED))
+    assert state.state == "after_hours_voicemail" and isinstance(actions[-1], Record)
+
+
+def test_sensitive_pin_never_stored(cards: Compiled) -> None:
+    state, _ = call(cards, Event.start(OPEN), Event.press("2", OPEN), Event.press("54321", OPEN))
+    assert "54321" not in repr(state.to_dict())
+    assert state.state == "balance_result"
+
+
+def test_spoken_card_number_is_redacted(cards: Compiled) -> None:
+    state, _ = call(cards, Event.start(OPEN),
+                    Event.say("my card number is 4111 1111 1111 1111", .9, OPEN))
+    assert "4111" not in repr(state.to_dict())
+
+
+def test_ended_call_only_hangs_up(cards: Compiled) -> None:
+    state, _ = call(cards, Event.start(OPEN), Event.press("2", OPEN), Event.press("12345", OPEN),
+                    Event.press("3", OPEN))
+    assert state.ended and state.outcome == "completed"
+    state, actions = step(cards, state, Event.press("1", OPEN))
+    assert actions == [Hangup()]
