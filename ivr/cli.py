@@ -61,7 +61,10 @@ def main() -> None:
               default="standard", show_default=True, help="How to print problems.")
 @click.option("--strict", is_flag=True, help="Treat warnings as failures.")
 @click.option("--color/--no-color", default=None, help="Colour (default: when on a terminal).")
-def validate(paths: tuple[str, ...], fmt: str, strict: bool, color: bool | None) -> None:
+@click.option("--standard", "standards", multiple=True, type=click.Choice(["gethuman"]),
+              help="Also check a caller-experience standard (GetHuman R1-R9: GH1-GH9).")
+def validate(paths: tuple[str, ...], fmt: str, strict: bool, color: bool | None,
+             standards: tuple[str, ...]) -> None:
     """Check flow files (default: flows/). Exit 0 clean, 1 problems, 2 usage."""
     files = list(flow_files(paths or ("flows",)))
     if not files:
@@ -70,6 +73,10 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, color: bool | None)
     all_problems: list[Problem] = []
     for path in files:
         checked = check_file(path)
+        if "gethuman" in standards and checked.flow is not None:
+            from ivr.gethuman import check_gethuman
+
+            checked.problems += check_gethuman(checked.flow, checked.source)
         all_problems += checked.problems
         for p in checked.problems:
             if fmt == "standard":
