@@ -73,6 +73,11 @@ def check_kinds(src: Source) -> list[Problem]:
     out = []
     for name, data in _states(src).items():
         base = ("states", name)
+        if name == HUMAN:
+            out.append(src.problem("IVR104", "a state may not be called 'human'", base,
+                                   "'human' is reserved for the escape hatch (goto: human); "
+                                   "rename this state, e.g. 'human_intro'", key=True))
+            continue
         kinds = [k for k in PROMPT_KEYS if k in data]
         if len(kinds) != 1:
             found = " and ".join(kinds) if kinds else "none"
@@ -112,24 +117,36 @@ def _edge_paths(flow: Flow) -> Iterable[tuple[str, str, Path]]:
             yield s.name, s.retries.then, base + ("retries", "then")
 
 
-def _unknown(src: Source, target: str, names: list[str], path: Path, what: str) -> Problem:
+def _unknown(src: Source, target: str, names: list[str], path: Path, what: str,
+             code: str = "IVR201") -> Problem:
     close = difflib.get_close_matches(target, names, n=1)
     hint = "expected one of: " + ", ".join(repr(n) for n in sorted(names)[:12])
+    if len(names) > 12:
+        hint += f" (and {len(names) - 12} more)"
     hint += f"  (did you mean '{close[0]}'?)" if close else ""
-    return src.problem("IVR201", f"{what} goes to unknown state '{target}'", path, hint)
+    return src.problem(code, f"{what} goes to unknown state '{target}'", path, hint)
 
 
 def check_references(flow: Flow, src: Source) -> list[Problem]:
     """IVR201 unknown targets, IVR202 unknown start, IVR203 duplicate keys in a menu,
-    IVR204 human.when_closed is not a voicemail state."""
+    IVR204 human.when_closed is not a voicemail state.
+
+    PASS: ``next: main_menu`` with a state ``main_menu``. FAIL: ``next: main_mneu``.
+    """
     out = []
     names = [*flow.states, HUMAN]
+    inherited = False
     for state, target, path in _edge_paths(flow):
-        if target not in flow.states and target != HUMAN:
-            at = path if src.pos(path) != src.pos(path[:-1]) else ("retries", "then")
-            out.append(_unknown(src, target, names, at, f"state '{state}': {path[-1]}"))
+        if target in flow.states or target == HUMAN:
+            continue
+        if src.pos(path) != src.pos(path[:-1]):
+            out.append(_unknown(src, target, names, path, f"state '{state}': {path[-1]}"))
+        elif not inherited:  # the top-level retries.then, inherited: report it once
+            inherited = True
+            out.append(_unknown(src, target, names, ("retries", "then"), "retries.then"))
     if flow.start not in flow.states:
-        out.append(_unknown(src, flow.start, list(flow.states), ("start",), "start"))
+        out.append(_unknown(src, flow.start, list(flow.states), ("start",), "start",
+                            "IVR202"))
     out += _duplicate_keys(flow, src)
     wc = flow.human.when_closed
     if wc and (wc not in flow.states or flow.states[wc].kind is not Kind.VOICEMAIL):
@@ -208,18 +225,20 @@ def _rule_menu_other(flow: Flow, src: Source) -> list[Problem]:
 
 def _rule_retries_end_human(flow: Flow, src: Source) -> list[Problem]:
     """IVR303: silence/no-match give-up never hangs up. FAIL: retries.then: goodbye."""
-    out = []
+    out: dict[Path, Problem] = {}
     for s in flow.states.values():
         if s.kind in (Kind.MENU, Kind.COLLECT):
             dest = flow.states.get(s.retries.then)
             if dest is not None and dest.kind is Kind.GOODBYE:
                 path: Path = ("states", s.name, "retries", "then")
+                who = f"state '{s.name}'"
                 if src.pos(path) == src.pos(path[:-1]):
-                    path = ("retries", "then")
-                out.append(src.problem(
-                    "IVR303", f"state '{s.name}': after repeated silence or confusion the call "
-                    f"hangs up at '{dest.name}'", path, "use then: human"))
-    return out
+                    path, who = ("retries", "then"), "retries.then"
+                out.setdefault(path, src.problem(
+                    "IVR303", f"{who}: after repeated silence or confusion the call "
+                    f"hangs up at '{dest.name}'", path,
+                    "use then: human (callers who cannot use the menu need a person)"))
+    return list(out.values())
 
 
 def _rule_human_keys(flow: Flow, src: Source) -> list[Problem]:

@@ -23,6 +23,7 @@ _DTMF = {"type": "string", "pattern": "^[0-9*#]{1,4}$",
 _KEYS = {"type": "array", "items": _DTMF, "uniqueItems": True}
 _PHRASES = {"type": "array", "items": _TEXT}
 _E164 = {"type": "string", "description": "E.164 phone number, e.g. '+15551230000'"}
+FLOW_ID = "^[a-z0-9][a-z0-9-]*$"
 _RETRY = {"type": "integer", "minimum": 0, "maximum": 5}
 
 RETRIES = {
@@ -121,7 +122,7 @@ FLOW_SCHEMA: dict[str, Any] = {
     "title": "ivr call flow",
     "type": "object",
     "properties": {
-        "flow": {**_TEXT, "pattern": "^[a-z0-9][a-z0-9-]*$", "description": "Flow id (URL-safe)"},
+        "flow": {**_TEXT, "pattern": FLOW_ID, "description": "Flow id (URL-safe)"},
         "description": _TEXT,
         "start": _TEXT,
         "language": {"type": "string", "description": "Speech language, e.g. en-US"},
@@ -188,11 +189,43 @@ def _problem(src: Source, err: ValidationError) -> Problem:
         name = str(err.instance)
         return src.problem("IVR104", f"name '{name}' is not allowed", path + (name,),
                            "use lower_snake_case: letters, digits and _", key=True)
-    if kind == "pattern" and path and path[-2:-1] == ("keys",) or "DTMF" in str(
-            err.schema.get("description", "")):
-        return src.problem("IVR104", f"'{err.instance}' is not a DTMF key", path,
-                           "keys are 1-4 of 0-9, * and #, quoted: '1'")
-    return src.problem("IVR104", f"invalid value: {err.message}", path, _describe(err))
+    if kind == "pattern":
+        return _bad_pattern(src, err, path)
+    return _bad_value(src, err, path)
+
+
+_PATTERNS = {
+    _DTMF["pattern"]: ("is not a DTMF key", "keys are 1-4 of 0-9, * and #, quoted: '1'"),
+    _NAME["pattern"]: ("is not a valid name",
+                       "use lower_snake_case: a letter, then letters, digits and _"),
+    FLOW_ID: ("is not a valid flow id", "use lowercase letters, digits and -, "
+                                        "e.g. card-services"),
+}
+
+
+def _bad_pattern(src: Source, err: ValidationError, path: Path) -> Problem:
+    what, hint = _PATTERNS.get(str(err.validator_value), ("has the wrong form", _describe(err)))
+    return src.problem("IVR104", f"{_where(path)}'{err.instance}' {what}", path, hint)
+
+
+def _where(path: Path) -> str:
+    named = [p for p in path if isinstance(p, str)]
+    return f"{named[-1]}: " if named else ""
+
+
+def _bad_value(src: Source, err: ValidationError, path: Path) -> Problem:
+    """minimum/maximum/minLength/minItems/uniqueItems/...: say the limit plainly."""
+    limit = err.validator_value
+    messages = {
+        "minimum": f"must be at least {limit}, found {err.instance}",
+        "maximum": f"must be at most {limit}, found {err.instance}",
+        "minLength": "must not be empty",
+        "minItems": "must list at least one item",
+        "minProperties": "must not be empty",
+        "uniqueItems": "lists the same item twice",
+    }
+    message = messages.get(str(err.validator), f"has an invalid value: {err.message}")
+    return src.problem("IVR104", f"{_where(path)}{message}".strip(), path, _describe(err))
 
 
 def _describe(err: ValidationError) -> str:

@@ -119,7 +119,14 @@ class _Builder:
         if tag == "int":
             return _LOADER.construct_yaml_int(node)
         if tag == "float":
-            return _LOADER.construct_yaml_float(node)
+            number = _LOADER.construct_yaml_float(node)
+            if number != number or number in (float("inf"), float("-inf")):
+                at = _pos(node)
+                self.src.problems.append(Problem(
+                    "IVR104", f"'{node.value}' is not a usable number", self.src.file,
+                    at.line, at.col, dotted(path), "write a plain number such as 0.6",
+                    at.end_col))
+            return number
         if tag in ("timestamp", "binary"):
             return str(value)
         return str(value)
@@ -197,8 +204,13 @@ def load(text: str | bytes, file: str = "<string>") -> Source:
     except yaml.MarkedYAMLError as exc:
         src.problems.append(_syntax_problem(exc, file))
         return src
+    except yaml.reader.ReaderError as exc:
+        src.problems.append(_reader_problem(exc, text, file))
+        return src
     except (yaml.YAMLError, RecursionError) as exc:
-        src.problems.append(Problem("IVR001", f"cannot parse YAML: {exc}", file))
+        what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        src.problems.append(Problem("IVR001", f"cannot parse YAML: {what}", file, 1, 1, "",
+                                    "check the file is a YAML mapping of settings", 2))
         return src
     if node is None:
         src.problems.append(Problem("IVR006", "file is empty", file, 1, 1, "",
@@ -214,7 +226,20 @@ def load(text: str | bytes, file: str = "<string>") -> Source:
     return src
 
 
+def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> Problem:
+    """A character YAML refuses (control characters): point at it, say which it is."""
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    col = exc.position - (before.rfind("\n") + 1) + 1
+    char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    return Problem("IVR001", f"character U+{ord(char):04X} is not allowed in YAML", file,
+                   line, col, "", "remove it (it is invisible: a control character)", col + 1)
+
+
 def _decode(raw: bytes, file: str) -> str | Problem:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return Problem("IVR007", "file is UTF-16, not UTF-8", file, 1, 1, "",
+                       "save the file as UTF-8", 2)
     if b"\x00" in raw[:8192]:
         return Problem("IVR007", "file is binary, not YAML text", file, 0, 0, "",
                        "a flow file is UTF-8 text")
