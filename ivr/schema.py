@@ -225,7 +225,14 @@ def _bad_value(src: Source, err: ValidationError, path: Path) -> Problem:
         "uniqueItems": "lists the same item twice",
     }
     message = messages.get(str(err.validator), f"has an invalid value: {err.message}")
-    return src.problem("IVR104", f"{_where(path)}{message}".strip(), path, _describe(err))
+    hint = _describe(err)
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    if "minimum" in schema and "maximum" in schema:
+        hint = f"use a number from {schema['minimum']} to {schema['maximum']}"
+    elif err.validator == "uniqueItems":
+        hint = "remove the repeated item"
+    return src.problem("IVR104", f"{_where(path)}{message}".strip(), path,
+                       hint or "remove it, or write a value")
 
 
 def _describe(err: ValidationError) -> str:
@@ -244,6 +251,16 @@ def _unknown_key(src: Source, err: ValidationError, path: Path) -> Problem:
     return src.problem("IVR103", f"unknown key '{name}'", path + (name,), hint, key=True)
 
 
+_TYPE_HINTS = {
+    "object": "write a mapping: indented 'name: value' lines under this key",
+    "array": "write a list: [a, b] or one '- item' per line",
+    "string": "write text (quote it if it contains ': ' or starts with a symbol)",
+    "integer": "write a whole number such as 2",
+    "number": "write a number such as 0.6",
+    "boolean": "write true or false",
+}
+
+
 def _wrong_type(src: Source, err: ValidationError, path: Path) -> Problem:
     want = err.validator_value
     at = src.pos(path)
@@ -253,7 +270,7 @@ def _wrong_type(src: Source, err: ValidationError, path: Path) -> Problem:
     wanted = {"string": "text", "object": "a mapping", "array": "a list",
               "integer": "a whole number", "number": "a number", "boolean": "true/false"}
     message = f"expected {wanted.get(str(want), want)}, found {names.get(got, got)}"
-    hint = _describe(err)
+    hint = _describe(err) or _TYPE_HINTS.get(str(want), "")
     if want == "string" and at.tag == "bool":
         return src.problem("IVR004", f"'{at.text}' is read by YAML as a boolean, not as text",
                            path, f"quote it: '{at.text}'")
