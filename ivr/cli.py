@@ -56,7 +56,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(["standard", "parsable", "github", "json"]),
               default="standard", show_default=True, help="How to print problems.")
 @click.option("--strict", is_flag=True, help="Treat warnings as failures.")
@@ -93,6 +93,27 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, color: bool | None,
         click.echo(f"{len(files)} file(s) checked: {n_err} error(s), "
                    f"{len(all_problems) - n_err} warning(s)", err=bool(failing))
     sys.exit(1 if failing else 0)
+
+
+@main.command()
+@click.argument("flow")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
+              show_default=True, help="Mermaid (renders on GitHub) or Graphviz DOT.")
+@pass_cli_context
+def graph(ctx: CliContext, flow: str, fmt: str) -> None:
+    """Draw FLOW (a flow id in --flows-dir/flows/, or a file). Exit 1 if it is invalid."""
+    from ivr.graph import find_flow, render
+
+    path, close = find_flow(flow, ctx.flows_dir or "flows")
+    if path is None:
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise click.UsageError(f"no flow {flow!r} in {ctx.flows_dir or 'flows'}/.{hint}")
+    checked = check_file(path)
+    if checked.flow is None or not checked.ok():
+        for p in errors_in(checked.problems):
+            click.echo(format_standard(p, checked.source.lines) + "\n", err=True)
+        sys.exit(1)
+    click.echo(render(checked.flow, fmt), nl=False)
 
 
 @main.command()
