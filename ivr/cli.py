@@ -117,8 +117,86 @@ def graph(ctx: CliContext, flow: str, fmt: str) -> None:
 
 
 @main.command()
-def schema() -> None:
+@click.option("--transcript", is_flag=True, help="The QA transcript format instead.")
+def schema(transcript: bool) -> None:
     """Print the JSON Schema of the flow format (for editors)."""
     from ivr.schema import FLOW_SCHEMA
+    from ivr.transcript import transcript_schema
 
-    click.echo(json.dumps(FLOW_SCHEMA, indent=2))
+    click.echo(json.dumps(transcript_schema() if transcript else FLOW_SCHEMA, indent=2))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes.")
+@click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML to this file.")
+@click.option("--coverage", "show_coverage", is_flag=True,
+              help="Print state and transition coverage per flow, and what nothing visits.")
+@click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PCT",
+              help="Exit 1 when a flow's state coverage is below PCT.")
+@click.option("--via", default="", metavar="URL", help="Call a running server over signed HTTP.")
+@click.option("--auth-token", envvar="TWILIO_AUTH_TOKEN", default="",
+              help="Auth token for --via signatures (env TWILIO_AUTH_TOKEN).")
+@click.option("--max-steps", default=200, show_default=True, type=click.IntRange(2),
+              help="Engine steps after which a transcript is cut as a runaway.")
+@pass_cli_context
+def replay(ctx: CliContext, paths: tuple[str, ...], jobs: int, junit: str | None,
+           show_coverage: bool, fail_under: float | None, via: str, auth_token: str,
+           max_steps: int) -> None:
+    """Replay QA transcripts (files or directories). Exit 0 all pass, 1 any fail, 2 usage."""
+    from ivr import replay as rp
+
+    if not rp.transcript_files(paths):
+        raise click.UsageError(f"no transcripts (*.yaml) in {', '.join(paths)}")
+    opts = rp.Options((ctx.flows_dir or "flows",), max_steps, via, auth_token)
+    results = rp.run_paths(paths, opts, jobs)
+    for r in results:
+        click.echo(r.report())
+    failed = sum(not r.passed for r in results)
+    click.echo(f"{len(results)} transcript(s): {len(results) - failed} passed, {failed} failed")
+    if junit:
+        with open(junit, "w", encoding="utf-8") as fh:
+            fh.write(rp.junit_xml(results))
+    cat = rp.catalog_for(opts.flows)
+    covs = rp.coverage(results, cat)
+    if show_coverage:
+        click.echo(rp.format_coverage(covs, cat))
+    low = [c for c in covs.values() if fail_under is not None and c.state_pct() < fail_under]
+    for c in low:
+        click.echo(f"state coverage of {c.flow} is {c.state_pct():.1f}%, under {fail_under}%",
+                   err=True)
+    sys.exit(1 if failed or low else 0)
+
+
+@main.command()
+@click.argument("flow")
+@click.option("--clock", metavar="ISO", help="Time of the call, e.g. 2026-11-22T14:05:00-05:00.")
+@click.option("--record", "record_path", type=click.Path(dir_okay=False),
+              help="Write the call as a transcript (replay it with ivr replay).")
+@pass_cli_context
+def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | None) -> None:
+    """Call FLOW (an id in flows/, or a file) in the terminal. Type help during the call."""
+    from ivr.errors import FlowError
+    from ivr.simulate import Session, open_flow, run_console
+    from ivr.transcript import parse_clock
+
+    try:
+        c = open_flow(flow, ctx.flows_dir or "flows")
+    except LookupError as exc:
+        raise click.UsageError(str(exc.args[0])) from exc
+    except FlowError as exc:
+        for p in exc.problems:
+            click.echo(format_parsable(p), err=True)
+        sys.exit(1)
+    when = parse_clock(clock, c.flow) if clock else None
+    if clock and when is None:
+        raise click.BadParameter(f"'{clock}' is not an ISO date and time", param_hint="--clock")
+    session = Session(c, when)
+    stdin = click.get_text_stream("stdin")
+    prompt = (lambda: click.echo("> ", nl=False)) if stdin.isatty() else None
+    run_console(session, stdin, click.echo, prompt)
+    if record_path:
+        with open(record_path, "w", encoding="utf-8") as fh:
+            fh.write(session.transcript())
+        click.echo(f"transcript written to {record_path}")

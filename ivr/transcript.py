@@ -264,7 +264,7 @@ def _wrong_type(src: Source, err: ValidationError, path: Path) -> Problem:
 def _semantics(src: Source, flows: Mapping[str, Any] | None) -> list[Problem]:
     data: dict[str, Any] = src.data
     out = _check_steps(src, data["steps"])
-    if "clock" in data and _clock(data["clock"], None) is None:
+    if "clock" in data and parse_clock(data["clock"], None) is None:
         out.append(src.problem("IVR509", f"'{data['clock']}' is not an ISO date and time",
                                ("clock",), "e.g. '2026-11-20T14:05:00-05:00'"))
     if flows is None:
@@ -310,7 +310,11 @@ def _check_steps(src: Source, steps: list[dict[str, Any]]) -> list[Problem]:
 
 # --- phase 4: build -----------------------------------------------------------------------
 
-def _clock(raw: str, flow: Any) -> datetime | None:
+def parse_clock(raw: str, flow: Any) -> datetime | None:
+    """An ISO time; without a UTC offset it is read in ``flow``'s business-hours timezone.
+
+    Returns None when ``raw`` is not an ISO date and time.
+    """
     try:
         when = datetime.fromisoformat(str(raw).strip())
     except ValueError:
@@ -334,6 +338,6 @@ def _build(src: Source, flows: Mapping[str, Any] | None) -> Transcript:
                           float(conf) if conf is not None else None,
                           Expect(**exp) if exp is not None else None))
     default_name = src.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    clock = _clock(data["clock"], flow) if "clock" in data else None
+    clock = parse_clock(data["clock"], flow) if "clock" in data else None
     return Transcript(src.file, data["flow"], data.get("name", default_name), tuple(steps),
                       clock, data.get("outcome", ""))
