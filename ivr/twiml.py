@@ -1,0 +1,154 @@
+"""The only TwiML writer: engine actions → TwiML with the twilio SDK's ``VoiceResponse``.
+
+Table-driven: :data:`RENDERERS` maps each action type to one small function, so adding a
+verb means adding a row and a function. Actions name callbacks by *event* (``"turn"``,
+``"dial"``, ``"recording"``); ``urls`` turns those names into absolute webhook URLs:
+
+- ``turn``: where a Gather posts its result,
+- ``no_input``: the Redirect after every Gather, so silence always becomes an event,
+- ``dial``: the Dial/Enqueue action (DialCallStatus),
+- ``recording``: the Record action (RecordingUrl, RecordingDuration),
+- ``whisper``: the Number URL that reads the context to the person who answers.
+
+:class:`ivr.verbs.Job` effects are not TwiML and are skipped. The SDK sorts attributes, so
+output is byte-stable (golden tests compare whole strings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.verbs import (
+    Action,
+    Dial,
+    Enqueue,
+    Gather,
+    Hangup,
+    Job,
+    Pause,
+    Play,
+    Record,
+    Redirect,
+    Say,
+)
+
+Urls = Mapping[str, str]
+POST = "POST"
+
+
+def _say(parent: Any, a: Say) -> None:
+    kwargs = {k: v for k, v in (("voice", a.voice), ("language", a.language)) if v}
+    parent.say(a.text, **kwargs)
+
+
+def _play(parent: Any, a: Play) -> None:
+    parent.play(a.url)
+
+
+def _pause(parent: Any, a: Pause) -> None:
+    parent.pause(length=a.seconds)
+
+
+_PROMPTS: dict[type, Callable[[Any, Any], None]] = {Say: _say, Play: _play, Pause: _pause}
+
+
+def _gather(r: VoiceResponse, a: Gather, urls: Urls) -> None:
+    """Prompts inside the Gather (a key press interrupts them), then a no-input Redirect."""
+    attrs: dict[str, Any] = {
+        "action": urls[a.action], "method": POST, "action_on_empty_result": True,
+        "input": a.input, "timeout": a.timeout, "finish_on_key": a.finish_on_key}
+    if a.num_digits:
+        attrs["num_digits"] = a.num_digits
+    if "speech" in a.input:
+        attrs["speech_timeout"] = a.speech_timeout
+        if a.hints:
+            attrs["hints"] = ", ".join(a.hints)
+        if a.language:
+            attrs["language"] = a.language
+    g = r.gather(**attrs)
+    for p in a.prompts:
+        _PROMPTS[type(p)](g, p)
+    r.redirect(urls["no_input"], method=POST)
+
+
+def _dial(r: VoiceResponse, a: Dial, urls: Urls) -> None:
+    attrs: dict[str, Any] = {"action": urls[a.action], "method": POST, "timeout": a.timeout}
+    if a.caller_id:
+        attrs["caller_id"] = a.caller_id
+    d = r.dial(**attrs)
+    if a.whisper and "whisper" in urls:
+        d.number(a.number, url=urls["whisper"], method=POST)
+    else:
+        d.number(a.number)
+
+
+def _enqueue(r: VoiceResponse, a: Enqueue, urls: Urls) -> None:
+    r.enqueue(a.name, action=urls[a.action], method=POST)
+
+
+def _record(r: VoiceResponse, a: Record, urls: Urls) -> None:
+    r.record(action=urls[a.action], method=POST, max_length=a.max_length,
+             play_beep=a.play_beep, finish_on_key=a.finish_on_key, timeout=a.timeout)
+
+
+def _redirect(r: VoiceResponse, a: Redirect, urls: Urls) -> None:
+    r.redirect(urls[a.event], method=POST)
+
+
+def _hangup(r: VoiceResponse, a: Hangup, urls: Urls) -> None:
+    r.hangup()
+
+
+def _prompt(r: VoiceResponse, a: Say | Play | Pause, urls: Urls) -> None:
+    _PROMPTS[type(a)](r, a)
+
+
+def _skip(r: VoiceResponse, a: Job, urls: Urls) -> None:
+    """Jobs are slow work for RQ, not TwiML."""
+
+
+RENDERERS: dict[type, Callable[[VoiceResponse, Any, Urls], None]] = {
+    Say: _prompt, Play: _prompt, Pause: _prompt, Gather: _gather, Dial: _dial,
+    Enqueue: _enqueue, Record: _record, Redirect: _redirect, Hangup: _hangup, Job: _skip,
+}
+
+
+def render(actions: Iterable[Action], urls: Urls) -> str:
+    """TwiML for one turn.
+
+    Args:
+        actions: What the engine returned for the turn.
+        urls: Event name (``turn``, ``no_input``, ``dial``, ``recording``, ``whisper``) →
+            absolute URL.
+
+    Returns:
+        The TwiML document as a string.
+    """
+    r = VoiceResponse()
+    for a in actions:
+        RENDERERS[type(a)](r, a, urls)
+    return str(r)
+
+
+def emergency(number: str, message: str) -> str:
+    """TwiML that needs nothing but config: say sorry, dial the emergency person.
+
+    If that dial fails too, the caller is told to call back rather than left in silence.
+    """
+    r = VoiceResponse()
+    r.say(message)
+    r.dial(number, timeout=30)
+    r.say("We could not connect you. Please call again in a few minutes. Goodbye.")
+    r.hangup()
+    return str(r)
+
+
+def whisper(text: str, language: str = "") -> str:
+    """TwiML read to the person who answers a Dial, before the caller is connected."""
+    r = VoiceResponse()
+    r.say(text or "Incoming call from the phone line.", **({"language": language}
+                                                          if language else {}))
+    return str(r)

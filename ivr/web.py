@@ -1,0 +1,265 @@
+"""The ``voice`` blueprint: Twilio webhooks → events → ``engine.step`` → TwiML.
+
+Routes (all signed by Twilio, checked by :func:`twilio_signed`):
+
+- ``POST /voice/<flow_id>``: the Voice URL, starts a call on the flow's current version.
+- ``POST /voice/<flow_id>/event?e=<name>&turn=<N>``: every action URL (``e`` is ``turn``,
+  ``no_input``, ``dial`` or ``recording``; ``turn`` makes duplicates harmless).
+- ``GET|POST /voice/<flow_id>/whisper?sid=...``: the context read to the agent.
+- ``POST /voice/status``: status callback; a finished call gets a ``hangup`` event.
+- ``POST /voice/fallback``: Twilio's Fallback URL; dials the emergency number from config
+  and touches neither Redis nor flows.
+
+THE GUARANTEE: whatever fails while serving a call (an engine error, an unknown flow or
+call, Redis down or slow, a garbage request) is logged and answered with 200 TwiML that
+says sorry and dials ``emergency_number``: never a 500, never Twilio's "application error".
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from flask import Blueprint, Flask, Response, current_app, request
+from twilio.request_validator import RequestValidator
+from werkzeug.exceptions import HTTPException
+
+from ivr import twiml
+from ivr.app import FLOWS_KEY, SETTINGS_KEY, Flows, UnknownFlow
+from ivr.compiler import Compiled
+from ivr.config import Settings
+from ivr.engine import step, turn_record
+from ivr.events import CallState, Event, EventKind, from_params
+from ivr.jobs import submit
+from ivr.store import Store, Turn, UnknownCall, get_store
+from ivr.verbs import Action, Job
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+health = Blueprint("health", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+XML = "text/xml"
+EVENTS = ("turn", "no_input", "dial", "recording")
+FINISHED = {"completed", "busy", "failed", "no-answer", "canceled"}
+_SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def settings() -> Settings:
+    s: Settings = current_app.extensions[SETTINGS_KEY]
+    return s
+
+
+def flows() -> Flows:
+    f: Flows = current_app.extensions[FLOWS_KEY]
+    return f
+
+
+def emergency_response() -> Response:
+    """The TwiML of last resort: sorry, then the emergency human (config only)."""
+    s = settings()
+    return Response(twiml.emergency(s.emergency_number, s.emergency_message), 200,
+                    mimetype=XML)
+
+
+def guaranteed(view: F) -> F:
+    """Turn any exception in ``view`` into the emergency TwiML (and a log line)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except (UnknownFlow, UnknownCall, BadRequest, HTTPException) as exc:
+            log.warning("%s %s: %s: %s; dialling the emergency number", request.method,
+                        request.path, type(exc).__name__, exc)
+        except Exception:
+            log.exception("%s %s failed; dialling the emergency number", request.method,
+                          request.path)
+        return emergency_response()
+
+    return wrapper  # type: ignore[return-value]
+
+
+class BadRequest(ValueError):
+    """A webhook we cannot act on (missing CallSid, bad turn): the caller still gets help."""
+
+
+# --- signatures ---------------------------------------------------------------------------
+
+def signed_url() -> str:
+    """The URL Twilio signed: ``public_base_url`` + path when set, else the request URL."""
+    base = settings().public_base_url
+    if not base:
+        return request.url
+    qs = request.query_string.decode("latin-1")
+    return base.rstrip("/") + request.path + (f"?{qs}" if qs else "")
+
+
+def twilio_signed(view: F) -> F:
+    """Reject (403, nothing changed) a request without a valid ``X-Twilio-Signature``.
+
+    Skipped only when ``validate_signatures`` is false.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        s = settings()
+        if s.validate_signatures:
+            signature = request.headers.get("X-Twilio-Signature", "")
+            params = request.form.to_dict() if request.method == "POST" else {}
+            validator = RequestValidator(s.twilio.auth_token)
+            if not signature or not validator.validate(signed_url(), params, signature):
+                log.warning("rejected unsigned or forged request to %s", request.path)
+                return Response("invalid Twilio signature\n", 403, mimetype="text/plain")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# --- turns --------------------------------------------------------------------------------
+
+def event_urls(flow_id: str, turn: int, sid: str) -> dict[str, str]:
+    """Absolute action URLs of the next turn (``turn`` is the call's turn after this one)."""
+    base = (settings().public_base_url or request.host_url).rstrip("/")
+    root = f"{base}/voice/{quote(flow_id, safe='')}"
+    urls = {e: f"{root}/event?e={e}&turn={turn}" for e in EVENTS}
+    urls["whisper"] = f"{root}/whisper?sid={quote(sid, safe='')}"
+    return urls
+
+
+def _params() -> Mapping[str, str]:
+    return request.form if request.method == "POST" else request.args
+
+
+def _sid(params: Mapping[str, str]) -> str:
+    sid = params.get("CallSid") or ""
+    if not _SID.match(sid):
+        raise BadRequest(f"missing or malformed CallSid {sid[:80]!r}")
+    return sid
+
+
+def _mask(number: str) -> str:
+    digits = "".join(c for c in number if c.isdigit())
+    return f"***{digits[-4:]}" if len(digits) >= 4 else ""
+
+
+def _turn(c: Compiled, before: CallState, event: Event) -> tuple[Turn, list[Action]]:
+    after, actions = step(c, before, event)
+    urls = event_urls(after.flow, after.turn, after.sid)
+    record = turn_record(c, before, event, after, actions)
+    return Turn(after, twiml.render(actions, urls), record), actions
+
+
+def _respond(store: Store, sid: str, turn: int, event: Event, fresh: Compiled | None) -> Response:
+    """Advance call ``sid`` once (re-serving duplicates); enqueue the turn's jobs."""
+    produced: list[Action] = []
+
+    def apply(before: CallState | None) -> Turn:
+        if before is None:
+            assert fresh is not None
+            before = CallState(sid, fresh.flow.id, fresh.flow.version,
+                               caller=_mask(_params().get("From", "")))
+        c = fresh if fresh is not None and before.version == fresh.flow.version else \
+            flows().pinned(store, before.flow, before.version)
+        result, actions = _turn(c, before, event)
+        produced[:] = actions
+        return result
+
+    outcome = store.advance(sid, turn, apply)
+    if outcome.applied:
+        jobs = [a for a in produced if isinstance(a, Job)]
+        if jobs:
+            submit(store.conn, jobs, settings())
+    elif not outcome.twiml:
+        raise BadRequest(f"call {sid}: duplicate with no stored TwiML")
+    return Response(outcome.twiml, 200, mimetype=XML)
+
+
+@bp.route("/<flow_id>", methods=["POST"])
+@guaranteed
+@twilio_signed
+def start(flow_id: str) -> Response:
+    """Voice URL: a new call starts on the flow's current version."""
+    params = _params()
+    sid = _sid(params)
+    store = get_store()
+    c = flows().current(store, flow_id)
+    event = from_params("start", params, settings().now())
+    return _respond(store, sid, 0, event, c)
+
+
+@bp.route("/<flow_id>/event", methods=["POST"])
+@guaranteed
+@twilio_signed
+def event(flow_id: str) -> Response:
+    """Action URLs: apply the caller's input to the turn named in the URL."""
+    params = _params()
+    sid = _sid(params)
+    name = request.args.get("e", "turn")
+    turn = request.args.get("turn", "")
+    if name not in EVENTS or not turn.isdigit() or int(turn) < 1:
+        raise BadRequest(f"bad event URL e={name[:20]!r} turn={turn[:20]!r}")
+    ev = from_params(name, params, settings().now())
+    return _respond(get_store(), sid, int(turn), ev, None)
+
+
+@bp.route("/<flow_id>/whisper", methods=["GET", "POST"])
+@guaranteed
+@twilio_signed
+def whisper(flow_id: str) -> Response:
+    """What the person who answers hears before being connected."""
+    call = get_store().load(request.args.get("sid", "")[:64])
+    text = call.whisper if call else ""
+    return Response(twiml.whisper(text), 200, mimetype=XML)
+
+
+@bp.route("/status", methods=["POST"])
+@guaranteed
+@twilio_signed
+def status() -> Response:
+    """Status callback: a call that finished mid-flow gets its ``hangup`` event."""
+    params = _params()
+    if params.get("CallStatus", "") in FINISHED:
+        sid = _sid(params)
+        store = get_store()
+        call = store.load(sid)
+        if call is not None and not call.ended:
+            ev = Event(EventKind.HANGUP, now=settings().now() or datetime.now(UTC))
+            _respond(store, sid, call.turn, ev, None)
+    return Response(twiml.render([], {}), 200, mimetype=XML)
+
+
+@bp.route("/fallback", methods=["GET", "POST"])
+@guaranteed
+@twilio_signed
+def fallback() -> Response:
+    """Twilio's Fallback URL: the emergency human, needing neither Redis nor flows."""
+    return emergency_response()
+
+
+@health.route("/healthz")
+def healthz() -> tuple[dict[str, Any], int]:
+    """200 with the flows when the app and Redis are ready, 503 otherwise."""
+    try:
+        ok = get_store().ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        return {"ok": False, "redis": f"{type(exc).__name__}: {exc}"[:200]}, 503
+    return {"ok": ok, "redis": "ok", "flows": sorted(flows().ids())}, 200 if ok else 503
+
+
+def register_error_pages(app: Flask) -> None:
+    """Routing errors under /voice (404, 405, 413) still answer with TwiML to a person."""
+
+    def handler(exc: Exception) -> Any:
+        if request.path.startswith("/voice"):
+            log.warning("%s %s: %s; dialling the emergency number", request.method,
+                        request.path, exc)
+            return emergency_response()
+        return exc
+
+    for code in (404, 405, 413):
+        app.register_error_handler(code, handler)
