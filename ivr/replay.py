@@ -192,8 +192,10 @@ def run(driver: Driver, t: Transcript, max_steps: int = MAX_STEPS) -> Result:
 
 
 def _play(driver: Driver, t: Transcript, turn: Turn, res: Result, max_steps: int) -> None:
+    after = "the start of the call"
     for s in t.steps:
         if s.kind:
+            after = f"{s.describe()} (step {s.number})"
             if res.steps >= max_steps:
                 res.failures.append(Failure(s.number, s.line, (
                     f"cut at the step limit ({max_steps} engine steps): a runaway "
@@ -209,7 +211,7 @@ def _play(driver: Driver, t: Transcript, turn: Turn, res: Result, max_steps: int
         res.outcome = turn.outcome
         diff = check_expect(s.expect, turn) if s.expect else []
         if diff:
-            title = f"after {s.describe()}: {s.expect.describe() if s.expect else ''}"
+            title = f"expect {s.expect.describe() if s.expect else ''} after {after}"
             res.failures.append(Failure(s.number, s.line, title, diff, turn))
             return
     res.outcome = turn.outcome
