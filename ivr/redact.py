@@ -68,3 +68,42 @@ def redact_digits(digits: str, sensitive: bool = False) -> str:
     if sensitive:
         return "*" * len(digits)
     return MASK if is_card_number(digits) else digits
+
+
+def mask_number(number: str) -> str:
+    """A phone number as it may be stored: '+15551230000' → '+1******0000'.
+
+    The country code (when the number is E.164) and the last 4 digits stay; the rest
+    become ``*``. Anything without digits is returned unchanged; short numbers are masked
+    whole except their last 2 digits.
+    """
+    digits = re.sub(r"\D", "", number)
+    if not digits:
+        return number
+    if len(digits) < 7:
+        return "*" * max(len(digits) - 2, 0) + digits[-2:]
+    keep = _country_code_length(number, digits) if number.strip().startswith("+") else 0
+    head = ("+" if keep else "") + digits[:keep]
+    return head + "*" * (len(digits) - keep - 4) + digits[-4:]
+
+
+def _country_code_length(number: str, digits: str) -> int:
+    try:
+        import phonenumbers
+
+        return len(str(phonenumbers.parse("+" + digits, None).country_code))
+    except Exception:  # noqa: BLE001 - any parse failure: keep the first digit only
+        return 1
+
+
+def number_key(number: str, secret: str = "") -> str:
+    """A stable, non-reversible key for a caller's number (to count their calls).
+
+    Only the digits count, so '+1 (555) 123-0000' and '+15551230000' share a key. Give a
+    ``secret``: without one, a phone number's small space can be brute-forced back.
+    """
+    import hashlib
+    import hmac
+
+    digits = re.sub(r"\D", "", number)
+    return hmac.new(secret.encode() or b"ivr", digits.encode(), hashlib.sha256).hexdigest()[:32]
