@@ -49,6 +49,7 @@ def test_cli_full_state_coverage_of_shipped_transcripts(
                                     "tests/transcripts"])
     assert out.exit_code == 0, out.output
     assert "card-services: states 100.0% (21/21)" in out.output
+    assert "clinic-appointments: states 100.0%" in out.output
     assert " 0 failed" in out.output
 
 
