@@ -18,6 +18,8 @@ from ivr.errors import Problem
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
+MAX_ALIASED = 20_000
+"""Values produced by repeating aliases: real flows repeat a few, bombs millions."""
 MAX_DEPTH = 64
 _BOOL_WORDS = {"yes", "no", "on", "off", "y", "n"}
 
@@ -95,11 +97,17 @@ class _Builder:
     def __init__(self, src: Source) -> None:
         self.src = src
         self.count = 0
+        self.aliased = 0
+        self.built: set[int] = set()
 
     def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
         self.count += 1
-        if self.count > MAX_NODES or depth > MAX_DEPTH:
-            raise _TooBig(node, depth > MAX_DEPTH)
+        if id(node) in self.built:  # an alias (or a value inside one) built again
+            self.aliased += 1
+        else:
+            self.built.add(id(node))
+        if self.count > MAX_NODES or self.aliased > MAX_ALIASED or depth > MAX_DEPTH:
+            raise _TooBig(node, depth > MAX_DEPTH, path)
         self.src.positions[path] = _pos(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
@@ -176,9 +184,10 @@ class _Builder:
 
 
 class _TooBig(Exception):
-    def __init__(self, node: yaml.Node, deep: bool) -> None:
+    def __init__(self, node: yaml.Node, deep: bool, path: Path) -> None:
         self.node = node
         self.deep = deep
+        self.path = path
 
 
 _LOADER = yaml.SafeLoader("")
@@ -207,9 +216,11 @@ def load(text: str | bytes, file: str = "<string>") -> Source:
     except yaml.reader.ReaderError as exc:
         src.problems.append(_reader_problem(exc, text, file))
         return src
-    except (yaml.YAMLError, RecursionError) as exc:
-        what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        src.problems.append(Problem("IVR001", f"cannot parse YAML: {what}", file, 1, 1, "",
+    except RecursionError:
+        src.problems.append(_too_deep(text, file))
+        return src
+    except yaml.YAMLError as exc:
+        src.problems.append(Problem("IVR001", f"cannot parse YAML: {exc}", file, 1, 1, "",
                                     "check the file is a YAML mapping of settings", 2))
         return src
     if node is None:
@@ -219,11 +230,44 @@ def load(text: str | bytes, file: str = "<string>") -> Source:
     try:
         src.data = _Builder(src).build(node, ())
     except _TooBig as big:
-        at = _pos(big.node)
-        what = "nested too deeply" if big.deep else "expands to too many values (alias bomb?)"
-        src.problems.append(Problem("IVR008", f"document {what}", file, at.line, at.col, "",
-                                    "flatten the structure; avoid aliases that repeat aliases"))
+        src.problems.append(_too_big(src, big))
     return src
+
+
+def _too_big(src: Source, big: _TooBig) -> Problem:
+    """IVR008 where it happens: the deep value, or the top-level key an alias bomb is under."""
+    if big.deep:
+        at = _pos(big.node)
+        return Problem("IVR008", f"document is nested more than {MAX_DEPTH} levels deep",
+                       src.file, at.line, at.col, dotted(big.path[:4]),
+                       "flatten the structure: a flow needs only a few levels", at.end_col)
+    top = big.path[:1]
+    at = src.key_positions.get(top) or _pos(big.node)
+    return Problem("IVR008", "document expands to too many values "
+                   "(aliases of aliases: an alias bomb?)", src.file, at.line, at.col,
+                   dotted(top), "write the values out; do not build aliases from aliases",
+                   at.end_col)
+
+
+def _too_deep(text: str, file: str) -> Problem:
+    """IVR008 for nesting so deep the composer recursed too far: find it with the parser."""
+    depth = 0
+    mark = None
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    break
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return Problem("IVR008", f"document is nested more than {MAX_DEPTH} levels deep", file,
+                   line, col, "", "flatten the structure: a flow needs only a few levels",
+                   col + 1)
 
 
 def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> Problem:
