@@ -80,7 +80,7 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, color: bool | None,
         all_problems += checked.problems
         for p in checked.problems:
             if fmt == "standard":
-                click.echo(format_standard(p, checked.source.lines, color) + "\n")
+                click.echo(format_standard(p, checked.source.lines, color) + "\n", color=color)
             elif fmt == "parsable":
                 click.echo(format_parsable(p))
             elif fmt == "github":
@@ -200,3 +200,98 @@ def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | N
         with open(record_path, "w", encoding="utf-8") as fh:
             fh.write(session.transcript())
         click.echo(f"transcript written to {record_path}")
+
+
+def _job_settings(ctx: CliContext, **extra: Any) -> Any:
+    """Settings for worker/jobs/inbox; a bad config is a usage error (exit 2)."""
+    from ivr.config import ConfigError
+    from ivr.jobs import settings_for
+
+    try:
+        return settings_for(ctx.config_path, ctx.redis_url, **extra)
+    except ConfigError as exc:
+        for p in exc.problems:
+            click.echo(format_parsable(p), err=True)
+        sys.exit(2)
+
+
+_ARCHIVE = click.option("--archive", "archive_path", type=click.Path(dir_okay=False),
+                        help="Call archive (SQLite) file; default var/archive.db.")
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Quit once the queues are empty.")
+@click.option("--name", default=None, help="Worker name (default: generated).")
+@_ARCHIVE
+@pass_cli_context
+def worker(ctx: CliContext, burst: bool, name: str | None, archive_path: str | None) -> None:
+    """Run an RQ worker on the ivr queues (re-enqueues spooled jobs first; SIGTERM-safe)."""
+    from ivr import jobs
+
+    settings = _job_settings(ctx, archive_path=archive_path)
+    jobs.run_worker(jobs.connect(ctx.redis_url, settings), settings, burst=burst, name=name)
+
+
+@main.group(name="jobs")
+def jobs_group() -> None:
+    """Inspect and retry background jobs (archive, inbox, callbacks, ops notices)."""
+
+
+@jobs_group.command(name="list")
+@pass_cli_context
+def jobs_list(ctx: CliContext) -> None:
+    """Queued/started/scheduled/failed counts, then each failed job and its error."""
+    from ivr import jobs
+
+    conn = jobs.connect(ctx.redis_url, _job_settings(ctx))
+    for queue, counts in jobs.stats(conn).items():
+        click.echo(f"{queue}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for f in jobs.failed(conn):
+        click.echo(f"failed {f['id']} ({f['func']}): {f['error']}")
+
+
+@jobs_group.command(name="retry")
+@click.argument("job_ids", nargs=-1)
+@click.option("--all", "retry_all", is_flag=True, help="Requeue every failed job.")
+@pass_cli_context
+def jobs_retry(ctx: CliContext, job_ids: tuple[str, ...], retry_all: bool) -> None:
+    """Requeue failed jobs: the JOB_IDS given, or --all. Exit 1 if an id is not failed."""
+    from ivr import jobs
+
+    if bool(job_ids) == retry_all:
+        raise click.UsageError("give failed job ids or --all (not both)")
+    conn = jobs.connect(ctx.redis_url, _job_settings(ctx))
+    done = jobs.retry_failed(conn, None if retry_all else job_ids)
+    click.echo(f"requeued {len(done)} job(s)" + (": " + ", ".join(done) if done else ""))
+    missing = sorted(set(job_ids) - set(done))
+    if missing:
+        click.echo("not in the failed registry: " + ", ".join(missing), err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--since", metavar="WHEN", help="Only newer items: 7d, 12h, 2w or an ISO date.")
+@click.option("--flow", "flow_id", metavar="FLOW", help="Only this flow.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("--top", "show_top", is_flag=True, help="Group similar utterances, biggest first.")
+@click.option("--limit", type=click.IntRange(1), help="At most this many items (or groups).")
+@_ARCHIVE
+@pass_cli_context
+def inbox(ctx: CliContext, since: str | None, flow_id: str | None, fmt: str, show_top: bool,
+          limit: int | None, archive_path: str | None) -> None:
+    """What callers said that no menu option matched ("other"), newest first."""
+    from ivr import inbox as ib
+    from ivr.archive import Archive
+
+    try:
+        when = ib.parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    settings = _job_settings(ctx, archive_path=archive_path)
+    items = Archive(getattr(settings, "archive_path", None) or "var/archive.db",
+                    getattr(settings, "caller_key_secret", "")).inbox(when, flow_id)
+    if show_top:
+        click.echo(ib.render_top(ib.top(i["said"] for i in items)[:limit], fmt))
+    else:
+        click.echo(ib.render_items(items[:limit], fmt))

@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import redis
@@ -322,6 +323,19 @@ def connect(url: str | None, settings: object | None = None) -> redis.Redis:
 
     return redis.Redis(unix_socket_path=embedded_socket(
         getattr(settings, "redis_db_path", None) or "var/ivr.db"))
+
+
+def settings_for(config_path: str | None, redis_url: str | None = None,
+                 **extra: Any) -> SimpleNamespace:
+    """:func:`ivr.config.load_settings` plus job-only values (``archive_path``, ...).
+
+    Raises:
+        ivr.config.ConfigError: The configuration is unusable.
+    """
+    from ivr.config import load_settings
+
+    base = load_settings(config_path, {"redis_url": redis_url} if redis_url else None)
+    return SimpleNamespace(**{**vars(base), **{k: v for k, v in extra.items() if v}})
 
 
 def queues(conn: redis.Redis) -> list[Queue]:
