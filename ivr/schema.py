@@ -185,10 +185,11 @@ def _problem(src: Source, err: ValidationError) -> Problem:
                            f"add '{missing}:' here", key=True)
     if kind == "type":
         return _wrong_type(src, err, path)
-    if kind == "propertyNames":
+    if kind == "propertyNames" or "propertyNames" in err.schema_path:
         name = str(err.instance)
-        return src.problem("IVR104", f"name '{name}' is not allowed", path + (name,),
-                           "use lower_snake_case: letters, digits and _", key=True)
+        return src.problem("IVR104", f"{_where(path)}name '{name}' is not allowed",
+                           path + (name,), "use lower_snake_case: a letter, then letters, "
+                           "digits and _ (e.g. main_menu)", key=True)
     if kind == "pattern":
         return _bad_pattern(src, err, path)
     return _bad_value(src, err, path)
