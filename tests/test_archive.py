@@ -1,0 +1,144 @@
+"""The SQLite call archive: idempotent upserts, redaction on the way in, caller history."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ivr.archive import Archive, scrub, utc
+from ivr.redact import mask_number, number_key
+
+CARD = "4111 1111 1111 1111"
+NOW = datetime(2026, 11, 20, 19, 0, tzinfo=UTC)
+
+
+def _call(sid: str, caller: str = "+15551230000", ended: datetime = NOW,
+          reason: str = "") -> dict[str, object]:
+    return {"sid": sid, "flow": "card-services", "version": "v1", "caller": caller,
+            "outcome": "human", "reason": reason, "path": ["welcome", "main_menu", "lost_card"],
+            "started": (ended - timedelta(minutes=3)).isoformat(), "ended": ended.isoformat()}
+
+
+def _turn(n: int, text: str = "lost my card") -> dict[str, object]:
+    return {"turn": n, "from": "main_menu", "to": "lost_card",
+            "heard": {"kind": "speech", "text": text}, "said": ["ok"], "actions": ["gather"],
+            "at": NOW.isoformat()}
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Archive:
+    return Archive(tmp_path / "sub" / "archive.db", secret="s3cret")
+
+
+def test_record_call_twice_writes_each_row_once(archive: Archive) -> None:
+    turns = [_turn(1), _turn(2), _turn(3)]
+    assert archive.record_call(_call("CA1"), turns[:2]) == 2
+    assert archive.record_call(_call("CA1"), turns) == 3
+    assert archive.record_call(_call("CA1"), turns) == 3
+    assert archive.counts() == {"calls": 1, "turns": 3, "inbox": 0, "callbacks": 0}
+    stored = archive.call("CA1")
+    assert stored is not None
+    assert [t["turn"] for t in stored["turns"]] == [1, 2, 3]
+    assert stored["caller"] == "+1******0000"
+    assert stored["path"] == ["welcome", "main_menu", "lost_card"]
+
+
+def test_card_numbers_and_caller_numbers_never_stored(archive: Archive,
+                                                      tmp_path: Path) -> None:
+    archive.record_call(_call("CA1", reason=f"card {CARD}"), [_turn(1, f"it is {CARD}")])
+    archive.add_inbox({"sid": "CA1", "flow": "f", "said": f"found {CARD.replace(' ', '')}",
+                       "caller": "+15551230000", "at": NOW.isoformat(),
+                       "path": [f"x {CARD}"]})
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "sub").iterdir())
+    for secret in (b"4111 1111 1111 1111", b"4111111111111111", b"5551230000"):
+        assert secret not in raw
+    assert archive.inbox()[0]["said"] == "found [card number]"
+
+
+def test_times_are_stored_as_utc(archive: Archive) -> None:
+    archive.add_inbox({"sid": "CA1", "flow": "f", "said": "x", "at": "2026-11-20T14:05:00-05:00"})
+    assert archive.inbox()[0]["at"] == "2026-11-20T19:05:00+00:00"
+    assert utc("2026-11-20T19:05:00") == "2026-11-20T19:05:00+00:00"
+    assert utc("") == ""
+    with pytest.raises(ValueError):
+        utc("yesterday")
+
+
+def test_second_capture_in_a_call_is_appended_once(archive: Archive) -> None:
+    item = {"sid": "CA1", "flow": "f", "said": "found a card", "at": NOW.isoformat()}
+    archive.add_inbox(item)
+    archive.add_inbox({**item, "said": "I want to return it"})
+    archive.add_inbox({**item, "said": "I want to return it"})
+    archive.add_inbox({**item, "said": ""})
+    assert archive.inbox()[0]["said"] == "found a card; I want to return it"
+    assert archive.counts()["inbox"] == 1
+
+
+def test_inbox_filters_and_order(archive: Archive) -> None:
+    for i, flow in enumerate(["a", "b", "a"]):
+        archive.add_inbox({"sid": f"CA{i}", "flow": flow, "said": f"s{i}",
+                           "at": (NOW - timedelta(days=i * 3)).isoformat()})
+    assert [i["sid"] for i in archive.inbox()] == ["CA0", "CA1", "CA2"]
+    assert [i["sid"] for i in archive.inbox(flow="a")] == ["CA0", "CA2"]
+    assert [i["sid"] for i in archive.inbox(since=NOW - timedelta(days=4))] == ["CA0", "CA1"]
+    assert [i["sid"] for i in archive.inbox(limit=1)] == ["CA0"]
+    assert archive.mark_handled("CA1") and not archive.mark_handled("nope")
+    assert archive.inbox()[1]["handled"] is True
+
+
+def test_history_counts_a_callers_recent_calls(archive: Archive) -> None:
+    for i, days in enumerate([0, 2, 5, 9]):
+        archive.record_call(_call(f"CA{i}", ended=NOW - timedelta(days=days)), [])
+    archive.record_call(_call("OTHER", caller="+15559990000"), [])
+    archive.add_inbox({"sid": "CA1", "flow": "f", "said": "lost card again",
+                       "at": NOW.isoformat()})
+    week = archive.history("+1 (555) 123-0000", days=7, now=NOW)
+    assert [c["sid"] for c in week] == ["CA0", "CA1", "CA2"]
+    assert week[1]["said"] == "lost card again"
+    assert week[0]["path"][-1] == "lost_card"
+    assert archive.history("", now=NOW) == []
+    assert len(archive.history("+15551230000", days=30, now=NOW)) == 4
+
+
+def test_history_needs_the_same_secret(tmp_path: Path) -> None:
+    Archive(tmp_path / "a.db", secret="one").record_call(_call("CA1"), [])
+    assert Archive(tmp_path / "a.db", secret="two").history("+15551230000", now=NOW) == []
+
+
+def test_callbacks_keep_the_number_to_ring_back(archive: Archive) -> None:
+    cb = {"sid": "CA1", "flow": "f", "caller": "+15551230000", "recording": "https://r/1",
+          "duration": 12, "reason": f"card {CARD}", "slots": {"last4": "1111"},
+          "path": ["voicemail"], "at": NOW.isoformat()}
+    archive.add_callback(cb)
+    archive.add_callback({**cb, "recording": "https://r/2"})
+    [row] = archive.callbacks()
+    assert row["number"] == "+15551230000" and row["caller"] == "+1******0000"
+    assert row["recording"] == "https://r/2" and row["reason"] == "card [card number]"
+    assert row["slots"] == {"last4": "1111"} and row["done"] is False
+
+
+def test_wal_mode_and_schema(archive: Archive) -> None:
+    with sqlite3.connect(archive.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"calls", "turns", "inbox", "callbacks"}
+
+
+def test_scrub_is_deep() -> None:
+    assert scrub({"a": [CARD, {"b": (CARD,)}], "n": 3}) == \
+        {"a": ["[card number]", {"b": ["[card number]"]}], "n": 3}
+
+
+@pytest.mark.parametrize(("number", "masked"), [
+    ("+15551230000", "+1******0000"), ("+442071234567", "+44******4567"),
+    ("5551230000", "******0000"), ("", ""), ("anonymous", "anonymous"), ("123", "*23")])
+def test_mask_number(number: str, masked: str) -> None:
+    assert mask_number(number) == masked
+
+
+def test_number_key_ignores_formatting_and_uses_the_secret() -> None:
+    assert number_key("+1 (555) 123-0000", "k") == number_key("+15551230000", "k")
+    assert number_key("+15551230000", "k") != number_key("+15551230000", "other")
