@@ -74,6 +74,22 @@ def event_for(s: Step, now: datetime) -> Event:
     raise ValueError(f"step {s.number} has no caller action")
 
 
+def keypad(keys: str, num_digits: int, finish_key: str) -> str:
+    """The ``Digits`` Twilio sends for ``keys`` pressed into a Gather.
+
+    Collection stops at the finish key (which is not sent) or after ``num_digits`` keys,
+    so ``250#`` into a dollar amount is ``250`` and ``0#`` into a one-key menu is ``0``.
+    """
+    out = ""
+    for key in keys:
+        if finish_key and key == finish_key:
+            break
+        out += key
+        if num_digits and len(out) >= num_digits:
+            break
+    return out
+
+
 class EngineDriver:
     """Drives ``ivr.engine.step`` in-process and keeps every state and edge it went through."""
 
@@ -83,7 +99,7 @@ class EngineDriver:
         self.now = datetime.now(UTC)
         self.states: set[str] = set()
         self.edges: set[str] = set()
-        self.finish_key = ""
+        self.gather: Gather | None = None
 
     def start(self, t: Transcript) -> Turn:
         self.now = t.clock or datetime.now(UTC)
@@ -91,14 +107,14 @@ class EngineDriver:
 
     def send(self, s: Step) -> Turn:
         event = event_for(s, self.now)
-        if self.finish_key and event.digits.endswith(self.finish_key) and len(event.digits) > 1:
-            # As Twilio does: the gather's finish key ends the entry and is not sent.
-            event = Event.press(event.digits[:-1], self.now)
+        if s.kind == "press" and self.gather is not None:
+            digits = keypad(s.value, self.gather.num_digits, self.gather.finish_on_key)
+            event = Event.press(digits, self.now) if digits else Event.silence(self.now)
         return self._step(event)
 
     def _step(self, event: Event) -> Turn:
         self.call, actions = engine_step(self.c, self.call, event)
-        self.finish_key = next((a.finish_on_key for a in actions if isinstance(a, Gather)), "")
+        self.gather = next((a for a in actions if isinstance(a, Gather)), None)
         self.states.update(self.call.path)
         self.edges.update(self.call.edges)
         return Turn(self.call.state, spoken(actions),

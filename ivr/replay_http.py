@@ -21,7 +21,7 @@ from xml.etree import ElementTree as ET
 
 from twilio.request_validator import RequestValidator
 
-from ivr.replay import Turn
+from ivr.replay import Turn, keypad
 from ivr.transcript import Step, Transcript
 
 Response = tuple[int, Mapping[str, str], str]
@@ -51,19 +51,19 @@ class HttpDriver:
 
     def __init__(self, base: str, flow: str, auth_token: str = "",
                  transport: Transport | None = None) -> None:
-        self.start_url = f"{base.rstrip('/')}/voice/{flow}"
+        self.base = base.rstrip("/")
+        self.start_url = f"{self.base}/voice/{flow}"
         token = auth_token or os.environ.get("TWILIO_AUTH_TOKEN", "")
         self.validator = RequestValidator(token)
         self.post = transport or urllib_post
         self.params = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32,
                        "From": "+15555550100", "To": "+15551230000"}
         self.urls: dict[str, str] = {}
-        self.clock = ""
+        self.keys: tuple[int, str] = (0, "#")
         self.states: set[str] = set()
         self.edges: set[str] = set()
 
-    def start(self, t: Transcript) -> Turn:
-        self.clock = t.clock.isoformat() if t.clock else ""
+    def start(self, t: Transcript) -> Turn:  # noqa: ARG002 - the server keeps the clock
         return self._post(self.start_url, {"CallStatus": "ringing"})
 
     def send(self, s: Step) -> Turn:
@@ -72,7 +72,7 @@ class HttpDriver:
 
     def _target(self, s: Step) -> tuple[str, dict[str, str]]:
         if s.kind == "hangup":  # Twilio's status callback
-            return self.start_url + "/status", {"CallStatus": "completed"}
+            return f"{self.base}/voice/status", {"CallStatus": "completed"}
         need = {"press": "gather", "say": "gather", "silence": "redirect",
                 "dial_result": "dial", "recording": "record"}[s.kind]
         url = self.urls.get(need) or (self.urls.get("gather") if need == "redirect" else None)
@@ -80,7 +80,7 @@ class HttpDriver:
             raise RuntimeError(f"step {s.number} ({s.describe()}): the last TwiML has no "
                                f"<{need.capitalize()}> to send it to")
         if s.kind == "press":
-            return url, {"Digits": s.value}
+            return url, {"Digits": keypad(s.value, *self.keys)}
         if s.kind == "say":
             conf = "" if s.confidence is None else f"{s.confidence}"
             return url, {"SpeechResult": s.value, "Confidence": conf or "0.9"}
@@ -97,8 +97,6 @@ class HttpDriver:
         params = {**self.params, **extra}
         headers = {"X-Twilio-Signature": self.validator.compute_signature(url, params),
                    "Content-Type": "application/x-www-form-urlencoded"}
-        if self.clock:
-            headers["X-IVR-Clock"] = self.clock
         status, resp_headers, body = self.post(url, params, headers)
         if status >= 400:
             raise RuntimeError(f"POST {url} answered HTTP {status}: {body[:200]}")
@@ -109,6 +107,10 @@ class HttpDriver:
         said = [" ".join((el.text or "").split()) for el in root.iter("Say")]
         actions = [el.tag.lower() for el in root if el.tag.lower() in _VERBS]
         self.urls = parse_urls(root, url)
+        gather = root.find("Gather")
+        if gather is not None:
+            num = gather.get("numDigits", "")
+            self.keys = (int(num) if num.isdigit() else 0, gather.get("finishOnKey", "#"))
         state = headers.get("x-ivr-state")
         if state:
             self.states.add(state)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
+import threading
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -15,14 +18,17 @@ from ivr.replay import (
     Options,
     Result,
     Turn,
+    catalog_for,
     coverage,
     flow_coverage,
     junit_xml,
+    keypad,
     run,
     run_file,
     run_paths,
 )
-from ivr.transcript import Step, parse_transcript
+from ivr.replay_http import HttpDriver, Response, Transport
+from ivr.transcript import Step, load_transcript, parse_transcript
 from tests.conftest import ROOT
 
 TRANSCRIPTS = ROOT / "tests" / "transcripts"
@@ -186,3 +192,92 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     out = runner.invoke(main, ["replay", str(tmp_path)])
     assert out.exit_code == 2 and "no transcripts" in out.output
     assert runner.invoke(main, ["replay", "-j", "0", str(tmp_path)]).exit_code == 2
+
+
+# --- --via: the same transcripts against the real web app ----------------------------------
+
+VIA_TOKEN = "via-test-token"
+OPEN_ISO = "2026-11-20T14:05:00-05:00"
+
+
+def via_app(redis_url: str, clock: str = OPEN_ISO) -> Any:
+    from ivr.app import create_app
+
+    return create_app({"redis_url": redis_url, "flows_dir": str(ROOT / "flows"),
+                       "clock": clock, "twilio": {"auth_token": VIA_TOKEN},
+                       "spool_dir": tempfile.mkdtemp(prefix="ivr-spool-"), "TESTING": True})
+
+
+def client_transport(app: Any) -> Transport:
+    client = app.test_client()
+
+    def post(url: str, params: dict[str, str], headers: dict[str, str]) -> Response:
+        r = client.post(url, data=params, headers=headers)
+        return r.status_code, dict(r.headers), r.get_data(as_text=True)
+
+    return post
+
+
+def via(app: Any, path: Path, token: str = VIA_TOKEN) -> Result:
+    cat = catalog_for(FLOWS.flows)
+    loaded = load_transcript(str(path), {k: c.flow for k, c in cat.current.items()})
+    assert loaded.transcript is not None, loaded.problems
+    driver = HttpDriver("http://localhost", loaded.transcript.flow, token, client_transport(app))
+    return run(driver, loaded.transcript)
+
+
+@pytest.mark.redis
+def test_via_replays_open_hours_transcripts_over_signed_http(redis_url: str) -> None:
+    app = via_app(redis_url)
+    files = [f for f in sorted((TRANSCRIPTS / "card-services").glob("*.yaml"))
+             if OPEN_ISO in f.read_text()]
+    assert len(files) > 20
+    results = [via(app, f) for f in files]
+    assert [r.report() for r in results if not r.passed] == []
+    assert all(r.outcome is None for r in results)     # the server sets no X-IVR-Outcome
+
+
+@pytest.mark.redis
+def test_via_closed_clock_and_wrong_expectation_diff(redis_url: str, tmp_path: Path) -> None:
+    app = via_app(redis_url, "2026-11-22T14:05:00-05:00")
+    assert via(app, TRANSCRIPTS / "card-services" / "after-hours-message.yaml").passed
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(HEAD.format(name="bad") + "  - press: '2'\n  - expect: {says: 'PIN'}\n")
+    r = via(app, bad)
+    assert "+ actual   says: Please leave your name, number" in r.report()
+    assert "(actions: say, record)" in r.report()
+
+
+@pytest.mark.redis
+def test_via_bad_signature_is_a_failure(redis_url: str) -> None:
+    r = via(via_app(redis_url), TRANSCRIPTS / "card-services" / "zero-during-welcome.yaml",
+            token="wrong")
+    assert not r.passed and "answered HTTP 403" in r.report()
+
+
+@pytest.mark.redis
+def test_cli_via_a_real_http_server(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, via_app(redis_url), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", VIA_TOKEN)
+        out = CliRunner().invoke(main, [
+            "replay", "--flows-dir", str(ROOT / "flows"), "--via",
+            f"http://127.0.0.1:{server.server_port}",
+            str(TRANSCRIPTS / "card-services" / "found-card.yaml"),
+            str(TRANSCRIPTS / "card-services" / "voicemail-after-no-answer.yaml")])
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert out.exit_code == 0, out.output
+    assert "2 transcript(s): 2 passed, 0 failed" in out.output
+
+
+def test_keypad_is_what_twilio_sends() -> None:
+    assert keypad("250#", 6, "#") == "250"
+    assert keypad("0#", 1, "") == "0"
+    assert keypad("123456", 4, "#") == "1234"
+    assert keypad("#", 4, "#") == ""
