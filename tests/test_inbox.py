@@ -1,0 +1,116 @@
+"""``ivr inbox``: listing "other" captures and grouping similar utterances for ops."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ivr.archive import Archive
+from ivr.cli import main
+from ivr.inbox import normalise, parse_since, render_items, render_top, top
+
+NOW = datetime(2026, 11, 20, 19, 0, tzinfo=UTC)
+FOUND = ["I found someone's card", "i found someones card", "Um, I found somebody's card!",
+         "I found a card", "I found someone's card."]
+
+
+def test_parse_since_relative_and_iso() -> None:
+    assert parse_since("7d", NOW) == NOW - timedelta(days=7)
+    assert parse_since("12h", NOW) == NOW - timedelta(hours=12)
+    assert parse_since("30m", NOW) == NOW - timedelta(minutes=30)
+    assert parse_since("2W", NOW) == NOW - timedelta(weeks=2)
+    assert parse_since("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_since("2026-11-01T09:00-05:00").utcoffset() == timedelta(hours=-5)
+    with pytest.raises(ValueError, match="7d"):
+        parse_since("last week")
+
+
+def test_normalise_drops_case_punctuation_and_filler() -> None:
+    assert normalise("Um, I FOUND someone's card!") == "found someones card"
+    assert normalise("uh um") == "uh um"
+    assert normalise("[card number] please") == "[card number]"
+
+
+def test_top_groups_similar_utterances() -> None:
+    said = FOUND * 7 + ["close my account", "I want to close my account please"] + \
+        ["what are your hours", "hours?", "What are your hours?"]
+    groups = top(said)
+    assert groups[0].phrase == "I found someone's card" and groups[0].count == 35
+    assert [g.count for g in groups[1:]] == [3, 2]
+    assert groups[1].phrase.lower().startswith("what are your hours")
+    assert len(groups[0].examples) == 3
+    assert render_top(groups).splitlines()[0] == "I found someone's card: 35"
+
+
+def test_top_keeps_different_things_apart() -> None:
+    groups = top(["I found someone's card", "I lost my card", "my card was stolen", "", "  "])
+    assert len(groups) == 3 and sum(g.count for g in groups) == 3
+
+
+def test_render_formats() -> None:
+    items = [{"sid": "CA1", "flow": "f", "state": "other", "caller": "+1******0000",
+              "caller_key": "k", "said": "found, a card", "at": NOW.isoformat(),
+              "path": ["a", "other"], "version": "v", "handled": False}]
+    table = render_items(items)
+    assert table.splitlines()[0].split() == ["AT", "FLOW", "STATE", "CALLER", "SAID"]
+    assert "found, a card" in table
+    assert "caller_key" not in json.loads(render_items(items, "json"))[0]
+    rows = list(csv.DictReader(io.StringIO(render_items(items, "csv"))))
+    assert rows[0]["said"] == "found, a card" and rows[0]["path"] == "a > other"
+    assert render_items([]) == "inbox is empty" and render_top([]) == "inbox is empty"
+    assert json.loads(render_top(top(FOUND), "json"))[0]["count"] == 5
+    assert render_top(top(FOUND), "csv").splitlines()[0] == "count,phrase,examples"
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> Path:
+    path = tmp_path / "archive.db"
+    archive = Archive(path)
+    now = datetime.now(UTC)
+    for i, said in enumerate(FOUND + ["close my account"]):
+        archive.add_inbox({"sid": f"CA{i}", "flow": "card-services" if i else "other-flow",
+                           "state": "other", "said": said, "caller": "+15551230000",
+                           "at": (now - timedelta(hours=i * 30)).isoformat()})
+    (tmp_path / "config.yaml").write_text('emergency_number: "+15551230000"\n')
+    return tmp_path
+
+
+def _ivr(tmp: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["inbox", "-c", str(tmp / "config.yaml"),
+                                       "--archive", str(tmp / "archive.db"), *args])
+    return result.exit_code, result.output
+
+
+def test_cli_inbox_lists_newest_first_with_filters(filled: Path) -> None:
+    code, out = _ivr(filled, "--format", "json")
+    assert code == 0
+    items = json.loads(out)
+    assert [i["sid"] for i in items] == [f"CA{i}" for i in range(6)]
+    assert all(i["caller"] == "+1******0000" for i in items)
+    code, out = _ivr(filled, "--format", "json", "--since", "2d", "--flow", "card-services")
+    assert [i["sid"] for i in json.loads(out)] == ["CA1"]
+    code, out = _ivr(filled, "--format", "csv", "--limit", "2")
+    assert len(out.strip().splitlines()) == 3
+
+
+def test_cli_inbox_top(filled: Path) -> None:
+    code, out = _ivr(filled, "--top")
+    assert code == 0
+    assert out.splitlines() == ["I found someone's card: 5", "close my account: 1"]
+
+
+def test_cli_inbox_bad_since_is_a_usage_error(filled: Path) -> None:
+    code, out = _ivr(filled, "--since", "soon")
+    assert code == 2 and "7d" in out
+
+
+def test_cli_inbox_bad_config_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("spool_dri: x\n")
+    code, out = _ivr(tmp_path)
+    assert code == 2
