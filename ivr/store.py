@@ -31,6 +31,8 @@ from typing import Any
 
 import redis
 from flask import Flask, current_app, g
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ivr.config import Settings
 from ivr.events import CallState
@@ -197,7 +199,9 @@ def connect(settings: Settings) -> redis.Redis:
     """A Redis client for ``settings``: ``redis_url``, or the embedded server."""
     timeouts: dict[str, Any] = {"socket_timeout": settings.redis_timeout,
                                 "socket_connect_timeout": settings.redis_timeout,
-                                "health_check_interval": 30}
+                                "health_check_interval": 30,
+                                # one quick retry (a stale pooled socket), never a long backoff
+                                "retry": Retry(NoBackoff(), 1)}
     if settings.redis_url:
         return redis.Redis.from_url(settings.redis_url, **timeouts)
     return redis.Redis(unix_socket_path=embedded_socket(settings.redis_db_path), **timeouts)

@@ -1,0 +1,98 @@
+"""Settings: defaults → config.yaml → IVR_* env → overrides, and errors with positions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ivr.config import ConfigError, Settings, load_settings
+from tests.conftest import ROOT
+
+GOOD = 'emergency_number: "+15551230000"\n'
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_shipped_config_yaml_loads_and_documents_every_setting() -> None:
+    s = load_settings(str(ROOT / "config.yaml"), environ={})
+    assert s.emergency_number.startswith("+") and s.validate_signatures
+    text = (ROOT / "config.yaml").read_text()
+    for name in Settings.__dataclass_fields__:
+        assert f"{name}:" in text, name
+
+
+def test_precedence_defaults_file_env_overrides(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "call_ttl: 100\nflows_dir: from-file\nclock: ''\n")
+    env = {"IVR_CALL_TTL": "200", "IVR_TWILIO__AUTH_TOKEN": "tok", "IVR_BEHIND_PROXY": "true"}
+    s = load_settings(path, {"flows_dir": "from-override"}, env)
+    assert (s.call_ttl, s.flows_dir, s.twilio.auth_token, s.behind_proxy) == \
+        (200, "from-override", "tok", True)
+    assert s.redis_db_path == "var/ivr.db"  # default
+
+
+def test_sdk_and_heroku_conventions(tmp_path: Path) -> None:
+    env = {"TWILIO_AUTH_TOKEN": "sdk", "TWILIO_ACCOUNT_SID": "AC1", "REDIS_URL": "redis://r"}
+    s = load_settings(write(tmp_path, GOOD), environ=env)
+    assert (s.twilio.auth_token, s.twilio.account_sid, s.redis_url) == ("sdk", "AC1", "redis://r")
+    env["IVR_TWILIO__AUTH_TOKEN"] = "ivr"
+    assert load_settings(write(tmp_path, GOOD), environ=env).twilio.auth_token == "ivr"
+
+
+def test_config_path_from_env(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "call_ttl: 42\n")
+    assert load_settings(environ={"IVR_CONFIG": path}).call_ttl == 42
+
+
+def test_unknown_key_has_position_and_suggestion(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "call_tl: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ={})
+    p = err.value.problems[0]
+    assert (p.file, p.line, p.col) == (path, 2, 1) and "call_ttl" in p.hint
+    assert f"{path}:2:1" in str(err.value)
+
+
+def test_yaml_syntax_error_has_position(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "flows_dir: [oops\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ={})
+    assert err.value.problems[0].file == path and err.value.problems[0].line >= 2
+
+
+def test_wrong_type_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "call_ttl: soon\n")
+    with pytest.raises(ConfigError, match="call_ttl.*int"):
+        load_settings(path, environ={})
+    with pytest.raises(ConfigError, match="validate_signatures"):
+        load_settings(write(tmp_path, GOOD), environ={"IVR_VALIDATE_SIGNATURES": "maybe"})
+
+
+def test_emergency_number_must_be_e164(tmp_path: Path) -> None:
+    path = write(tmp_path, 'emergency_number: "555-1234"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ={})
+    assert err.value.problems[0].line == 1 and "E.164" in err.value.problems[0].message
+
+
+def test_clock_is_checked_and_fixes_now(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, GOOD + "clock: '2026-11-20T14:05:00-05:00'\n"),
+                      environ={})
+    now = s.now()
+    assert now is not None and now.hour == 14
+    with pytest.raises(ConfigError, match="clock"):
+        load_settings(write(tmp_path, GOOD + "clock: tomorrow\n"), environ={})
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_settings(str(tmp_path / "nope.yaml"), environ={})
+
+
+def test_not_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="mapping"):
+        load_settings(write(tmp_path, "- a\n- b\n"), environ={})
