@@ -179,3 +179,49 @@ def _start_flows(settings: Settings, store: Store) -> Flows:
     except Exception:  # noqa: BLE001 - calls get the emergency path until Redis is back
         log.exception("could not publish flows to Redis at start-up")
     return flows
+
+
+def reload_from_config(overrides: Mapping[str, Any] | None = None) -> ReloadResult:
+    """``ivr reload``: load settings (``config_path`` key allowed), connect, publish.
+
+    Raises:
+        ConfigError: Bad settings.
+    """
+    over = dict(overrides or {})
+    settings = load_settings(over.pop("config_path", None), over)
+    conn = store_mod.connect(settings)
+    try:
+        return reload_flows(settings, Store(conn, settings.call_ttl))
+    finally:
+        conn.close()
+
+
+def dev_app(overrides: Mapping[str, Any] | None = None) -> tuple[Flask, Settings, str]:
+    """The app for ``ivr serve``: like :func:`create_app`, but with no Twilio auth token
+    signature checks are switched off (with a warning) so a first run needs nothing.
+
+    Returns:
+        The app, its settings and a warning ('' when none).
+    """
+    over = dict(overrides or {})
+    settings = load_settings(over.get("config_path"), {k: v for k, v in over.items()
+                                                       if k != "config_path"})
+    warning = ""
+    if settings.validate_signatures and not settings.twilio.auth_token:
+        over["validate_signatures"] = False
+        warning = ("warning: no Twilio auth token (TWILIO_AUTH_TOKEN), so request signatures "
+                   "are NOT checked. Never run like this on a public address.")
+    app = create_app(over)
+    return app, app.extensions[SETTINGS_KEY], warning
+
+
+def twilio_urls(base: str, app: Flask) -> list[str]:
+    """The lines ``ivr serve`` prints: what to paste into the Twilio console."""
+    base = base.rstrip("/")
+    flows: Flows = app.extensions[FLOWS_KEY]
+    lines = ["Twilio phone number settings (Voice configuration), HTTP POST:"]
+    lines += [f"  A call comes in:       {base}/voice/{fid}" for fid in sorted(flows.ids())]
+    lines += [f"  Primary handler fails: {base}/voice/fallback",
+              f"  Call status changes:   {base}/voice/status",
+              f"Health: {base}/healthz"]
+    return lines

@@ -295,3 +295,66 @@ def inbox(ctx: CliContext, since: str | None, flow_id: str | None, fmt: str, sho
         click.echo(ib.render_top(ib.top(i["said"] for i in items)[:limit], fmt))
     else:
         click.echo(ib.render_items(items[:limit], fmt))
+
+
+def _server_settings(ctx: CliContext) -> dict[str, Any]:
+    """Settings overrides from the shared CLI options (flags beat env and config.yaml)."""
+    over: dict[str, Any] = {"config_path": ctx.config_path}
+    if ctx.redis_url:
+        over["redis_url"] = ctx.redis_url
+    if ctx.flows_dir:
+        over["flows_dir"] = ctx.flows_dir
+    return over
+
+
+def _fail(exc: Exception, code: int) -> None:
+    for p in getattr(exc, "problems", []):
+        click.echo(format_standard(p, None) + "\n", err=True)
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@pass_cli_context
+def serve(ctx: CliContext, host: str, port: int) -> None:
+    """Run the development call server (embedded Redis unless --redis-url)."""
+    from ivr.app import dev_app, twilio_urls
+    from ivr.config import ConfigError
+    from ivr.errors import FlowError
+
+    try:
+        app, settings, warning = dev_app(_server_settings(ctx))
+    except ConfigError as exc:
+        _fail(exc, 2)
+    except FlowError as exc:
+        _fail(exc, 1)
+    if warning:
+        click.secho(warning, fg="yellow", err=True)
+    base = settings.public_base_url or f"http://{host}:{port}"
+    for line in twilio_urls(base, app):
+        click.echo(line)
+    app.run(host, port, debug=False, use_reloader=False, threaded=True)
+
+
+@main.command(name="reload")
+@pass_cli_context
+def reload_cmd(ctx: CliContext) -> None:
+    """Publish new flow versions to running servers; broken files are refused (exit 1)."""
+    from ivr.app import reload_from_config
+    from ivr.config import ConfigError
+
+    try:
+        result = reload_from_config(_server_settings(ctx))
+    except ConfigError as exc:
+        _fail(exc, 2)
+    for flow_id, version in result.published:
+        click.echo(f"published {flow_id} {version}: new calls use it now")
+    for flow_id, version in result.unchanged:
+        click.echo(f"unchanged {flow_id} {version}")
+    for checked in result.failed:
+        for p in checked.problems:
+            click.echo(format_standard(p, checked.source.lines) + "\n", err=True)
+        click.echo(f"refused {checked.source.file}: the current version keeps serving",
+                   err=True)
+    sys.exit(1 if result.failed else 0)

@@ -349,3 +349,81 @@ def test_signatures_can_be_switched_off_explicitly(redis_url: str) -> None:
     c = TwilioCaller(flask_transport(app.test_client()))
     c.post("http://localhost/voice/card-services", c.params(), signature="")
     assert c.verbs == ["Gather", "Redirect"]
+
+
+# --- reload without restart ---------------------------------------------------------------
+
+def _flows_copy(tmp_path: Path) -> Path:
+    d = tmp_path / "flows"
+    d.mkdir()
+    (d / "card-services.yaml").write_text((ROOT / "flows" / "card-services.yaml").read_text())
+    return d
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_reload_new_calls_get_the_new_version_in_flight_calls_stay(
+        redis_url: str, tmp_path: Path, store: Store) -> None:
+    from ivr.app import SETTINGS_KEY, reload_flows
+
+    flows_dir = _flows_copy(tmp_path)
+    app = make_app(redis_url, flows_dir=str(flows_dir))
+    old = TwilioCaller(flask_transport(app.test_client()))
+    old.dial()
+    old.press("2")  # balance: enter a PIN
+    flow_file = flows_dir / "card-services.yaml"
+    _edit(flow_file, "Thanks for calling Acme card services. You",
+          "Welcome to Acme, version two. You")
+    _edit(flow_file, "Please enter your 5 digit account PIN.", "PIN please, version two.")
+    result = reload_flows(app.extensions[SETTINGS_KEY], store)
+    assert [f for f, _ in result.published] == ["card-services"] and not result.failed
+    new = TwilioCaller(flask_transport(app.test_client()))
+    new.dial()
+    assert "version two" in new.spoken
+    # The in-flight call is served by ANOTHER process that only has the new file on disk:
+    other = make_app(redis_url, flows_dir=str(flows_dir))
+    old.send = flask_transport(other.test_client())
+    old.press("12345")
+    assert "statement balance" in old.spoken
+    state = store.load(old.sid)
+    assert state is not None and state.version != store.current("card-services")
+
+
+def test_reload_refuses_a_broken_flow_and_the_old_one_keeps_serving(
+        redis_url: str, tmp_path: Path, store: Store) -> None:
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    flows_dir = _flows_copy(tmp_path)
+    app = make_app(redis_url, flows_dir=str(flows_dir))
+    before = store.current("card-services")
+    _edit(flows_dir / "card-services.yaml", "next: check_hours", "next: chek_hours")
+    res = CliRunner().invoke(main, ["reload", "--redis-url", redis_url, "--flows-dir",
+                                    str(flows_dir)], env={"IVR_EMERGENCY_NUMBER": EMERGENCY})
+    assert res.exit_code == 1, res.output
+    assert "chek_hours" in res.output and "keeps serving" in res.output
+    assert store.current("card-services") == before
+    c = TwilioCaller(flask_transport(app.test_client()))
+    c.dial()
+    assert c.verbs == ["Gather", "Redirect"]
+
+
+def test_a_bad_flow_fails_the_start(redis_url: str, tmp_path: Path) -> None:
+    from ivr.errors import FlowError
+
+    flows_dir = _flows_copy(tmp_path)
+    _edit(flows_dir / "card-services.yaml", "next: check_hours", "next: chek_hours")
+    with pytest.raises(FlowError, match="chek_hours"):
+        make_app(redis_url, flows_dir=str(flows_dir))
+
+
+def test_no_auth_token_with_signatures_on_fails_the_start(redis_url: str) -> None:
+    from ivr.config import ConfigError
+
+    with pytest.raises(ConfigError, match="auth token"):
+        make_app(redis_url, twilio={"auth_token": ""})
