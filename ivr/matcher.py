@@ -1,26 +1,87 @@
 """Speech → intent: a score for each intent, and a decision (intent, confirm, other, human).
 
 The matcher is pure and small on purpose; the engine depends only on :func:`match` and
-:class:`Match`. Scores are 0..1. Phrases are normalised (case, punctuation, fillers) and
-compared with rapidfuzz; an intent's ``not`` phrases veto it; the caller's explicit "none of
-these" goes to ``other``; the ASR confidence scales the score.
+:class:`Match`. Scores are 0..1. How it decides (see ``docs/matching.md``):
+
+1. Normalise: case, punctuation, contractions ("can't" → "can not"), fillers ("um", "you
+   know"), digits as words, a small stemmer ("stolen" → "steal"), and negation marking
+   ("not my card" → ``not_card``) so that "no agent needed" is not a request for an agent.
+2. Human requests ("agent", "let me talk to somebody") win over everything.
+3. "None of these", "something else", "neither" go to ``other``; so does a ``not`` phrase
+   that vetoes every plausible intent (the found-card caller).
+4. Each intent scores its best example phrase: the IDF-weighted share of the phrase's words
+   the caller said (fuzzy, via rapidfuzz, for ASR slips), damped by how much of what the
+   caller said the intent explains. Words shared by many intents ("card") weigh little.
+5. The ASR confidence scales the score; then ``matching.threshold``, ``margin`` and
+   ``confirm_below`` decide between other, confirm and intent.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from ivr.flow import Intent, Matching
 
 OTHER = "other"
-FILLERS = {"um", "uh", "er", "erm", "hmm", "like", "please", "yeah", "so", "well", "just",
-           "i", "a", "the", "to", "my", "me", "want", "wanna", "need", "would", "id", "i'd",
-           "you", "can", "could", "know", "okay", "ok", "hi", "hello"}
-NONE_OF_THESE = ("none of these", "none of those", "something else", "none of the above",
-                 "neither", "other", "different", "not listed", "none")
+HUMAN = "human"
+MAX_CHARS = 600
+"""Longer speech is truncated: nobody says more than this to a menu."""
+
+FUZZY_CUTOFF = 85.0
+COVERAGE_WEIGHT = 0.35
+"""How much unexplained speech ("car insurance" next to "pay") lowers a score."""
+UNKNOWN_WEIGHT = 0.6
+"""Weight of a word no intent knows, as a share of the rarest known word's weight."""
+
+_REWRITES = (("credit card", "card"), ("debit card", "card"), ("found out", "learned"),
+             ("find out", "learn"), ("figure out", "learn"), ("you know", " "),
+             ("i mean", " "), ("kind of", " "), ("sort of", " "), ("can't", "can not"),
+             ("cannot", "can not"), ("won't", "will not"), ("ain't", "is not"))
+_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'m", " am"), ("'ve", " have"),
+                 ("'ll", " will"), ("'d", " would"), ("'s", ""), ("s'", "s"))
+_FILLER = re.compile(r"^(u+m+|u+h+|h+m+|e+r+m*|a+h+|m+|o+h+|like|okay|ok|yeah|yep|well|so|"
+                     r"basically|actually|literally|anyway|right|alright|sorry|please)$")
+_DIGITS = dict(zip("0123456789", "zero one two three four five six seven eight nine".split(),
+                   strict=True))
+_IRREGULAR = {
+    "lost": "lose", "losing": "lose", "loses": "lose", "misplaced": "lose", "misplace": "lose",
+    "stolen": "steal", "stole": "steal", "stealing": "steal", "found": "find",
+    "finding": "find", "paid": "pay", "paying": "pay", "payment": "pay", "payments": "pay",
+    "owed": "owe", "owing": "owe", "somebody": "someone", "anybody": "anyone",
+    "everybody": "everyone", "purse": "wallet", "billing": "bill", "cancelled": "cancel",
+    "cancelling": "cancel", "canceled": "cancel", "canceling": "cancel", "recognise": "recognize",
+    "recognised": "recognize", "appt": "appointment", "meds": "medication", "reps": "rep",
+    "agents": "agent", "people": "person", "humans": "human", "persons": "person"}
+_NEGATORS = frozenset({"not", "never", "no", "nothing", "without"})
+_STOP = frozenset("""
+i me my mine myself we us our ours you your yours he him his she her hers it its they them
+their theirs this that these those a an the and or but if of to for from in on at by with about
+into onto as is am are was were be been being do does did doing have has had will would shall
+should could can may might must just really very hi hello hey there here what which who whom
+whose how when where why some any all thing things stuff want wanted wanna need needs needed
+gonna trying try think thought guess call calling called today now still also too then than
+get got getting go going went out up down one's someone anyone everyone something anything
+please thanks thank ma'am sir yes oh option number press choice talked spoke spoken told said
+again back else other
+""".split())
+_PAST = frozenset({"talked", "spoke", "spoken", "told", "said"})
+_SUFFIXES = ("ations", "ation", "ating", "ated", "ates", "ate", "ments", "ment", "ings", "ing",
+             "ied", "ies", "ed", "es", "s", "ly")
+_HUMAN_STRONG = ("agent", "operator", "representative", "rep", "human", "receptionist",
+                 "live person", "real person", "actual person", "customer service",
+                 "somebody real", "live agent")
+_HUMAN_WEAK = frozenset({"person", "someone", "anyone", "human", "operator", "agent"})
+_REQUEST = frozenset({"talk", "speak", "chat", "connect", "transfer", "reach", "get", "give",
+                      "want", "need", "put", "let"})
+_NONE_PHRASES = ("none of these", "none of those", "none of them", "none of the above",
+                 "something else", "something different", "not listed", "not on the list",
+                 "neither of those", "neither of them", "different thing", "other thing",
+                 "other option", "another thing", "none", "neither", "other", "else")
 
 
 @dataclass(frozen=True)
@@ -37,52 +98,286 @@ class Match:
     runner_up: str = ""
 
 
+@dataclass(frozen=True)
+class Words:
+    """A normalised utterance: ``seq`` keeps stop words (for phrases in order), ``content``
+    keeps the words that carry meaning (stemmed, negated ones prefixed ``not_``)."""
+
+    seq: tuple[str, ...]
+    content: tuple[str, ...]
+
+
+def stem(word: str) -> str:
+    """A tiny, consistent English stemmer: "charged", "charges" and "charge" → "charg"."""
+    word = _IRREGULAR.get(word, word)
+    if len(word) <= 4 or not word.isalpha():
+        return word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + ("y" if suffix in ("ied", "ies") else "")
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+
+
+def _clauses(text: str) -> list[list[str]]:
+    text = " " + text[:MAX_CHARS].lower().replace("’", "'").replace("`", "'") + " "
+    for old, new in _REWRITES:
+        text = text.replace(f" {old} ", f" {new} ")
+    for old, new in _CONTRACTIONS:
+        text = text.replace(old, new)
+    parts = re.split(r"[.,;:!?\u2026]+|\s-+\s", text)
+    return [re.findall(r"[^\W_]+(?:'[^\W_]+)?", p) for p in parts]
+
+
+def analyse(text: str) -> Words:
+    """Normalise ``text`` (see the module docstring); safe on any string."""
+    seq: list[str] = []
+    content: list[str] = []
+    for clause in _clauses(text):
+        words = [_DIGITS.get(w, w) for w in clause if not _FILLER.match(w)]
+        negate = False
+        for i, raw in enumerate(words):
+            word = _IRREGULAR.get(raw, raw)
+            if word in _NEGATORS:
+                nxt = words[i + 1] if i + 1 < len(words) else ""
+                negate = word != "no" or (bool(nxt) and nxt not in _STOP)
+                continue
+            if word in _STOP:
+                seq.append(word)
+                continue
+            token = ("not_" if negate else "") + stem(word)
+            negate = False
+            seq.append(token)
+            content.append(token)
+    return Words(tuple(seq), tuple(content))
+
+
 def normalise(text: str) -> str:
-    """Lower case, no punctuation, no fillers, single spaces."""
-    words = re.sub(r"[^\w\s']", " ", text.lower()).replace("'", "").split()
-    return " ".join(w for w in words if w not in FILLERS)
+    """The content words of ``text`` as one string (handy in logs and the inbox)."""
+    return " ".join(analyse(text).content)
 
 
-def phrase_score(utterance: str, phrase: str) -> float:
-    """0..1 similarity of a normalised utterance and a normalised phrase."""
-    if not utterance or not phrase:
-        return 0.0
-    if f" {phrase} " in f" {utterance} ":
-        return 1.0
-    partial = fuzz.partial_ratio(phrase, utterance) if len(phrase) <= len(utterance) else 0.0
-    return max(fuzz.token_set_ratio(utterance, phrase), partial * 0.95) / 100.0
+def _needle(phrase: str) -> tuple[str, ...]:
+    return tuple(w for w in analyse(phrase).seq if w not in ("a", "an", "the", "my", "to"))
 
 
-def _mentions(utterance: str, phrases: tuple[str, ...] | list[str]) -> bool:
-    return any(phrase_score(utterance, normalise(p) or p.lower()) >= 0.9 for p in phrases)
+def _in_order(needle: tuple[str, ...], seq: tuple[str, ...], gap: int = 3) -> int:
+    """Position just after ``needle`` in ``seq`` (each word within ``gap`` of the last), or -1."""
+    if not needle:
+        return -1
+    for start, word in enumerate(seq):
+        if word != needle[0]:
+            continue
+        pos, ok = start, True
+        for want in needle[1:]:
+            window = seq[pos + 1: pos + 2 + gap]
+            if want not in window:
+                ok = False
+                break
+            pos += 1 + window.index(want)
+        if ok:
+            return pos + 1
+    return -1
+
+
+# --- humans and "none of these" -----------------------------------------------------------
+
+@lru_cache(maxsize=64)
+def _human_needles(phrases: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    needles = {_needle(p) for p in (*phrases, *_HUMAN_STRONG)}
+    return tuple(n for n in needles if n)
+
+
+def _fuzzy_word(word: str, target: str) -> bool:
+    return word == target or (len(target) >= 5 and len(word) >= 4 and not
+                              word.startswith("not_") and fuzz.ratio(word, target) >= 85)
+
+
+def wants_human(words: Words, phrases: tuple[str, ...]) -> bool:
+    """True when the caller asks for a person ("agent", "let me talk to somebody"), not
+    when they say they don't need one or mention one they spoke to before."""
+    seq = words.seq
+    for needle in _human_needles(phrases):
+        if len(needle) == 1:
+            hits = [i for i, w in enumerate(seq) if _fuzzy_word(w, needle[0])]
+        else:
+            end = _in_order(needle, seq, gap=1)
+            hits = [end - 1] if end > 0 else []
+        if any(not _PAST & set(seq[max(0, i - 4): i + 3]) for i in hits):
+            return True
+    for i, word in enumerate(seq):
+        if word in _HUMAN_WEAK and _REQUEST & set(seq[max(0, i - 3): i]):
+            return True
+    return False
+
+
+@lru_cache(maxsize=64)
+def _none_needles(phrases: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(n for n in {_needle(p) for p in (*_NONE_PHRASES, *phrases)} if n)
+
+
+def says_none(words: Words, extra: tuple[str, ...] = ()) -> bool:
+    """True for "none of these", "something else", "neither" (a short answer or an opener)."""
+    for needle in _none_needles(extra):
+        if len(needle) > 1 and _in_order(needle, words.seq, gap=1) >= 0:
+            return True
+        if len(needle) == 1 and needle[0] in words.seq and (
+                words.seq[0] == needle[0] or set(words.content) <= {needle[0]}):
+            return True
+    return False
+
+
+# --- intents ------------------------------------------------------------------------------
+
+@dataclass
+class _Index:
+    """Everything about a menu's intents that does not depend on what the caller said."""
+
+    names: tuple[str, ...]
+    phrases: tuple[tuple[tuple[str, ...], ...], ...]
+    negatives: tuple[tuple[tuple[str, ...], ...], ...]
+    vocab: dict[str, tuple[int, ...]]
+    weight: dict[str, float]
+    unknown: float
+    keys: dict[str, str]
+    none_phrases: tuple[str, ...]
+    vocab_list: tuple[str, ...] = ()
+    fuzzy: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=256)
+def _index(intents: tuple[Intent, ...]) -> _Index:
+    scored = [i for i in intents if i.name != OTHER]
+    phrases = tuple(tuple(t for t in (analyse(p).content for p in i.phrases) if t)
+                    for i in scored)
+    users: dict[str, set[int]] = {}
+    for n, plist in enumerate(phrases):
+        for token in {t for p in plist for t in p}:
+            users.setdefault(token, set()).add(n)
+    count = max(len(scored), 1)
+    weight = {t: math.log(1 + count / len(u)) for t, u in users.items()}
+    return _Index(
+        names=tuple(i.name for i in scored), phrases=phrases,
+        negatives=tuple(tuple(n for n in map(_needle, i.negatives) if n) for i in scored),
+        vocab={t: tuple(sorted(u)) for t, u in users.items()}, weight=weight,
+        unknown=UNKNOWN_WEIGHT * math.log(1 + count),
+        keys={k: i.name for i in intents for k in i.keys},
+        none_phrases=tuple(p for i in intents if i.name == OTHER for p in i.phrases),
+        vocab_list=tuple(users))
+
+
+def _similar(idx: _Index, token: str) -> tuple[tuple[str, float], ...]:
+    """Vocabulary words that ``token`` stands for, with a similarity 0..1 (cached)."""
+    if token in idx.vocab:
+        return ((token, 1.0),)
+    found = idx.fuzzy.get(token)
+    if found is None:
+        found = ()
+        if len(token) >= 4 and not token.startswith("not_"):
+            hits = process.extract(token, idx.vocab_list, scorer=fuzz.ratio,
+                                   score_cutoff=FUZZY_CUTOFF, limit=3)
+            found = tuple((str(h[0]), float(h[1]) / 100) for h in hits)
+        if len(idx.fuzzy) > 10_000:
+            idx.fuzzy.clear()
+        idx.fuzzy[token] = found
+    return found
+
+
+def _scores(idx: _Index, words: Words) -> list[tuple[float, str]]:
+    """(score, intent name) for every intent not vetoed by one of its ``not`` phrases."""
+    said: dict[str, float] = {}
+    explained = [0.0] * len(idx.names)
+    total = 0.0
+    for token in dict.fromkeys(words.content):
+        similar = _similar(idx, token)
+        best: dict[int, float] = {}
+        w = max((idx.weight[v] for v, _ in similar), default=idx.unknown)
+        total += w
+        for vocab_word, sim in similar:
+            said[vocab_word] = max(said.get(vocab_word, 0.0), sim)
+            for n in idx.vocab[vocab_word]:
+                best[n] = max(best.get(n, 0.0), sim)
+        for n, sim in best.items():
+            explained[n] += w * sim
+    out: list[tuple[float, str]] = []
+    for n, name in enumerate(idx.names):
+        if any(_in_order(neg, words.seq) >= 0 for neg in idx.negatives[n]):
+            continue
+        recall = max((_recall(idx, p, said) for p in idx.phrases[n]), default=0.0)
+        coverage = explained[n] / total if total else 0.0
+        out.append((recall * (1 - COVERAGE_WEIGHT * (1 - coverage)), name))
+    out.sort(reverse=True)
+    return out
+
+
+def _recall(idx: _Index, phrase: tuple[str, ...], said: dict[str, float]) -> float:
+    weights = [idx.weight[t] for t in phrase]
+    got = sum(w * said.get(t, 0.0) for t, w in zip(phrase, weights, strict=True))
+    return got / sum(weights) if weights else 0.0
+
+
+def asr_confidence(confidence: object) -> float | None:
+    """Twilio's ``Confidence`` as 0..1, or None when unknown (missing, not a number, out of
+    range, or exactly 0.0, the recogniser's "not set" value)."""
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float | str):
+        return None
+    try:
+        value = float(confidence)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and 0.0 < value <= 1.0 else None
+
+
+def _asr_factor(confidence: object) -> float:
+    value = asr_confidence(confidence)
+    return 1.0 if value is None else min(1.0, 0.75 + 0.3 * value)
+
+
+def _spoken_key(idx: _Index, words: Words) -> str:
+    """The intent picked by saying its key ("two", "option 3"), or ""."""
+    digits = {v: k for k, v in _DIGITS.items()}
+    if len(words.content) == 1 and words.content[0] in digits:
+        return idx.keys.get(digits[words.content[0]], "")
+    return ""
 
 
 def match(text: str, intents: tuple[Intent, ...], human_phrases: tuple[str, ...],
           matching: Matching, confidence: float | None = None) -> Match:
-    """Decide what ``text`` asks for among ``intents`` (see :class:`Match`)."""
-    raw = " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
-    utterance = normalise(text)
-    if not raw:
+    """Decide what ``text`` asks for among ``intents`` (see :class:`Match`).
+
+    Args:
+        text: What the recogniser heard (any string; long ones are truncated).
+        intents: The menu's intents; an intent named ``other`` is the "none of these" route.
+        human_phrases: The flow's phrases for reaching a person (built-ins are added).
+        matching: The flow's thresholds.
+        confidence: Twilio's ASR ``Confidence``; anything outside (0, 1] counts as unknown.
+
+    Returns:
+        The decision: human, intent, confirm, other, or none for empty speech.
+    """
+    words = analyse(text if isinstance(text, str) else "")
+    if not words.seq:
         return Match("none")
-    if _mentions(raw, human_phrases):
-        return Match("human", score=1.0)
-    if any(f" {p} " in f" {raw} " for p in NONE_OF_THESE):
+    if wants_human(words, tuple(human_phrases)):
+        return Match(HUMAN, score=1.0)
+    idx = _index(tuple(intents))
+    if says_none(words, idx.none_phrases):
         return Match(OTHER, OTHER, 1.0)
-    scores: list[tuple[float, str]] = []
-    for intent in intents:
-        if intent.negatives and _mentions(raw, intent.negatives):
-            continue
-        best = max((phrase_score(utterance, normalise(p)) for p in intent.phrases), default=0.0)
-        scores.append((best, intent.name))
-    scores.sort(reverse=True)
-    if not scores or not utterance:
-        return Match(OTHER, OTHER, 0.0)
-    asr = 1.0 if confidence is None else min(max(confidence, 0.0), 1.0)
+    key = _spoken_key(idx, words)
+    if key:
+        return Match("intent", key, 1.0)
+    return _decide(_scores(idx, words), matching, confidence)
+
+
+def _decide(scores: list[tuple[float, str]], matching: Matching,
+            confidence: float | None) -> Match:
+    if not scores or scores[0][0] <= 0.0:
+        return Match(OTHER, OTHER, 0.0, scores[0][1] if scores else "")
     top, name = scores[0]
-    score = top * (0.7 + 0.3 * asr)
     second, runner = scores[1] if len(scores) > 1 else (0.0, "")
-    if score < matching.threshold or (top - second) < matching.margin and name != OTHER:
+    score = round(top * _asr_factor(confidence), 4)
+    if score < matching.threshold or top - second < matching.margin:
         return Match(OTHER, OTHER, score, name)
-    if score < matching.confirm_below and name != OTHER:
+    if score < matching.confirm_below:
         return Match("confirm", name, score, runner)
     return Match("intent", name, score, runner)
