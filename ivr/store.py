@@ -195,6 +195,17 @@ def embedded_socket(db_path: str) -> str:
         return str(server.socket_file)
 
 
+def stop_embedded(db_path: str) -> None:
+    """Shut down the embedded server this process started for ``db_path`` (tests, tools)."""
+    with _EMBEDDED_LOCK:
+        server = _EMBEDDED.pop(os.path.abspath(db_path), None)
+    if server is not None:
+        try:
+            server.shutdown(save=True)
+        except redis.RedisError:
+            pass
+
+
 def connect(settings: Settings) -> redis.Redis:
     """A Redis client for ``settings``: ``redis_url``, or the embedded server."""
     timeouts: dict[str, Any] = {"socket_timeout": settings.redis_timeout,

@@ -11,7 +11,7 @@ import redis
 
 from ivr.config import Settings
 from ivr.events import CallState
-from ivr.store import Store, Turn, UnknownCall, connect, embedded_socket
+from ivr.store import Store, Turn, UnknownCall, connect, embedded_socket, stop_embedded
 
 pytestmark = pytest.mark.redis
 
@@ -124,6 +124,9 @@ def test_embedded_server_is_shared_by_path(tmp_path: object) -> None:
     assert b.get("k") == b"v"
     a.close()
     b.close()
+    stop_embedded(path)
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(unix_socket_path=sock).ping()
 
 
 def test_redis_down_raises_quickly() -> None:
