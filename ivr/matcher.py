@@ -37,6 +37,8 @@ COVERAGE_WEIGHT = 0.35
 """How much unexplained speech ("car insurance" next to "pay") lowers a score."""
 UNKNOWN_WEIGHT = 0.6
 """Weight of a word no intent knows, as a share of the rarest known word's weight."""
+KEYWORD_WEIGHT = 0.7
+"""Score of one word found only in this intent's phrases ("dispute"), before coverage."""
 
 _REWRITES = (("credit card", "card"), ("debit card", "card"), ("found out", "learned"),
              ("find out", "learn"), ("figure out", "learn"), ("you know", " "),
@@ -56,7 +58,8 @@ _IRREGULAR = {
     "everybody": "everyone", "purse": "wallet", "billing": "bill", "cancelled": "cancel",
     "cancelling": "cancel", "canceled": "cancel", "canceling": "cancel", "recognise": "recognize",
     "recognised": "recognize", "appt": "appointment", "meds": "medication", "reps": "rep",
-    "agents": "agent", "people": "person", "humans": "human", "persons": "person"}
+    "agents": "agent", "people": "person", "humans": "human", "persons": "person",
+    "locked": "locked", "declined": "declined"}
 _NEGATORS = frozenset({"not", "never", "no", "nothing", "without"})
 _STOP = frozenset("""
 i me my mine myself we us our ours you your yours he him his she her hers it its they them
@@ -67,15 +70,16 @@ whose how when where why some any all thing things stuff want wanted wanna need 
 gonna trying try think thought guess call calling called today now still also too then than
 get got getting go going went out up down one's someone anyone everyone something anything
 please thanks thank ma'am sir yes oh option number press choice talked spoke spoken told said
-again back else other
+again back else other able
 """.split())
 _PAST = frozenset({"talked", "spoke", "spoken", "told", "said"})
 _SUFFIXES = ("ations", "ation", "ating", "ated", "ates", "ate", "ments", "ment", "ings", "ing",
              "ied", "ies", "ed", "es", "s", "ly")
-_HUMAN_STRONG = ("agent", "operator", "representative", "rep", "human", "receptionist",
+_HUMAN_STRONG = ("agent", "operator", "representative", "human", "receptionist",
                  "live person", "real person", "actual person", "customer service",
                  "somebody real", "live agent")
-_HUMAN_WEAK = frozenset({"person", "someone", "anyone", "human", "operator", "agent"})
+_HUMAN_WEAK = frozenset({"person", "someone", "anyone", "human", "operator", "agent", "rep"})
+_ALONE = frozenset({"real", "live", "actual", "now", "just"})
 _REQUEST = frozenset({"talk", "speak", "chat", "connect", "transfer", "reach", "get", "give",
                       "want", "need", "put", "let"})
 _NONE_PHRASES = ("none of these", "none of those", "none of them", "none of the above",
@@ -109,7 +113,8 @@ class Words:
 
 def stem(word: str) -> str:
     """A tiny, consistent English stemmer: "charged", "charges" and "charge" → "charg"."""
-    word = _IRREGULAR.get(word, word)
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
     if len(word) <= 4 or not word.isalpha():
         return word
     for suffix in _SUFFIXES:
@@ -135,7 +140,7 @@ def analyse(text: str) -> Words:
     content: list[str] = []
     for clause in _clauses(text):
         words = [_DIGITS.get(w, w) for w in clause if not _FILLER.match(w)]
-        negate = False
+        negate, skipped = False, ""
         for i, raw in enumerate(words):
             word = _IRREGULAR.get(raw, raw)
             if word in _NEGATORS:
@@ -144,11 +149,14 @@ def analyse(text: str) -> Words:
                 continue
             if word in _STOP:
                 seq.append(word)
+                skipped = word if negate else ""
                 continue
             token = ("not_" if negate else "") + stem(word)
             negate = False
             seq.append(token)
             content.append(token)
+        if negate and skipped:
+            seq[-1] = f"not_{skipped}"
     return Words(tuple(seq), tuple(content))
 
 
@@ -208,7 +216,7 @@ def wants_human(words: Words, phrases: tuple[str, ...]) -> bool:
     for i, word in enumerate(seq):
         if word in _HUMAN_WEAK and _REQUEST & set(seq[max(0, i - 3): i]):
             return True
-    return False
+    return bool(set(seq) & _HUMAN_WEAK) and set(words.content) <= _HUMAN_WEAK | _ALONE
 
 
 @lru_cache(maxsize=64)
@@ -229,16 +237,20 @@ def says_none(words: Words, extra: tuple[str, ...] = ()) -> bool:
 
 # --- intents ------------------------------------------------------------------------------
 
+_Phrase = tuple[tuple[str, ...], tuple[float, ...], float]
+"""A phrase's content words, their weights, and the weights' sum."""
+
+
 @dataclass
 class _Index:
     """Everything about a menu's intents that does not depend on what the caller said."""
 
     names: tuple[str, ...]
-    phrases: tuple[tuple[tuple[str, ...], ...], ...]
+    phrases: tuple[tuple[_Phrase, ...], ...]
     negatives: tuple[tuple[tuple[str, ...], ...], ...]
     vocab: dict[str, tuple[int, ...]]
     weight: dict[str, float]
-    unknown: float
+    top_weight: float
     keys: dict[str, str]
     none_phrases: tuple[str, ...]
     vocab_list: tuple[str, ...] = ()
@@ -248,20 +260,20 @@ class _Index:
 @lru_cache(maxsize=256)
 def _index(intents: tuple[Intent, ...]) -> _Index:
     scored = [i for i in intents if i.name != OTHER]
-    phrases = tuple(tuple(t for t in (analyse(p).content for p in i.phrases) if t)
-                    for i in scored)
+    tokens = [[t for t in (analyse(p).content for p in i.phrases) if t] for i in scored]
     users: dict[str, set[int]] = {}
-    for n, plist in enumerate(phrases):
+    for n, plist in enumerate(tokens):
         for token in {t for p in plist for t in p}:
             users.setdefault(token, set()).add(n)
     count = max(len(scored), 1)
     weight = {t: math.log(1 + count / len(u)) for t, u in users.items()}
+    phrases = tuple(tuple((p, ws := tuple(weight[t] for t in p), sum(ws)) for p in plist)
+                    for plist in tokens)
     return _Index(
         names=tuple(i.name for i in scored), phrases=phrases,
         negatives=tuple(tuple(n for n in map(_needle, i.negatives) if n) for i in scored),
         vocab={t: tuple(sorted(u)) for t, u in users.items()}, weight=weight,
-        unknown=UNKNOWN_WEIGHT * math.log(1 + count),
-        keys={k: i.name for i in intents for k in i.keys},
+        top_weight=math.log(1 + count), keys={k: i.name for i in intents for k in i.keys},
         none_phrases=tuple(p for i in intents if i.name == OTHER for p in i.phrases),
         vocab_list=tuple(users))
 
@@ -283,37 +295,49 @@ def _similar(idx: _Index, token: str) -> tuple[tuple[str, float], ...]:
     return found
 
 
-def _scores(idx: _Index, words: Words) -> list[tuple[float, str]]:
-    """(score, intent name) for every intent not vetoed by one of its ``not`` phrases."""
-    said: dict[str, float] = {}
-    explained = [0.0] * len(idx.names)
-    total = 0.0
+@dataclass
+class _Evidence:
+    """What the caller said, in terms of one menu's vocabulary."""
+
+    said: dict[str, float] = field(default_factory=dict)
+    explained: dict[int, float] = field(default_factory=dict)
+    keyword: dict[int, float] = field(default_factory=dict)
+    total: float = 0.0
+
+
+def _evidence(idx: _Index, words: Words) -> _Evidence:
+    ev = _Evidence()
     for token in dict.fromkeys(words.content):
         similar = _similar(idx, token)
+        w = max((idx.weight[v] for v, _ in similar), default=UNKNOWN_WEIGHT * idx.top_weight)
+        ev.total += w
         best: dict[int, float] = {}
-        w = max((idx.weight[v] for v, _ in similar), default=idx.unknown)
-        total += w
         for vocab_word, sim in similar:
-            said[vocab_word] = max(said.get(vocab_word, 0.0), sim)
+            ev.said[vocab_word] = max(ev.said.get(vocab_word, 0.0), sim)
+            strength = sim * idx.weight[vocab_word] / idx.top_weight
             for n in idx.vocab[vocab_word]:
                 best[n] = max(best.get(n, 0.0), sim)
+                ev.keyword[n] = max(ev.keyword.get(n, 0.0), strength)
         for n, sim in best.items():
-            explained[n] += w * sim
+            ev.explained[n] = ev.explained.get(n, 0.0) + w * sim
+    return ev
+
+
+def _scores(idx: _Index, words: Words) -> list[tuple[float, str]]:
+    """(score, intent name), best first, for the intents the caller said something of and
+    that none of their ``not`` phrases veto."""
+    ev = _evidence(idx, words)
     out: list[tuple[float, str]] = []
-    for n, name in enumerate(idx.names):
+    for n in ev.explained:
         if any(_in_order(neg, words.seq) >= 0 for neg in idx.negatives[n]):
             continue
-        recall = max((_recall(idx, p, said) for p in idx.phrases[n]), default=0.0)
-        coverage = explained[n] / total if total else 0.0
-        out.append((recall * (1 - COVERAGE_WEIGHT * (1 - coverage)), name))
+        recall = max(sum(w * ev.said.get(t, 0.0) for t, w in zip(p, ws, strict=True)) / total
+                     for p, ws, total in idx.phrases[n])
+        best = max(recall, KEYWORD_WEIGHT * ev.keyword[n])
+        coverage = ev.explained[n] / ev.total
+        out.append((best * (1 - COVERAGE_WEIGHT * (1 - coverage)), idx.names[n]))
     out.sort(reverse=True)
     return out
-
-
-def _recall(idx: _Index, phrase: tuple[str, ...], said: dict[str, float]) -> float:
-    weights = [idx.weight[t] for t in phrase]
-    got = sum(w * said.get(t, 0.0) for t, w in zip(phrase, weights, strict=True))
-    return got / sum(weights) if weights else 0.0
 
 
 def asr_confidence(confidence: object) -> float | None:
