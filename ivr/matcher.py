@@ -33,7 +33,7 @@ MAX_CHARS = 600
 """Longer speech is truncated: nobody says more than this to a menu."""
 
 FUZZY_CUTOFF = 85.0
-COVERAGE_WEIGHT = 0.35
+COVERAGE_WEIGHT = 0.25
 """How much unexplained speech ("car insurance" next to "pay") lowers a score."""
 UNKNOWN_WEIGHT = 0.6
 """Weight of a word no intent knows, as a share of the rarest known word's weight."""
@@ -50,6 +50,7 @@ _FILLER = re.compile(r"^(u+m+|u+h+|h+m+|e+r+m*|a+h+|m+|o+h+|like|okay|ok|yeah|ye
                      r"basically|actually|literally|anyway|right|alright|sorry|please)$")
 _DIGITS = dict(zip("0123456789", "zero one two three four five six seven eight nine".split(),
                    strict=True))
+_KEYS = {word: digit for digit, word in _DIGITS.items()}
 _IRREGULAR = {
     "lost": "lose", "losing": "lose", "loses": "lose", "misplaced": "lose", "misplace": "lose",
     "stolen": "steal", "stole": "steal", "stealing": "steal", "found": "find",
@@ -171,7 +172,7 @@ def _needle(phrase: str) -> tuple[str, ...]:
 
 def _in_order(needle: tuple[str, ...], seq: tuple[str, ...], gap: int = 3) -> int:
     """Position just after ``needle`` in ``seq`` (each word within ``gap`` of the last), or -1."""
-    if not needle:
+    if not needle or needle[0] not in seq:
         return -1
     for start, word in enumerate(seq):
         if word != needle[0]:
@@ -191,28 +192,29 @@ def _in_order(needle: tuple[str, ...], seq: tuple[str, ...], gap: int = 3) -> in
 # --- humans and "none of these" -----------------------------------------------------------
 
 @lru_cache(maxsize=64)
-def _human_needles(phrases: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    needles = {_needle(p) for p in (*phrases, *_HUMAN_STRONG)}
-    return tuple(n for n in needles if n)
+def _human_needles(phrases: tuple[str, ...]) -> tuple[frozenset[str], tuple[tuple[str, ...], ...]]:
+    """The flow's and the built-in human phrases: single words, and longer phrases."""
+    needles = {n for n in (_needle(p) for p in (*phrases, *_HUMAN_STRONG)) if n}
+    return frozenset(n[0] for n in needles if len(n) == 1), tuple(n for n in needles if len(n) > 1)
 
 
-def _fuzzy_word(word: str, target: str) -> bool:
-    return word == target or (len(target) >= 5 and len(word) >= 4 and not
-                              word.startswith("not_") and fuzz.ratio(word, target) >= 85)
+@lru_cache(maxsize=4096)
+def _is_human_word(word: str, singles: frozenset[str]) -> bool:
+    """``word`` is one of ``singles``, or an ASR slip of one ("representive", "agente")."""
+    if word in singles or len(word) < 4 or word.startswith("not_"):
+        return word in singles
+    return any(len(s) >= 5 and fuzz.ratio(word, s) >= FUZZY_CUTOFF for s in singles)
 
 
 def wants_human(words: Words, phrases: tuple[str, ...]) -> bool:
     """True when the caller asks for a person ("agent", "let me talk to somebody"), not
     when they say they don't need one or mention one they spoke to before."""
     seq = words.seq
-    for needle in _human_needles(phrases):
-        if len(needle) == 1:
-            hits = [i for i, w in enumerate(seq) if _fuzzy_word(w, needle[0])]
-        else:
-            end = _in_order(needle, seq, gap=1)
-            hits = [end - 1] if end > 0 else []
-        if any(not _PAST & set(seq[max(0, i - 4): i + 3]) for i in hits):
-            return True
+    singles, multis = _human_needles(phrases)
+    hits = [i for i, w in enumerate(seq) if _is_human_word(w, singles)]
+    hits += [end - 1 for end in (_in_order(n, seq, gap=1) for n in multis) if end > 0]
+    if any(not _PAST & set(seq[max(0, i - 4): i + 3]) for i in hits):
+        return True
     for i, word in enumerate(seq):
         if word in _HUMAN_WEAK and _REQUEST & set(seq[max(0, i - 3): i]):
             return True
@@ -352,17 +354,10 @@ def asr_confidence(confidence: object) -> float | None:
     return value if math.isfinite(value) and 0.0 < value <= 1.0 else None
 
 
-def _asr_factor(confidence: object) -> float:
-    value = asr_confidence(confidence)
-    return 1.0 if value is None else min(1.0, 0.75 + 0.3 * value)
-
-
 def _spoken_key(idx: _Index, words: Words) -> str:
     """The intent picked by saying its key ("two", "option 3"), or ""."""
-    digits = {v: k for k, v in _DIGITS.items()}
-    if len(words.content) == 1 and words.content[0] in digits:
-        return idx.keys.get(digits[words.content[0]], "")
-    return ""
+    said = words.content[0] if len(words.content) == 1 else ""
+    return idx.keys.get(_KEYS.get(said, ""), "")
 
 
 def match(text: str, intents: tuple[Intent, ...], human_phrases: tuple[str, ...],
@@ -399,7 +394,8 @@ def _decide(scores: list[tuple[float, str]], matching: Matching,
         return Match(OTHER, OTHER, 0.0, scores[0][1] if scores else "")
     top, name = scores[0]
     second, runner = scores[1] if len(scores) > 1 else (0.0, "")
-    score = round(top * _asr_factor(confidence), 4)
+    asr = asr_confidence(confidence)
+    score = round(top * (1.0 if asr is None else min(1.0, 0.75 + 0.3 * asr)), 4)
     if score < matching.threshold or top - second < matching.margin:
         return Match(OTHER, OTHER, score, name)
     if score < matching.confirm_below:
