@@ -17,11 +17,11 @@ import os
 import re
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from rq import Queue, Retry, get_current_job
@@ -47,6 +47,7 @@ RESULT_TTL = 24 * 3600
 DEFAULT_SPOOL = "var/spool"
 MAINTENANCE_INTERVAL = 120
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -164,12 +165,14 @@ def drain_spool(conn: redis.Redis, directory: str | Path,
         try:
             data = json.loads(file.read_text())
             job = Job(str(data["kind"]), dict(data["payload"]))
+        except FileNotFoundError:
+            continue  # another worker drained it first
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.error("bad spool file %s (%s): kept as .bad", file, exc)
-            file.rename(file.with_suffix(".bad"))
+            file.replace(file.with_suffix(".bad"))
             continue
-        _enqueue(conn, job, settings)
-        file.unlink()
+        _enqueue(conn, job, settings)  # ids are unique: two drainers enqueue it once
+        file.unlink(missing_ok=True)
         done += 1
     return done
 
@@ -243,16 +246,16 @@ def record_call(payload: dict[str, Any], kind: str = "call_end") -> dict[str, An
     state = json.loads(raw_state) if raw_state else {}
     turns = [json.loads(x) for x in conn.lrange(f"ivr:transcript:{p['sid']}", 0, -1)]
     turns = [t for t in turns if isinstance(t, dict) and isinstance(t.get("turn"), int)]
+    if not turns:
+        log.warning("call %s: no transcript in Redis (expired?); archiving the call only",
+                    p["sid"])
     call = {"sid": p["sid"], "flow": p["flow"],
             "version": p.get("version") or state.get("version", ""),
             "caller": state.get("caller", ""), "outcome": p.get("outcome") or
             state.get("outcome", ""), "reason": state.get("reason", ""),
             "path": state.get("path", []), "started": state.get("started", ""),
             "ended": p["at"]}
-    try:
-        count = archive().record_call(call, turns)
-    except ValueError as exc:  # a bad time: no retry can fix it
-        raise _no_retry(PayloadError(kind, str(exc))) from exc
+    count = _write(kind, lambda: archive().record_call(call, turns))
     return {"sid": p["sid"], "turns": count}
 
 
@@ -263,23 +266,25 @@ def _no_retry(exc: PayloadError) -> PayloadError:
     return exc
 
 
+def _write(kind: str, write: Callable[[], T]) -> T:
+    """Run an archive write; bad values (a time that is not ISO, ...) fail without retries."""
+    try:
+        return write()
+    except (ValueError, TypeError) as exc:
+        raise _no_retry(PayloadError(kind, f"{type(exc).__name__}: {exc}")) from exc
+
+
 def inbox_item(payload: dict[str, Any], kind: str = "inbox") -> dict[str, Any]:
     """Archive an "other" capture (what the caller said that no menu option matched)."""
     p = _checked(kind, payload, ("sid", "flow", "at"))
-    try:
-        archive().add_inbox(p)
-    except ValueError as exc:
-        raise _no_retry(PayloadError(kind, str(exc))) from exc
+    _write(kind, lambda: archive().add_inbox(p))
     return {"sid": p["sid"]}
 
 
 def callback_request(payload: dict[str, Any], kind: str = "callback") -> dict[str, Any]:
     """Archive a voicemail / callback request for a person to work through."""
     p = _checked(kind, payload, ("sid", "flow", "at"))
-    try:
-        archive().add_callback(p)
-    except ValueError as exc:
-        raise _no_retry(PayloadError(kind, str(exc))) from exc
+    _write(kind, lambda: archive().add_callback(p))
     return {"sid": p["sid"]}
 
 
@@ -354,12 +359,32 @@ def run_worker(conn: redis.Redis, settings: object | None = None, burst: bool = 
         True when at least one job was processed (rq's ``work()`` result).
     """
     configure(settings)
-    drained = drain_spool(conn, spool_dir(settings), settings)
-    if drained:
-        log.info("re-enqueued %d spooled job(s)", drained)
-    worker = HerokuWorker(queues(conn), connection=conn, serializer=JSONSerializer, name=name,
-                          maintenance_interval=MAINTENANCE_INTERVAL)
+    worker = Worker(queues(conn), connection=conn, serializer=JSONSerializer, name=name,
+                    maintenance_interval=MAINTENANCE_INTERVAL)
+    worker.drain()
     return bool(worker.work(burst=burst, with_scheduler=True))
+
+
+class Worker(HerokuWorker):
+    """rq's HerokuWorker that also re-enqueues spooled jobs at start and at each maintenance.
+
+    SIGTERM interrupts the running job (it is idempotent and retried); registries are
+    cleaned every MAINTENANCE_INTERVAL seconds, which re-runs jobs of killed workers.
+    """
+
+    def drain(self) -> None:
+        """Re-enqueue spooled jobs; a failure is logged and retried at the next maintenance."""
+        try:
+            drained = drain_spool(self.connection, spool_dir(_settings), _settings)
+        except Exception as exc:  # noqa: BLE001 - never stop the worker over the spool
+            log.warning("spool not drained: %s", exc)
+            return
+        if drained:
+            log.info("re-enqueued %d spooled job(s)", drained)
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        self.drain()
 
 
 def stats(conn: redis.Redis) -> dict[str, dict[str, int]]:
