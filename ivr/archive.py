@@ -110,8 +110,11 @@ class Archive:
                 yield db
 
     def _caller(self, number: object) -> tuple[str, str]:
+        """(masked number, caller key); no key for a number that arrives masked already."""
         text = str(number or "")
-        return (mask_number(text), number_key(text, self.secret)) if text else ("", "")
+        if not text or "*" in text:
+            return mask_number(text), ""
+        return mask_number(text), number_key(text, self.secret)
 
     # --- writes (all idempotent) ---------------------------------------------------------
 
@@ -214,7 +217,7 @@ class Archive:
         (their inbox words, when they reached "other"). Good for a whisper such as "third
         call this week about a lost card".
         """
-        if not caller:
+        if not caller or "*" in caller:
             return []
         since = (now or datetime.now(UTC)) - timedelta(days=days)
         _, key = self._caller(caller)

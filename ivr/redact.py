@@ -74,12 +74,12 @@ def mask_number(number: str) -> str:
     """A phone number as it may be stored: '+15551230000' → '+1******0000'.
 
     The country code (when the number is E.164) and the last 4 digits stay; the rest
-    become ``*``. Anything without digits is returned unchanged; short numbers are masked
-    whole except their last 2 digits.
+    become ``*``. Anything without digits, or already masked (has a ``*``), is returned
+    unchanged; short numbers are masked whole except their last 2 digits.
     """
     digits = re.sub(r"\D", "", number)
-    if not digits:
-        return number
+    if not digits or "*" in number:
+        return number  # nothing to mask, or masked already
     if len(digits) < 7:
         return "*" * max(len(digits) - 2, 0) + digits[-2:]
     keep = _country_code_length(number, digits) if number.strip().startswith("+") else 0

@@ -134,7 +134,8 @@ def test_scrub_is_deep() -> None:
 
 @pytest.mark.parametrize(("number", "masked"), [
     ("+15551230000", "+1******0000"), ("+442071234567", "+44******4567"),
-    ("5551230000", "******0000"), ("", ""), ("anonymous", "anonymous"), ("123", "*23")])
+    ("5551230000", "******0000"), ("", ""), ("anonymous", "anonymous"), ("123", "*23"),
+    ("***0000", "***0000")])
 def test_mask_number(number: str, masked: str) -> None:
     assert mask_number(number) == masked
 
@@ -142,3 +143,10 @@ def test_mask_number(number: str, masked: str) -> None:
 def test_number_key_ignores_formatting_and_uses_the_secret() -> None:
     assert number_key("+1 (555) 123-0000", "k") == number_key("+15551230000", "k")
     assert number_key("+15551230000", "k") != number_key("+15551230000", "other")
+
+
+def test_masked_callers_are_not_counted_together(archive: Archive) -> None:
+    archive.record_call(_call("CA1", caller="***0000"), [])
+    archive.record_call(_call("CA2", caller="***0000"), [])
+    assert archive.call("CA1")["caller"] == "***0000"  # type: ignore[index]
+    assert archive.history("***0000", now=NOW) == []

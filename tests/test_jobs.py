@@ -366,3 +366,17 @@ def _wait_for(cond: Any, proc: subprocess.Popen[bytes], tmp: Path, timeout: floa
         if proc.poll() is not None or time.monotonic() > deadline:
             raise AssertionError((tmp / "worker.log").read_text())
         time.sleep(0.05)
+
+
+def test_worker_maintenance_drains_the_spool(redis_conn: redis.Redis,
+                                             settings: SimpleNamespace) -> None:
+    for job in call_jobs():
+        jobs.write_spool(Path(settings.spool_dir), job)
+    worker = jobs.Worker(jobs.queues(redis_conn), connection=redis_conn,
+                         serializer=JSONSerializer)
+    worker.run_maintenance_tasks()
+    assert list(Path(settings.spool_dir).iterdir()) == []
+    assert redis_conn.llen("rq:queue:ivr") == 3
+    Path(settings.spool_dir, "1-dir.json").mkdir()       # unreadable: kept aside, not fatal
+    worker.drain()
+    assert [p.name for p in Path(settings.spool_dir).iterdir()] == ["1-dir.bad"]
