@@ -40,10 +40,11 @@ UNKNOWN_WEIGHT = 0.6
 KEYWORD_WEIGHT = 0.7
 """Score of one word found only in this intent's phrases ("dispute"), before coverage."""
 
-_REWRITES = (("credit card", "card"), ("debit card", "card"), ("found out", "learned"),
-             ("find out", "learn"), ("figure out", "learn"), ("you know", " "),
-             ("i mean", " "), ("kind of", " "), ("sort of", " "), ("can't", "can not"),
-             ("cannot", "can not"), ("won't", "will not"), ("ain't", "is not"))
+_REWRITES = {"credit card": "card", "debit card": "card", "found out": "learned",
+             "find out": "learn", "figure out": "learn", "you know": " ", "i mean": " ",
+             "kind of": " ", "sort of": " ", "can't": "can not", "cannot": "can not",
+             "won't": "will not", "ain't": "is not"}
+_REWRITE = re.compile(r"\b(?:" + "|".join(_REWRITES) + r")\b")
 _CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'m", " am"), ("'ve", " have"),
                  ("'ll", " will"), ("'d", " would"), ("'s", ""), ("s'", "s"))
 _FILLER = re.compile(r"^(u+m+|u+h+|h+m+|e+r+m*|a+h+|m+|o+h+|like|okay|ok|yeah|yep|well|so|"
@@ -116,7 +117,7 @@ def stem(word: str) -> str:
     """A tiny, consistent English stemmer: "charged", "charges" and "charge" → "charg"."""
     if word in _IRREGULAR:
         return _IRREGULAR[word]
-    if len(word) <= 4 or not word.isalpha():
+    if len(word) <= 4 or not word.isalpha() or word in _KEYS:
         return word
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -127,8 +128,7 @@ def stem(word: str) -> str:
 
 def _clauses(text: str) -> list[list[str]]:
     text = " " + text[:MAX_CHARS].lower().replace("’", "'").replace("`", "'") + " "
-    for old, new in _REWRITES:
-        text = text.replace(f" {old} ", f" {new} ")
+    text = _REWRITE.sub(lambda m: _REWRITES[m.group()], text)
     for old, new in _CONTRACTIONS:
         text = text.replace(old, new)
     parts = re.split(r"[.,;:!?\u2026]+|\s-+\s", text)
@@ -395,7 +395,10 @@ def _decide(scores: list[tuple[float, str]], matching: Matching,
     top, name = scores[0]
     second, runner = scores[1] if len(scores) > 1 else (0.0, "")
     asr = asr_confidence(confidence)
-    score = round(top * (1.0 if asr is None else min(1.0, 0.75 + 0.3 * asr)), 4)
+    score = top * (1.0 if asr is None else min(1.0, 0.6 + 0.5 * asr))
+    if top >= matching.threshold:  # a poor recording asks "is that right?", never drops
+        score = max(score, matching.threshold)
+    score = round(score, 4)
     if score < matching.threshold or top - second < matching.margin:
         return Match(OTHER, OTHER, score, name)
     if score < matching.confirm_below:
