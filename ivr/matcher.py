@@ -52,16 +52,15 @@ _FILLER = re.compile(r"^(u+m+|u+h+|h+m+|e+r+m*|a+h+|m+|o+h+|like|okay|ok|yeah|ye
 _DIGITS = dict(zip("0123456789", "zero one two three four five six seven eight nine".split(),
                    strict=True))
 _KEYS = {word: digit for digit, word in _DIGITS.items()}
-_IRREGULAR = {
-    "lost": "lose", "losing": "lose", "loses": "lose", "misplaced": "lose", "misplace": "lose",
-    "stolen": "steal", "stole": "steal", "stealing": "steal", "found": "find",
-    "finding": "find", "paid": "pay", "paying": "pay", "payment": "pay", "payments": "pay",
-    "owed": "owe", "owing": "owe", "somebody": "someone", "anybody": "anyone",
-    "everybody": "everyone", "purse": "wallet", "billing": "bill", "cancelled": "cancel",
-    "cancelling": "cancel", "canceled": "cancel", "canceling": "cancel", "recognise": "recognize",
-    "recognised": "recognize", "appt": "appointment", "meds": "medication", "reps": "rep",
-    "agents": "agent", "people": "person", "humans": "human", "persons": "person",
-    "locked": "locked", "declined": "declined"}
+_IRREGULAR = dict(pair.split(":") for pair in """
+lost:lose losing:lose loses:lose misplaced:lose misplace:lose stolen:steal stole:steal
+stealing:steal found:find finding:find paid:pay paying:pay payment:pay payments:pay owed:owe
+owing:owe somebody:someone anybody:anyone everybody:everyone purse:wallet billing:bill
+cancelled:cancel cancelling:cancel canceled:cancel canceling:cancel recognise:recognize
+recognised:recognize appt:appointment meds:medication medicine:medication pills:medication
+medicines:medication hurts:pain hurt:pain hurting:pain aches:pain ache:pain reps:rep
+agents:agent people:person humans:human persons:person locked:locked declined:declined
+""".split())
 _NEGATORS = frozenset({"not", "never", "no", "nothing", "without"})
 _STOP = frozenset("""
 i me my mine myself we us our ours you your yours he him his she her hers it its they them
