@@ -13,10 +13,14 @@ Keys (all JSON or text; call keys expire ``call_ttl`` seconds after the last tur
 ``ivr:flow:{flow_id}:current``
     The version new calls start on (``ivr reload`` moves it).
 
-Concurrency is optimistic: a webhook's action URL carries ``turn=N``; :meth:`Store.advance`
-WATCHes the call key, and when the stored turn is not N the delivery is a duplicate or
-stale, so the stored TwiML is re-served and nothing is stepped. Concurrent duplicates race
-on the WATCH: exactly one EXEC wins, the losers re-read and re-serve the winner's TwiML.
+Concurrency is optimistic, keyed on the turn: a webhook's action URL carries ``turn=N``.
+:meth:`Store.advance` reads the call; when the stored turn is not N the delivery is a
+duplicate or stale, so the stored TwiML is re-served and nothing is stepped. Otherwise it
+steps the engine and commits with an atomic compare-and-set (a small Lua script, the
+WATCH/MULTI idea in one round trip instead of three): the commit happens only if the
+stored turn is still N. Concurrent duplicates all step, exactly one commits, and the
+others serve the winner's TwiML. Both call keys of a CallSid are touched by that script,
+so under Redis Cluster they would need one hash slot (not a supported deployment).
 """
 
 from __future__ import annotations
@@ -41,7 +45,23 @@ CALL = "ivr:call:{}"
 TRANSCRIPT = "ivr:transcript:{}"
 FLOW = "ivr:flow:{}:{}"
 CURRENT = "current"
-MAX_RACES = 8
+Apply = Callable[[CallState | None, str | None], "Turn"]
+
+# Compare-and-set on the turn: commit the new state, TwiML and transcript line only when
+# the stored turn is still the one this delivery was for (a new call: no stored turn).
+_CAS = """
+local cur = redis.call('HGET', KEYS[1], 'turn')
+if (cur and tonumber(cur) ~= tonumber(ARGV[1])) or (not cur and ARGV[1] ~= '0') then
+  return {0, redis.call('HGET', KEYS[1], 'twiml'), redis.call('HGET', KEYS[1], 'state')}
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'turn', ARGV[3], 'twiml', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+if ARGV[6] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[6])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+end
+return {1}
+"""
 EXTENSION_KEY = "ivr.store"
 
 
@@ -78,6 +98,7 @@ class Store:
     def __init__(self, conn: redis.Redis, ttl: int = 4 * 3600) -> None:
         self.conn = conn
         self.ttl = ttl
+        self._cas = conn.register_script(_CAS)
 
     # --- calls ------------------------------------------------------------------------
 
@@ -86,16 +107,19 @@ class Store:
         raw = self.conn.hget(CALL.format(sid), "state")
         return CallState.from_dict(json.loads(raw)) if raw else None
 
-    def advance(self, sid: str, turn: int,
-                apply: Callable[[CallState | None], Turn]) -> Outcome:
+    def advance(self, sid: str, turn: int, apply: Apply, current_of: str = "") -> Outcome:
         """Apply one webhook to call ``sid`` exactly once.
+
+        Two round trips: one pipelined read (the call, plus the current version of
+        ``current_of`` for a new call), then one atomic compare-and-set on the turn.
 
         Args:
             sid: The CallSid.
             turn: The turn number from the action URL (0 for the call's start).
-            apply: Steps the engine: gets the stored state (None for a new call) and returns
-                the Turn. It is only called when this delivery is the expected one, and may
-                be called again if another request wins a race.
+            apply: Steps the engine: gets the stored state (None for a new call) and the
+                current version of ``current_of`` (None when not asked or unpublished), and
+                returns the Turn. Only called when this delivery is the expected one.
+            current_of: A flow id whose current version a new call needs.
 
         Returns:
             The TwiML to serve; ``applied`` is False for a duplicate or stale delivery.
@@ -104,38 +128,24 @@ class Store:
             UnknownCall: ``turn`` > 0 but the call is not stored.
         """
         key = CALL.format(sid)
-        with self.conn.pipeline() as pipe:
-            for _ in range(MAX_RACES):
-                try:
-                    return self._attempt(pipe, key, sid, turn, apply)
-                except redis.WatchError:
-                    continue
-        raise RuntimeError(f"call {sid}: lost {MAX_RACES} races in a row")
-
-    def _attempt(self, pipe: Any, key: str, sid: str, turn: int,
-                 apply: Callable[[CallState | None], Turn]) -> Outcome:
-        pipe.watch(key)
-        stored = pipe.hmget(key, "turn", "twiml", "state")
-        if stored[0] is None:
-            if turn:
-                pipe.unwatch()
-                raise UnknownCall(sid)
-            before = None
-        elif int(stored[0]) != turn:
-            pipe.unwatch()
-            return Outcome(_unpack(stored[1]), False, CallState.from_dict(json.loads(stored[2])))
-        else:
-            before = CallState.from_dict(json.loads(stored[2]))
-        result = apply(before)
-        pipe.multi()
-        pipe.hset(key, mapping={"state": json.dumps(result.call.to_dict(), separators=(",", ":")),
-                                "turn": result.call.turn, "twiml": _pack(result.twiml)})
-        pipe.expire(key, self.ttl)
-        if result.record is not None:
-            tkey = TRANSCRIPT.format(sid)
-            pipe.rpush(tkey, json.dumps(result.record, separators=(",", ":")))
-            pipe.expire(tkey, self.ttl)
-        pipe.execute()
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.hmget(key, "turn", "twiml", "state")
+        if current_of:
+            pipe.get(FLOW.format(current_of, CURRENT))
+        got = pipe.execute()
+        stored, current = got[0], (got[1] if current_of else None)
+        if stored[0] is None and turn:
+            raise UnknownCall(sid)
+        if stored[0] is not None and int(stored[0]) != turn:
+            return Outcome(_unpack(stored[1]), False, _state(stored[2]))
+        before = _state(stored[2]) if stored[0] is not None else None
+        result = apply(before, current.decode() if isinstance(current, bytes) else current)
+        record = json.dumps(result.record, separators=(",", ":")) if result.record else ""
+        won = self._cas(keys=[key, TRANSCRIPT.format(sid)], args=[
+            turn, json.dumps(result.call.to_dict(), separators=(",", ":")), result.call.turn,
+            _pack(result.twiml), self.ttl, record])
+        if won[0] != 1:  # another delivery of the same turn committed first
+            return Outcome(_unpack(won[1]), False, _state(won[2]))
         return Outcome(result.twiml, True, result.call)
 
     def transcript(self, sid: str) -> list[dict[str, Any]]:
@@ -164,12 +174,35 @@ class Store:
         return bool(self.conn.ping())
 
 
+def _state(raw: bytes | None) -> CallState | None:
+    return CallState.from_dict(json.loads(raw)) if raw else None
+
+
+# Preset dictionary: the boilerplate every TwiML document repeats (halves stored bytes).
+_ZDICT = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Response><Say language="en-US" voice="Polly.'
+    b'Joanna"></Say><Dial action="" method="POST" timeout="25"><Number method="POST" url="'
+    b'/whisper?sid=CA"></Number></Dial><Record action="" finishOnKey="#" maxLength="120" '
+    b'method="POST" playBeep="true" timeout="5" /><Hangup /><Gather action="https://'
+    b'/event?e=turn&amp;turn=" actionOnEmptyResult="true" finishOnKey="" hints="agent, '
+    b'operator, representative, real person, human, speak to someone" input="dtmf speech" '
+    b'language="en-US" method="POST" numDigits="1" speechTimeout="auto" timeout="6">'
+    b'<Say language="en-US" voice="Polly.Joanna"></Say></Gather><Redirect method="POST">'
+    b'https:///voice//event?e=no_input&amp;turn=</Redirect></Response>')
+_PACKED = b"\x01"
+
+
 def _pack(twiml: str) -> bytes:
-    return zlib.compress(twiml.encode("utf-8"), 6)
+    z = zlib.compressobj(6, zdict=_ZDICT)
+    return _PACKED + z.compress(twiml.encode("utf-8")) + z.flush()
 
 
 def _unpack(raw: bytes | None) -> str:
-    return zlib.decompress(raw).decode("utf-8") if raw else ""
+    if not raw:
+        return ""
+    if raw[:1] == _PACKED:
+        return zlib.decompressobj(zdict=_ZDICT).decompress(raw[1:]).decode("utf-8")
+    return zlib.decompress(raw).decode("utf-8")
 
 
 # --- connections ------------------------------------------------------------------------

@@ -154,22 +154,24 @@ def _turn(c: Compiled, before: CallState, event: Event) -> tuple[Turn, list[Acti
     return Turn(after, twiml.render(actions, urls), record), actions
 
 
-def _respond(store: Store, sid: str, turn: int, event: Event, fresh: Compiled | None) -> Response:
-    """Advance call ``sid`` once (re-serving duplicates); enqueue the turn's jobs."""
+def _respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "") -> Response:
+    """Advance call ``sid`` once (re-serving duplicates); enqueue the turn's jobs.
+
+    ``flow_id`` is given for a new call: it starts on that flow's current version.
+    """
     produced: list[Action] = []
 
-    def apply(before: CallState | None) -> Turn:
+    def apply(before: CallState | None, current: str | None) -> Turn:
         if before is None:
-            assert fresh is not None
-            before = CallState(sid, fresh.flow.id, fresh.flow.version,
-                               caller=_mask(_params().get("From", "")))
-        c = fresh if fresh is not None and before.version == fresh.flow.version else \
-            flows().pinned(store, before.flow, before.version)
+            if current is None:
+                raise UnknownFlow(flow_id)
+            before = CallState(sid, flow_id, current, caller=_mask(_params().get("From", "")))
+        c = flows().pinned(store, before.flow, before.version)
         result, actions = _turn(c, before, event)
         produced[:] = actions
         return result
 
-    outcome = store.advance(sid, turn, apply)
+    outcome = store.advance(sid, turn, apply, current_of=flow_id)
     if outcome.applied:
         jobs = [a for a in produced if isinstance(a, Job)]
         if jobs:
@@ -186,10 +188,8 @@ def start(flow_id: str) -> Response:
     """Voice URL: a new call starts on the flow's current version."""
     params = _params()
     sid = _sid(params)
-    store = get_store()
-    c = flows().current(store, flow_id)
     event = from_params("start", params, settings().now())
-    return _respond(store, sid, 0, event, c)
+    return _respond(get_store(), sid, 0, event, flow_id)
 
 
 @bp.route("/<flow_id>/event", methods=["POST"])
@@ -204,7 +204,7 @@ def event(flow_id: str) -> Response:
     if name not in EVENTS or not turn.isdigit() or int(turn) < 1:
         raise BadRequest(f"bad event URL e={name[:20]!r} turn={turn[:20]!r}")
     ev = from_params(name, params, settings().now())
-    return _respond(get_store(), sid, int(turn), ev, None)
+    return _respond(get_store(), sid, int(turn), ev)
 
 
 @bp.route("/<flow_id>/whisper", methods=["GET", "POST"])
@@ -229,7 +229,7 @@ def status() -> Response:
         call = store.load(sid)
         if call is not None and not call.ended:
             ev = Event(EventKind.HANGUP, now=settings().now() or datetime.now(UTC))
-            _respond(store, sid, call.turn, ev, None)
+            _respond(store, sid, call.turn, ev)
     return Response(twiml.render([], {}), 200, mimetype=XML)
 
 

@@ -22,14 +22,14 @@ def store(redis_conn: redis.Redis) -> Store:
 
 
 def starter(sid: str, twiml: str = "<Response>start</Response>"):  # type: ignore[no-untyped-def]
-    def apply(before: CallState | None) -> Turn:
+    def apply(before: CallState | None, current: str | None = None) -> Turn:
         assert before is None
         return Turn(CallState(sid, "f", "v1", state="menu", turn=1), twiml, {"turn": 1})
     return apply
 
 
 def stepper(calls: list[int], delay: float = 0.0):  # type: ignore[no-untyped-def]
-    def apply(before: CallState | None) -> Turn:
+    def apply(before: CallState | None, current: str | None = None) -> Turn:
         assert before is not None
         calls.append(before.turn)
         time.sleep(delay)
