@@ -19,7 +19,7 @@ from ivr.errors import Problem, Severity
 from ivr.flow import HUMAN, WAITING, Flow, Kind, build_flow, kind_of
 from ivr.hours import HoursError, holiday_calendar, parse_days, parse_ranges, zone
 from ivr.schema import check_structure
-from ivr.source import Path, Source
+from ivr.source import Path, Source, gc_paused
 
 PROMPT_KEYS = ("say", "ask", "capture", "voicemail", "goodbye", "hours")
 OTHER = "other"
@@ -27,6 +27,11 @@ OTHER = "other"
 
 def check(src: Source) -> tuple[Flow | None, list[Problem]]:
     """Run every phase on a loaded source. Returns the flow when it has no errors."""
+    with gc_paused():  # linear time on large flows (see ivr.source.gc_paused)
+        return _check(src)
+
+
+def _check(src: Source) -> tuple[Flow | None, list[Problem]]:
     problems = list(src.problems)
     if _has_errors(problems):
         return None, problems
