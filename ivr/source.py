@@ -218,18 +218,8 @@ def load(text: str | bytes, file: str = "<string>") -> Source:
     try:
         with gc_paused():
             node = _compose(text)
-    except yaml.MarkedYAMLError as exc:
-        src.problems.append(_syntax_problem(exc, file))
-        return src
-    except yaml.reader.ReaderError as exc:
-        src.problems.append(_reader_problem(exc, text, file))
-        return src
-    except RecursionError:
-        src.problems.append(_too_deep(text, file))
-        return src
-    except yaml.YAMLError as exc:
-        src.problems.append(Problem("IVR001", f"cannot parse YAML: {exc}", file, 1, 1, "",
-                                    "check the file is a YAML mapping of settings", 2))
+    except (yaml.YAMLError, RecursionError) as exc:
+        src.problems.append(_parse_problem(exc, text, file))
         return src
     if node is None:
         src.problems.append(Problem("IVR006", "file is empty", file, 1, 1, "",
@@ -260,6 +250,18 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _parse_problem(exc: Exception, text: str, file: str) -> Problem:
+    """The problem for an error raised while composing ``text``."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        return _syntax_problem(exc, file)
+    if isinstance(exc, yaml.reader.ReaderError):
+        return _reader_problem(exc, text, file)
+    if isinstance(exc, RecursionError):
+        return _too_deep(text, file)
+    return Problem("IVR001", f"cannot parse YAML: {exc}", file, 1, 1, "",
+                   "check the file is a YAML mapping of settings", 2)
 
 
 def _compose(text: str) -> yaml.Node | None:
