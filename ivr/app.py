@@ -176,8 +176,13 @@ def _start_flows(settings: Settings, store: Store) -> Flows:
         for c, text in zip(good, texts, strict=True):
             store.put_flow(c.flow.id, c.flow.version, text)
             store.set_current(c.flow.id, c.flow.version)
+        # The spool is per host: jobs written while Redis was down go back to RQ here too,
+        # not only where a worker happens to run.
+        from ivr.jobs import drain_spool
+
+        drain_spool(store.conn, settings.spool_dir, settings)
     except Exception:  # noqa: BLE001 - calls get the emergency path until Redis is back
-        log.exception("could not publish flows to Redis at start-up")
+        log.exception("could not publish flows / drain the job spool at start-up")
     return flows
 
 

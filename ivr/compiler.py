@@ -16,6 +16,7 @@ from typing import Any
 from transitions import Machine, MachineError
 
 from ivr.flow import HUMAN, Flow, Kind
+from ivr.source import gc_paused
 
 VOICEMAIL = "__voicemail__"
 """Built-in voicemail used when the human does not answer and the flow names none."""
@@ -81,8 +82,10 @@ def compile_flow(flow: Flow) -> Compiled:
     """Build the machine for a checked flow (call through :func:`compiled` to cache)."""
     states, trans = definitions(flow)
     model = _Model()
-    machine = Machine(model=model, states=states, transitions=trans, initial=flow.start,
-                      auto_transitions=False, send_event=True, ignore_invalid_triggers=False)
+    with gc_paused():
+        machine = Machine(model=model, states=states, transitions=trans, initial=flow.start,
+                          auto_transitions=False, send_event=True,
+                          ignore_invalid_triggers=False)
     return Compiled(flow, states, trans, machine, model)
 
 

@@ -57,6 +57,9 @@ class Settings:
         spool_dir: Where jobs write files when Redis or RQ cannot take them.
         ops_webhook_url: Where operational alerts are posted (empty: none).
         max_body: Largest request body accepted, in bytes.
+        archive_path: SQLite call archive the jobs write (calls, turns, inbox, callbacks).
+        caller_key_secret: Key of the hash that counts a caller's calls without storing
+            the number; keep it stable.
         twilio: Account SID and auth token.
     """
 
@@ -75,6 +78,8 @@ class Settings:
     spool_dir: str = "var/spool"
     ops_webhook_url: str = ""
     max_body: int = 64 * 1024
+    archive_path: str = "var/archive.db"
+    caller_key_secret: str = ""
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
 
     def now(self) -> datetime | None:

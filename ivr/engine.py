@@ -17,7 +17,7 @@ from ivr.events import CallState, Event, EventKind
 from ivr.flow import HUMAN, Flow, Intent, Kind, State
 from ivr.hours import is_open
 from ivr.matcher import OTHER, match
-from ivr.redact import redact_digits, redact_text, words_to_digits
+from ivr.redact import mask_number, redact_digits, redact_text, words_to_digits
 from ivr.verbs import Action, Dial, Enqueue, Gather, Hangup, Job, Record, Say, kind_name, spoken
 
 MAX_HOPS = 64
@@ -231,7 +231,8 @@ def _on_capture(t: _Turn, s: State) -> None:
     t.call.outcome = "other"
     t.out.append(Job("inbox", {"sid": t.call.sid, "flow": t.flow.id, "version": t.call.version,
                                "state": s.name, "path": t.call.path[-6:], "said": words,
-                               "caller": t.call.caller, "at": t.event.now.isoformat()}))
+                               "caller": mask_number(t.call.caller),
+                               "at": t.event.now.isoformat()}))
     _go(t, "next")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -123,10 +123,19 @@ class CallState:
     ended: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in ("", [], {}, 0, False)
-                or k in ("sid", "flow", "version", "turn")}
+        """JSON-ready dict without empty fields (kept small: it is stored every turn)."""
+        out: dict[str, Any] = {}
+        for name in _FIELDS:
+            v = getattr(self, name)
+            if v or name in _ALWAYS:
+                out[name] = list(v) if isinstance(v, list) else dict(v) if isinstance(
+                    v, dict) else v
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CallState:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
+
+
+_FIELDS = tuple(f.name for f in fields(CallState))
+_ALWAYS = frozenset({"sid", "flow", "version", "turn"})

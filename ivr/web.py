@@ -142,9 +142,14 @@ def _sid(params: Mapping[str, str]) -> str:
     return sid
 
 
-def _mask(number: str) -> str:
-    digits = "".join(c for c in number if c.isdigit())
-    return f"***{digits[-4:]}" if len(digits) >= 4 else ""
+def _number(raw: str) -> str:
+    """The caller's number as given by Twilio, cleaned (kept whole: a callback needs it).
+
+    It lives only in the call state (with its TTL) and the callback request; the inbox,
+    the whisper and the archive's call rows see it masked (:func:`ivr.redact.mask_number`).
+    """
+    cleaned = "".join(c for c in raw if c.isdigit() or c == "+")[:20]
+    return cleaned if sum(c.isdigit() for c in cleaned) >= 4 else ""
 
 
 def _turn(c: Compiled, before: CallState, event: Event) -> tuple[Turn, list[Action]]:
@@ -165,7 +170,7 @@ def _respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "")
         if before is None:
             if current is None:
                 raise UnknownFlow(flow_id)
-            before = CallState(sid, flow_id, current, caller=_mask(_params().get("From", "")))
+            before = CallState(sid, flow_id, current, caller=_number(_params().get("From", "")))
         c = flows().pinned(store, before.flow, before.version)
         result, actions = _turn(c, before, event)
         produced[:] = actions
@@ -178,7 +183,12 @@ def _respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "")
             submit(store.conn, jobs, settings())
     elif not outcome.twiml:
         raise BadRequest(f"call {sid}: duplicate with no stored TwiML")
-    return Response(outcome.twiml, 200, mimetype=XML)
+    response = Response(outcome.twiml, 200, mimetype=XML)
+    if outcome.call is not None:
+        # For QA (`ivr replay --via`) and logs: where the call is now. Not read by Twilio.
+        response.headers["X-IVR-State"] = outcome.call.state
+        response.headers["X-IVR-Outcome"] = outcome.call.outcome
+    return response
 
 
 @bp.route("/<flow_id>", methods=["POST"])
@@ -223,14 +233,18 @@ def whisper(flow_id: str) -> Response:
 def status() -> Response:
     """Status callback: a call that finished mid-flow gets its ``hangup`` event."""
     params = _params()
+    response = Response(twiml.render([], {}), 200, mimetype=XML)
     if params.get("CallStatus", "") in FINISHED:
         sid = _sid(params)
         store = get_store()
         call = store.load(sid)
         if call is not None and not call.ended:
             ev = Event(EventKind.HANGUP, now=settings().now() or datetime.now(UTC))
-            _respond(store, sid, call.turn, ev)
-    return Response(twiml.render([], {}), 200, mimetype=XML)
+            ended = _respond(store, sid, call.turn, ev)
+            for header in ("X-IVR-State", "X-IVR-Outcome"):
+                if header in ended.headers:
+                    response.headers[header] = ended.headers[header]
+    return response
 
 
 @bp.route("/fallback", methods=["GET", "POST"])

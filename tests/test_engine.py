@@ -106,3 +106,16 @@ def test_ended_call_only_hangs_up(cards: Compiled) -> None:
     assert state.ended and state.outcome == "completed"
     state, actions = step(cards, state, Event.press("1", OPEN))
     assert actions == [Hangup()]
+
+
+def test_inbox_gets_a_masked_number_and_the_callback_the_whole_one(cards: Compiled) -> None:
+    state = CallState("CA2", cards.flow.id, "", caller="+15551234567")
+    state, actions = step(cards, state, Event.start(OPEN))
+    state, actions = step(cards, state, Event.say("something else", .9, OPEN))
+    state, actions = step(cards, state, Event.say("I found a wallet", .9, OPEN))
+    inbox = next(a for a in actions if isinstance(a, Job) and a.kind == "inbox")
+    assert inbox.payload["caller"] == "+1******4567"
+    state, _ = step(cards, state, Event(EventKind.DIAL_RESULT, status="busy", now=OPEN))
+    state, actions = step(cards, state, Event(EventKind.RECORDING, url="u", now=OPEN))
+    callback = next(a for a in actions if isinstance(a, Job) and a.kind == "callback")
+    assert callback.payload["caller"] == "+15551234567"
