@@ -1,0 +1,1 @@
+"""Reliability suite (issue 7): attacks on a real gunicorn + Redis + RQ worker stack."""
