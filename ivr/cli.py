@@ -169,6 +169,14 @@ def replay(ctx: CliContext, paths: tuple[str, ...], jobs: int, junit: str | None
     sys.exit(1 if failed or low else 0)
 
 
+def _echo(text: str) -> None:
+    click.echo(text)
+
+
+def _prompt() -> None:
+    click.echo("> ", nl=False)
+
+
 @main.command()
 @click.argument("flow")
 @click.option("--clock", metavar="ISO", help="Time of the call, e.g. 2026-11-22T14:05:00-05:00.")
@@ -193,9 +201,8 @@ def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | N
     if clock and when is None:
         raise click.BadParameter(f"'{clock}' is not an ISO date and time", param_hint="--clock")
     session = Session(c, when)
-    stdin = click.get_text_stream("stdin")
-    prompt = (lambda: click.echo("> ", nl=False)) if stdin.isatty() else None
-    run_console(session, stdin, click.echo, prompt)
+    stdin = sys.stdin  # CliRunner swaps it in tests; get_text_stream is deprecated (click 8.5)
+    run_console(session, stdin, _echo, _prompt if stdin.isatty() else None)
     if record_path:
         with open(record_path, "w", encoding="utf-8") as fh:
             fh.write(session.transcript())

@@ -119,6 +119,7 @@ class CallState:
     outcome: str = ""
     caller: str = ""
     whisper: str = ""
+    history: str = ""
     started: str = ""
     ended: bool = False
 

@@ -19,6 +19,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -256,7 +257,20 @@ def record_call(payload: dict[str, Any], kind: str = "call_end") -> dict[str, An
             "path": state.get("path", []), "started": state.get("started", ""),
             "ended": p["at"]}
     count = _write(kind, lambda: archive().record_call(call, turns))
+    _remember(conn, call, state)
     return {"sid": p["sid"], "turns": count}
+
+
+def _remember(conn: redis.Redis, call: dict[str, Any], state: dict[str, Any]) -> None:
+    """Add the call to its caller's history (for the next call's whisper)."""
+    from ivr import history
+
+    try:
+        at = datetime.fromisoformat(str(call["ended"]))
+    except ValueError:
+        return
+    history.remember(conn, str(call["caller"]), str(call["sid"]), history.topic_of(state),
+                     at, setting("caller_key_secret", ""))
 
 
 def _no_retry(exc: PayloadError) -> PayloadError:

@@ -66,4 +66,6 @@ def whisper(call: CallState, flow: Flow) -> str:
     slots = [f"{k.replace('_', ' ')} {v}" for k, v in call.slots.items() if "*" not in v]
     if slots:
         parts.append("They entered " + ", ".join(slots) + ".")
+    if call.history:
+        parts.append(call.history)
     return " ".join(parts)

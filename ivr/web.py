@@ -29,7 +29,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 
-from ivr import twiml
+from ivr import history, twiml
 from ivr.app import FLOWS_KEY, SETTINGS_KEY, Flows, UnknownFlow
 from ivr.compiler import Compiled
 from ivr.config import Settings
@@ -152,6 +152,17 @@ def _number(raw: str) -> str:
     return cleaned if sum(c.isdigit() for c in cleaned) >= 4 else ""
 
 
+def _history(store: Store, caller: str) -> str:
+    """The whisper line about this caller's recent calls ('' when unknown or on error)."""
+    try:
+        topics = history.recent(store.conn, caller, settings().now(),
+                                settings().caller_key_secret)
+    except Exception:  # noqa: BLE001 - history is a nicety; the call goes on without it
+        log.warning("caller history unavailable", exc_info=True)
+        return ""
+    return history.summary(topics)
+
+
 def _turn(c: Compiled, before: CallState, event: Event) -> tuple[Turn, list[Action]]:
     after, actions = step(c, before, event)
     urls = event_urls(after.flow, after.turn, after.sid)
@@ -170,7 +181,9 @@ def _respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "")
         if before is None:
             if current is None:
                 raise UnknownFlow(flow_id)
-            before = CallState(sid, flow_id, current, caller=_number(_params().get("From", "")))
+            caller = _number(_params().get("From", ""))
+            before = CallState(sid, flow_id, current, caller=caller,
+                               history=_history(store, caller))
         c = flows().pinned(store, before.flow, before.version)
         result, actions = _turn(c, before, event)
         produced[:] = actions
