@@ -1,0 +1,200 @@
+// ivr ops console: small progressive enhancements. Every page works without this file.
+"use strict";
+document.documentElement.classList.add("js");
+
+function esc(s) {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+// --- tabs (Editor / Graph / History) ----------------------------------------------
+function initTabs() {
+  const links = document.querySelectorAll("nav.tabs a[data-tab]");
+  if (!links.length) return;
+  const show = (name) => {
+    links.forEach((a) => a.classList.toggle("on", a.dataset.tab === name));
+    document.querySelectorAll("section.tab").forEach((s) => s.classList.toggle("on", s.id === name));
+  };
+  links.forEach((a) => a.addEventListener("click", (e) => {
+    e.preventDefault();
+    show(a.dataset.tab);
+    history.replaceState(null, "", "#" + a.dataset.tab);
+  }));
+  const want = location.hash.slice(1);
+  show([...links].some((a) => a.dataset.tab === want) ? want : links[0].dataset.tab);
+}
+
+// --- the YAML editor ---------------------------------------------------------------
+function initEditor() {
+  const box = document.querySelector(".editor");
+  if (!box) return;
+  const ta = box.querySelector("textarea");
+  const gutter = box.querySelector(".gutter");
+  const backdrop = box.querySelector(".backdrop");
+  const list = document.getElementById("problems");
+  const status = document.getElementById("check-status");
+  const publish = document.getElementById("publish");
+  const tryDraft = document.getElementById("try-draft");
+  let problems = JSON.parse(document.getElementById("problems-data").textContent || "[]");
+  let timer = null;
+  let seq = 0;
+
+  function byLine() {
+    const m = new Map();
+    for (const p of problems) {
+      if (!p.line) continue;
+      const prev = m.get(p.line);
+      if (!prev || (prev.severity !== "error" && p.severity === "error")) m.set(p.line, p);
+    }
+    return m;
+  }
+
+  function paint() {
+    const lines = ta.value.split("\n");
+    const marks = byLine();
+    let g = "", b = "";
+    lines.forEach((text, i) => {
+      const p = marks.get(i + 1);
+      const cls = p ? p.severity : "";
+      g += `<div class="${cls}" title="${p ? esc(p.code + " " + p.message) : ""}">${i + 1}</div>`;
+      if (p) {
+        const from = Math.max(0, (p.col || 1) - 1);
+        let to = p.end_col ? p.end_col - 1 : text.length;
+        if (to <= from) to = text.length;
+        const body = esc(text.slice(0, from)) + "<mark>" + esc(text.slice(from, to) || " ") +
+          "</mark>" + esc(text.slice(to));
+        b += `<span class="ln ${cls}">${body}</span>`;
+      } else {
+        b += `<span class="ln">${esc(text) || " "}</span>`;
+      }
+    });
+    gutter.innerHTML = g;
+    backdrop.innerHTML = b + '<span class="ln"> </span>';
+    sync();
+  }
+
+  function sync() {
+    backdrop.scrollTop = ta.scrollTop;
+    backdrop.scrollLeft = ta.scrollLeft;
+    gutter.scrollTop = ta.scrollTop;
+  }
+
+  function renderList() {
+    list.innerHTML = problems.map((p) =>
+      `<li class="${p.severity}" data-line="${p.line}">` +
+      `<button type="button" class="loc" data-line="${p.line}" data-col="${p.col}">line ${p.line}:${p.col}</button> ` +
+      `<span class="sev">${p.severity}[${esc(p.code)}]</span> <span class="msg">${esc(p.message)}</span>` +
+      `<pre class="cli">${esc(p.text)}</pre></li>`).join("");
+    const errors = problems.filter((p) => p.severity === "error").length;
+    const warnings = problems.length - errors;
+    status.innerHTML = errors ? `<span class="badge bad">${errors} error${errors === 1 ? "" : "s"}</span>`
+      : warnings ? `<span class="badge warn">${warnings} warning${warnings === 1 ? "" : "s"}</span>`
+      : '<span class="badge ok">no problems</span>';
+    if (publish) {
+      publish.disabled = errors > 0;
+      publish.title = errors ? "Fix the errors first" : "";
+    }
+    if (tryDraft) tryDraft.disabled = errors > 0;
+  }
+
+  async function check() {
+    const mine = ++seq;
+    status.innerHTML = '<span class="badge">checking…</span>';
+    try {
+      const resp = await fetch(box.dataset.checkUrl, {
+        method: "POST", credentials: "same-origin", body: ta.value,
+        headers: { "Content-Type": "text/plain; charset=utf-8", "X-CSRF-Token": box.dataset.csrf,
+                   "Accept": "application/json" },
+      });
+      if (mine !== seq) return;
+      if (!resp.ok) {
+        status.innerHTML = `<span class="badge warn">could not check (${resp.status})</span>`;
+        return;
+      }
+      problems = (await resp.json()).problems;
+      renderList();
+      paint();
+    } catch (err) {
+      if (mine === seq) status.innerHTML = '<span class="badge warn">offline: not checked</span>';
+    }
+  }
+
+  function goTo(line, col) {
+    const lines = ta.value.split("\n");
+    let pos = 0;
+    for (let i = 0; i < line - 1 && i < lines.length; i++) pos += lines[i].length + 1;
+    ta.focus();
+    ta.setSelectionRange(pos + Math.max(0, col - 1), pos + (lines[line - 1] || "").length);
+    const lh = parseFloat(getComputedStyle(ta).lineHeight) || 20;
+    ta.scrollTop = Math.max(0, (line - 5) * lh);
+    sync();
+  }
+
+  ta.addEventListener("input", () => {
+    problems = [];
+    paint();
+    clearTimeout(timer);
+    timer = setTimeout(check, 400);
+  });
+  ta.addEventListener("scroll", sync);
+  ta.addEventListener("keydown", (e) => {
+    if (e.key === "Tab" && !e.shiftKey) {   // two spaces, as YAML wants
+      e.preventDefault();
+      ta.setRangeText("  ", ta.selectionStart, ta.selectionEnd, "end");
+      ta.dispatchEvent(new Event("input"));
+    }
+  });
+  list.addEventListener("click", (e) => {
+    const b = e.target.closest(".loc");
+    if (b) goTo(+b.dataset.line, +b.dataset.col);
+  });
+  renderList();
+  paint();
+}
+
+// --- confirmations, keypad, auto refresh, auto submit --------------------------------
+function initForms() {
+  document.querySelectorAll("form[data-confirm]").forEach((f) =>
+    f.addEventListener("submit", (e) => { if (!confirm(f.dataset.confirm)) e.preventDefault(); }));
+  document.querySelectorAll("select[data-autosubmit]").forEach((s) =>
+    s.addEventListener("change", () => s.form.submit()));
+  const pad = document.querySelector("form.keypad-form");
+  if (pad) {
+    const keys = pad.querySelector("input.keys");
+    const want = +pad.dataset.numDigits || 1;
+    const finish = pad.dataset.finish;
+    pad.querySelectorAll("button.key").forEach((b) => b.addEventListener("click", (e) => {
+      if (want <= 1 && !keys.value) return;          // one key answers: send it now
+      e.preventDefault();
+      keys.value += b.value;
+      if ((finish && b.value === finish) || keys.value.replace(finish || "", "").length >= want) {
+        pad.submit();
+      }
+    }));
+  }
+  const end = document.getElementById("end");
+  if (end && end.parentElement) end.parentElement.scrollTop = end.parentElement.scrollHeight;
+  const say = document.getElementById("say");
+  if (say) say.focus();
+}
+
+function initRefresh() {
+  const box = document.querySelector("[data-refresh]");
+  if (!box) return;
+  setInterval(async () => {
+    if (document.hidden) return;
+    const resp = await fetch(location.href, { credentials: "same-origin" });
+    if (!resp.ok) return;
+    const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+    const fresh = doc.querySelector("[data-refresh]");
+    const count = doc.getElementById("active-count");
+    if (fresh) box.innerHTML = fresh.innerHTML;
+    if (count) document.getElementById("active-count").textContent = count.textContent;
+  }, (+box.dataset.refresh || 5) * 1000);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  initTabs();
+  initEditor();
+  initForms();
+  initRefresh();
+});
