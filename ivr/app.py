@@ -157,6 +157,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(health)
     register_error_pages(app)
+    from ivr import ops  # the ops console under /ops (login, secret key, cookies)
+
+    ops.init_app(app)
     if settings.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1,  # type: ignore
                                 x_port=1, x_prefix=1)
