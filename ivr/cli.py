@@ -365,3 +365,31 @@ def reload_cmd(ctx: CliContext) -> None:
         click.echo(f"refused {checked.source.file}: the current version keeps serving",
                    err=True)
     sys.exit(1 if result.failed else 0)
+
+
+@main.command(name="ops-user")
+@click.argument("name")
+@click.password_option("--password", help="The password (asked for when not given).")
+@click.option("--store", "store_it", is_flag=True,
+              help="Also save the user in Redis (ivr:ops:users): no config change needed.")
+@pass_cli_context
+def ops_user(ctx: CliContext, name: str, password: str, store_it: bool) -> None:
+    """Make an ops console login: print the config line for NAME (or --store it in Redis)."""
+    from ivr import ops_auth
+
+    hashed = ops_auth.make_hash(password)
+    if store_it:
+        from ivr import store as store_mod
+        from ivr.config import ConfigError, load_settings
+
+        over = _server_settings(ctx)
+        try:
+            settings = load_settings(over.pop("config_path"), over)
+        except ConfigError as exc:
+            _fail(exc, 2)
+        conn = store_mod.connect(settings)
+        ops_auth.store_user(conn, name, hashed)
+        click.echo(f"ops user {name!r} saved in Redis ({ops_auth.USERS_KEY})")
+        return
+    click.echo("# add to config.yaml (or IVR_OPS_USERS as JSON):")
+    click.echo(f"ops_users:\n  {json.dumps(name)}: {json.dumps(hashed)}")
