@@ -136,7 +136,8 @@ def _wait(t: _Turn, s: State, retry: str = "") -> None:
         t.say(retry)
     prompt = s.reprompt if retry and s.reprompt else s.prompt
     if t.call.pending:
-        prompt = prompts.confirm(_intent(s, t.call.pending).confirm)
+        intent = _intent(s, t.call.pending)
+        prompt = prompts.confirm(intent.confirm or prompts.guess(intent.name, intent.phrases))
     t.say(prompt)
     t.out.append(_gather(t, s))
 
@@ -184,16 +185,12 @@ def _on_menu_speech(t: _Turn, s: State) -> None:
     if m.kind == OTHER and OTHER in names:
         t.call.reason = t.call.heard
         return _go(t, f"intent_{OTHER}")
-    if m.kind == "confirm" and _intent_has_confirm(s, m.intent):
+    if m.kind == "confirm" and m.intent in names:
         t.call.pending = m.intent
         return _wait(t, s)
     if m.intent in names:
         return _go(t, f"intent_{m.intent}")
     _retry(t, s, "no_match")
-
-
-def _intent_has_confirm(s: State, name: str) -> bool:
-    return any(i.name == name and i.confirm for i in s.intents)
 
 
 def _on_confirm(t: _Turn, s: State) -> None:
@@ -273,6 +270,11 @@ def _after_dial(t: _Turn) -> None:
     e = t.event
     if e.kind is EventKind.DIAL_RESULT and e.status in ANSWERED:
         return _finish(t, t.call.outcome or "human", hang_up=True)
+    if e.kind is EventKind.DIAL_RESULT and e.status == "leave":
+        t.say(prompts.CALLBACK_GOODBYE)  # the caller left the queue for a callback
+        return _finish(t, "callback", hang_up=True)
+    if e.kind is EventKind.DIAL_RESULT and e.status == "hangup":
+        return _finish(t, "hangup")  # hung up while queued: nobody left to talk to
     if e.kind is EventKind.DIGITS or e.kind is EventKind.SPEECH:
         return _human(t)
     t.say(prompts.UNAVAILABLE)

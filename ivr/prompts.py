@@ -16,6 +16,7 @@ CLOSED = "Our team is not available right now."
 UNAVAILABLE = "I'm sorry, nobody could take your call just now."
 GIVE_UP = "Let me get you to a person who can help."
 SORRY_CONFIRM = "Sorry about that. Let's try again."
+CALLBACK_GOODBYE = "Thank you. Keep your phone nearby: we will call you back as promised. Goodbye."
 _YES = {"yes", "yeah", "yep", "correct", "right", "sure", "that's right", "thats right", "1"}
 _NO = {"no", "nope", "wrong", "not really", "incorrect", "2"}
 
@@ -32,6 +33,12 @@ def retry(why: str, count: int, human_keys: tuple[str, ...]) -> str:
 def confirm(question: str) -> str:
     """The confirmation asked for a plausible but unsure speech match."""
     return f"{question} Is that right? Say yes or press 1, or say no or press 2."
+
+
+def guess(name: str, phrases: tuple[str, ...]) -> str:
+    """The question for an unsure match when the intent has no ``confirm:`` line."""
+    words = phrases[0] if phrases else name.replace("_", " ")
+    return f'I think you said "{words}".'
 
 
 def yes_no(answer: str) -> bool | None:

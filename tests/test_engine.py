@@ -119,3 +119,12 @@ def test_inbox_gets_a_masked_number_and_the_callback_the_whole_one(cards: Compil
     state, actions = step(cards, state, Event(EventKind.RECORDING, url="u", now=OPEN))
     callback = next(a for a in actions if isinstance(a, Job) and a.kind == "callback")
     assert callback.payload["caller"] == "+15551234567"
+
+
+def test_unsure_match_without_confirm_line_is_asked_not_guessed(cards: Compiled) -> None:
+    state = CallState("CA1", cards.flow.id, "", state="payment")
+    state, actions = step(cards, state, Event.say("the minimum please", 0.1, OPEN))
+    assert state.state == "payment" and state.pending == "minimum"
+    assert 'I think you said "minimum". Is that right?' in spoken(actions)[-1]
+    state, _ = step(cards, state, Event.press("1", OPEN))
+    assert "payment_confirmed" in state.path
