@@ -60,6 +60,16 @@ class Settings:
         archive_path: SQLite call archive the jobs write (calls, turns, inbox, callbacks).
         caller_key_secret: Key of the hash that counts a caller's calls without storing
             the number; keep it stable.
+        hold_music_url: Audio played to callers waiting in a queue between position updates
+            (empty: silence); keep it about 30-60 s long, it is replayed after each update.
+        wait_offer_every: Minutes between callback offers while a caller waits in a queue
+            (0: only the first offer).
+        wait_offer_threshold: Offer the callback at once when the expected wait is longer
+            than this many minutes (0: never at once).
+        callback_from_number: E.164 caller ID of the calls that ring callers back.
+        callback_dry_run: Record the callback request (Redis list ``ivr:callbacks:dry``)
+            instead of calling Twilio; callbacks are dry runs too whenever the Twilio
+            account SID or auth token is missing.
         twilio: Account SID and auth token.
     """
 
@@ -80,6 +90,11 @@ class Settings:
     max_body: int = 64 * 1024
     archive_path: str = "var/archive.db"
     caller_key_secret: str = ""
+    hold_music_url: str = ""
+    wait_offer_every: int = 5
+    wait_offer_threshold: int = 10
+    callback_from_number: str = ""
+    callback_dry_run: bool = False
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
 
     def now(self) -> datetime | None:

@@ -19,7 +19,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -59,6 +59,7 @@ class Route:
     queue: str
     suffix: str
     timeout: int
+    at: str = ""  # payload key of an ISO time: scheduled then, and only for payloads with it
 
 
 #: Engine job kind -> the RQ jobs it becomes (ops are told about inbox items and callbacks).
@@ -67,7 +68,9 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     "inbox": (Route("ivr.jobs.inbox_item", QUEUE, "inbox", JOB_TIMEOUT),
               Route("ivr.jobs.notify_ops", NOTIFY_QUEUE, "notify-inbox", NOTIFY_TIMEOUT)),
     "callback": (Route("ivr.jobs.callback_request", QUEUE, "callback", JOB_TIMEOUT),
-                 Route("ivr.jobs.notify_ops", NOTIFY_QUEUE, "notify-callback", NOTIFY_TIMEOUT)),
+                 Route("ivr.jobs.notify_ops", NOTIFY_QUEUE, "notify-callback", NOTIFY_TIMEOUT),
+                 Route("ivr.queue_jobs.place_callback", QUEUE, "place", JOB_TIMEOUT,
+                       at="promise")),
 }
 
 
@@ -119,6 +122,9 @@ def _enqueue(conn: redis.Redis, job: Job, settings: object | None) -> None:
     pipe = conn.pipeline()
     for route in routes:
         queue = Queue(route.queue, connection=conn, serializer=JSONSerializer)
+        if route.at:
+            _schedule(queue, route, job, settings)
+            continue
         try:
             queue.enqueue_call(route.func, args=(job.payload, job.kind), timeout=route.timeout,
                                result_ttl=RESULT_TTL, job_id=job_id(sid, route.suffix),
@@ -126,6 +132,25 @@ def _enqueue(conn: redis.Redis, job: Job, settings: object | None) -> None:
         except DuplicateJobError:
             log.debug("job %s already enqueued", job_id(sid, route.suffix))
     pipe.execute()
+
+
+def _schedule(queue: Queue, route: Route, job: Job, settings: object | None) -> None:
+    """Enqueue ``route`` at the payload's ``route.at`` time (skipped when it has none)."""
+    raw = job.payload.get(route.at)
+    if not raw:
+        return
+    try:
+        at = datetime.fromisoformat(str(raw))
+    except ValueError:
+        log.error("%s job dropped: %s %r is not an ISO time", route.func, route.at, raw)
+        return
+    jid = job_id(str(job.payload.get("sid") or ""), route.suffix)
+    try:
+        queue.enqueue_at(at if at.tzinfo else at.replace(tzinfo=UTC), route.func,
+                         job.payload, job.kind, job_timeout=route.timeout, job_id=jid,
+                         result_ttl=RESULT_TTL, retry=retry_policy(settings), unique=True)
+    except DuplicateJobError:
+        log.debug("job %s already scheduled", jid)
 
 
 def _spool(job: Job, settings: object | None) -> None:

@@ -9,6 +9,7 @@ verb means adding a row and a function. Actions name callbacks by *event* (``"tu
 - ``dial``: the Dial/Enqueue action (DialCallStatus),
 - ``recording``: the Record action (RecordingUrl, RecordingDuration),
 - ``whisper``: the Number URL that reads the context to the person who answers.
+- ``wait``: the Enqueue waitUrl (position, expected wait, callback offer: :mod:`ivr.queue`).
 
 :class:`ivr.verbs.Job` effects are not TwiML and are skipped. The SDK sorts attributes, so
 output is byte-stable (golden tests compare whole strings).
@@ -28,6 +29,7 @@ from ivr.verbs import (
     Gather,
     Hangup,
     Job,
+    Leave,
     Pause,
     Play,
     Record,
@@ -86,7 +88,8 @@ def _dial(r: VoiceResponse, a: Dial, urls: Urls) -> None:
 
 
 def _enqueue(r: VoiceResponse, a: Enqueue, urls: Urls) -> None:
-    r.enqueue(a.name, action=urls[a.action], method=POST)
+    wait = {"wait_url": urls["wait"], "wait_url_method": POST} if "wait" in urls else {}
+    r.enqueue(a.name, action=urls[a.action], method=POST, **wait)
 
 
 def _record(r: VoiceResponse, a: Record, urls: Urls) -> None:
@@ -102,6 +105,10 @@ def _hangup(r: VoiceResponse, a: Hangup, urls: Urls) -> None:
     r.hangup()
 
 
+def _leave(r: VoiceResponse, a: Leave, urls: Urls) -> None:
+    r.leave()
+
+
 def _prompt(r: VoiceResponse, a: Say | Play | Pause, urls: Urls) -> None:
     _PROMPTS[type(a)](r, a)
 
@@ -113,6 +120,7 @@ def _skip(r: VoiceResponse, a: Job, urls: Urls) -> None:
 RENDERERS: dict[type, Callable[[VoiceResponse, Any, Urls], None]] = {
     Say: _prompt, Play: _prompt, Pause: _prompt, Gather: _gather, Dial: _dial,
     Enqueue: _enqueue, Record: _record, Redirect: _redirect, Hangup: _hangup, Job: _skip,
+    Leave: _leave,
 }
 
 

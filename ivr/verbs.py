@@ -97,6 +97,11 @@ class Hangup:
 
 
 @dataclass(frozen=True)
+class Leave:
+    """Leave the Twilio queue (in a waitUrl document); the Enqueue action gets 'leave'."""
+
+
+@dataclass(frozen=True)
 class Job:
     """Slow work to do after this turn (not TwiML): ``kind`` names an RQ job."""
 
@@ -104,10 +109,11 @@ class Job:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-Action = Say | Play | Pause | Gather | Dial | Enqueue | Record | Redirect | Hangup | Job
+Action = Say | Play | Pause | Gather | Dial | Enqueue | Record | Redirect | Hangup | Leave | Job
 
 VERBS: dict[str, type] = {c.__name__.lower(): c for c in
-                          (Say, Play, Pause, Gather, Dial, Enqueue, Record, Redirect, Hangup)}
+                          (Say, Play, Pause, Gather, Dial, Enqueue, Record, Redirect, Hangup,
+                           Leave)}
 
 
 def spoken(actions: list[Action]) -> list[str]:
