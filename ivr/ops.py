@@ -73,11 +73,12 @@ def init_app(app: Flask) -> None:
     app.secret_key = key
     app.extensions[USERS] = ops_auth.users_from(app.config, settings)
     insecure = app.testing or app.debug or generated
-    app.config.setdefault("SESSION_COOKIE_SECURE", not insecure)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_NAME", "ivr_ops")
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
+    cookie = {"SESSION_COOKIE_SECURE": not insecure, "SESSION_COOKIE_HTTPONLY": True,
+              "SESSION_COOKIE_SAMESITE": "Lax", "SESSION_COOKIE_NAME": "ivr_ops",
+              "PERMANENT_SESSION_LIFETIME": timedelta(hours=8)}
+    for name, value in cookie.items():  # values given to create_app win over these
+        if app.config.get(name) == Flask.default_config.get(name):
+            app.config[name] = value
     app.register_blueprint(bp)
 
 

@@ -104,9 +104,9 @@ def login(conn: redis.Redis, static: Mapping[str, str], name: str, password: str
         conn.delete(per_user)
         return Attempt(True)
     pipe = conn.pipeline()
-    for key in (per_user, per_ip):
+    for key in (per_user, per_ip):  # the window starts at the first failure
+        pipe.set(key, 0, ex=WINDOW, nx=True)
         pipe.incr(key)
-        pipe.expire(key, WINDOW, nx=True)
     pipe.execute()
     return Attempt(False, False, 0)
 
