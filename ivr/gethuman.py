@@ -18,6 +18,7 @@ from ivr.source import Source
 
 MAX_PROMPT_WORDS = 60
 MAX_MENU_OPTIONS = 5
+MAX_RING_SECONDS = 60
 Rule = Callable[[Flow, Source], list[Problem]]
 
 
@@ -44,14 +45,17 @@ def r1_human_always_works(flow: Flow, src: Source) -> list[Problem]:
 
 
 def r2_queue_wait_time(flow: Flow, src: Source) -> list[Problem]:
-    """GH2: callers placed in a queue hear their position and expected wait. The built-in
-    wait page does; a flow that queues callers without a dial fallback is flagged so ops
-    can check its wait URL. PASS: human.dial. FAIL: human.enqueue only (until queue wait
-    announcements are configured per flow)."""
-    if flow.human.enqueue and not flow.human.dial:
-        return [src.problem("GH2", "callers are queued with no wait-time announcement "
-                            "configured", ("human", "enqueue"),
-                            "also set human.dial, or serve position/expected wait on hold")]
+    """GH2: callers who wait hear their position and expected wait. A queue (human.enqueue)
+    gets it built in: the wait page (ivr.queue) announces position and expected wait on
+    entering and at every update, and offers a callback. A direct dial has no estimate, so
+    it may only ring briefly. PASS: human.enqueue, or human.dial with timeout <= 60.
+    FAIL: human.dial without a queue and a timeout over MAX_RING_SECONDS."""
+    h = flow.human
+    if h.dial and not h.enqueue and h.timeout > MAX_RING_SECONDS:
+        return [src.problem("GH2", f"callers may hear {h.timeout} s of ringing with no "
+                            "wait-time estimate", ("human", "timeout"),
+                            f"use a queue (human.enqueue: announces position and expected "
+                            f"wait) or a timeout of at most {MAX_RING_SECONDS}")]
     return []
 
 

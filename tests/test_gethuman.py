@@ -38,7 +38,7 @@ states:
 
 FAILS = {
     "GH1": ("phrases: [agent, operator]", "phrases: [agent]"),
-    "GH2": ('  dial: "+15551230000"', "  enqueue: support"),
+    "GH2": ('  dial: "+15551230000"', '  dial: "+15551230000"\n  timeout: 120'),
     "GH3": ("{slot: account, max_digits: 6}", "{slot: account, max_digits: 6, sensitive: true}"),
     "GH4": ("  vm:\n    voicemail: \"Leave a message.\"\n    next: bye\n", ""),
     "GH5": ('billing: {keys: ["1"], phrases: [billing], goto: pin}',
