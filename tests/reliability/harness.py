@@ -68,9 +68,10 @@ _VERB_ATTRS: dict[str, set[str]] = {
     "Redirect": {"method"},
     "Hangup": set(),
     "Reject": {"reason"},
+    "Leave": set(),
 }
 _CHILDREN = {"Response": {"Say", "Play", "Pause", "Gather", "Dial", "Enqueue", "Record",
-                          "Redirect", "Hangup", "Reject"},
+                          "Redirect", "Hangup", "Reject", "Leave"},
              "Gather": {"Say", "Play", "Pause"}, "Dial": {"Number"}}
 _NUMERIC = {"timeout", "numDigits", "maxLength", "length", "loop"}
 REACH = {"Dial", "Enqueue", "Gather", "Record", "Redirect"}
@@ -99,6 +100,9 @@ def check_twiml(text: str, kind: str = "call", ended: bool = False) -> ET.Elemen
     if kind == "whisper":
         if verbs != ["Say"] or not (root[0].text or "").strip():
             raise BadTwiML(f"whisper must be one non-empty Say:\n{text[:500]}")
+    elif kind == "wait":
+        if not verbs:
+            raise BadTwiML(f"empty hold document (the caller hears silence):\n{text[:500]}")
     elif kind == "call":
         reaches = bool(REACH & set(verbs))
         goodbye = verbs[-2:] == ["Say", "Hangup"] and bool((root[-2].text or "").strip())

@@ -58,7 +58,8 @@ q = urllib.parse.quote
 @st.composite
 def request_st(draw: st.DrawFn) -> tuple[str, str]:
     """(method, path with query) for any webhook, or something near one."""
-    kind = draw(st.sampled_from(["start", "event", "status", "fallback", "whisper", "other"]))
+    kind = draw(st.sampled_from(["start", "event", "status", "fallback", "whisper", "wait",
+                                 "other"]))
     flow = q(draw(flow_st), safe="")
     if kind == "start":
         return "POST", f"/voice/{flow}"
@@ -74,6 +75,12 @@ def request_st(draw: st.DrawFn) -> tuple[str, str]:
     if kind == "whisper":
         sid = q(draw(st.one_of(st.text(max_size=80), st.just("CA" + "0" * 32))), safe="")
         return draw(st.sampled_from(["GET", "POST"])), f"/voice/{flow}/whisper?sid={sid}"
+    if kind == "wait":
+        sid = q(draw(st.one_of(st.text(max_size=40), st.just("CA" + "0" * 32))), safe="")
+        extra = "&".join(f"{k}={q(draw(value)[:30], safe='')}" for k in
+                         draw(st.lists(st.sampled_from(["t", "in", "step"]), max_size=3)))
+        tail = draw(st.sampled_from(["wait", "wait/callback"]))
+        return "POST", f"/voice/{flow}/{tail}?sid={sid}" + (f"&{extra}" if extra else "")
     tail = q(draw(st.text(max_size=40)).lstrip("/").replace("//", "/"), safe="/")
     return draw(st.sampled_from(["GET", "POST", "PUT", "DELETE"])), f"/voice/{tail}"
 
@@ -173,7 +180,8 @@ def fire(send: Send, base: str, a: Attack, store: Store) -> None:
         return
     route = a.path.split("?")[0]
     kind = "status" if route == "/voice/status" else \
-        "whisper" if route.endswith("/whisper") and route.count("/") == 3 else "call"
+        "whisper" if route.endswith("/whisper") and route.count("/") == 3 else \
+        "wait" if route.endswith(("/wait", "/wait/callback")) else "call"
     call = store.load(a.params["CallSid"]) if _sid_ok(a.params.get("CallSid", "")) else None
     try:
         check_twiml(text, kind, ended=bool(call and call.ended))
