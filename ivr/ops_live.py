@@ -13,6 +13,7 @@ from ivr.archive import Archive
 from ivr.events import CallState
 from ivr.flow import Flow
 from ivr.ops_metrics import OUTCOMES, flow_metrics
+from ivr.redact import mask_number
 from ivr.store import CALL, get_store
 
 bp = Blueprint("live", __name__)
@@ -53,8 +54,15 @@ def _row(c: CallState, ttl: int, now: datetime) -> dict[str, Any]:
     idle = max(0, get_store().ttl - ttl) if ttl > 0 else 0
     return {"sid": c.sid, "flow": c.flow, "version": c.version, "state": c.state,
             "turn": c.turn, "started": c.started, "seconds": seconds, "idle": idle,
-            "caller": c.caller, "outcome": c.outcome, "ended": c.ended,
+            "duration": duration(seconds), "caller": mask_number(c.caller),
+            "outcome": c.outcome, "ended": c.ended,
             "path": c.path[-5:], "heard": c.heard}
+
+
+def duration(seconds: int) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on."""
+    h, rest = divmod(max(0, seconds), 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
 @bp.route("/calls")

@@ -375,7 +375,7 @@ def test_simulator_zero_out_reaches_a_human(alice: tuple[FlaskClient, str]) -> N
     assert "ringing a person" in page and "They answer" in page
     client.post(url + "/send", data={"line": "answer", "csrf_token": tok})
     page = client.get(url).get_data(as_text=True)
-    assert "call ended: the caller reached a person (human)" in page
+    assert "Call ended: the caller reached a person (human)" in page
     text = client.get(url + "/transcript.yaml?name=zero+out").get_data(as_text=True)
     data = yaml.safe_load(text)
     assert data["outcome"] == "human" and data["name"] == "zero out"

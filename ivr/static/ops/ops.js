@@ -171,6 +171,8 @@ function initForms() {
       }
     }));
   }
+  const graph = document.querySelector(".graph");
+  if (graph) graph.addEventListener("click", () => graph.classList.toggle("fit"));
   const end = document.getElementById("end");
   if (end && end.parentElement) end.parentElement.scrollTop = end.parentElement.scrollHeight;
   const say = document.getElementById("say");
