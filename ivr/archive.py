@@ -190,6 +190,17 @@ class Archive:
             out["turns"] = [json.loads(t["data"]) for t in turns]
             return out
 
+    def call_sids(self, since: datetime | None = None, flow: str | None = None) -> list[str]:
+        """CallSids of archived calls that ended since ``since`` (all flows or one), oldest
+        first."""
+        sql, args = "SELECT sid FROM calls WHERE ended >= ?", [utc(since.isoformat())
+                                                               if since else ""]
+        if flow:
+            sql += " AND flow = ?"
+            args.append(flow)
+        with self._db() as db:
+            return [str(r[0]) for r in db.execute(sql + " ORDER BY ended, sid", args)]
+
     def inbox(self, since: datetime | None = None, flow: str | None = None,
               limit: int | None = None) -> list[dict[str, Any]]:
         """Inbox items, newest first, optionally since a time and for one flow."""

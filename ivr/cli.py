@@ -304,6 +304,54 @@ def inbox(ctx: CliContext, since: str | None, flow_id: str | None, fmt: str, sho
         click.echo(ib.render_items(items[:limit], fmt))
 
 
+@main.command("export")
+@click.argument("sids", nargs=-1)
+@click.option("--since", metavar="WHEN", help="Calls that ended since: 7d, 12h or an ISO date.")
+@click.option("--flow", "flow_id", metavar="FLOW", help="Only this flow's calls.")
+@click.option("--out", "out_dir", default="exported", show_default=True,
+              type=click.Path(file_okay=False), help="Directory for the transcripts.")
+@_ARCHIVE
+@pass_cli_context
+def export_cmd(ctx: CliContext, sids: tuple[str, ...], since: str | None, flow_id: str | None,
+               out_dir: str, archive_path: str | None) -> None:
+    """Turn archived calls (SIDS, or --since/--flow) into replayable QA transcripts."""
+    from ivr import export, inbox
+    from ivr.archive import Archive
+
+    if not sids and not since and not flow_id:
+        raise click.UsageError("name CallSids, or select calls with --since and/or --flow")
+    try:
+        when = inbox.parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    settings = _job_settings(ctx, archive_path=archive_path)
+    archive = Archive(getattr(settings, "archive_path", None) or "var/archive.db",
+                      getattr(settings, "caller_key_secret", ""))
+    wanted = list(sids) or archive.call_sids(when, flow_id)
+    calls = [c for c in map(archive.call, wanted) if c is not None and c.get("turns")]
+    missing = sorted(set(wanted) - {str(c["sid"]) for c in calls})
+    paths = export.write(calls, out_dir, _flow_sources(ctx, settings))
+    click.echo(f"wrote {len(paths)} transcript(s) to {out_dir}/ (replay: ivr replay {out_dir})")
+    if missing:
+        click.echo("not in the archive (or no turns): " + ", ".join(missing), err=True)
+    sys.exit(1 if missing else 0)
+
+
+def _flow_sources(ctx: CliContext, settings: object) -> Callable[[str, str], str | None]:
+    """Flow text by (id, version) from Redis, where every published version is kept."""
+    from ivr.jobs import connect
+
+    def source(flow_id: str, version: str) -> str | None:
+        try:
+            raw = connect(ctx.redis_url, settings).get(f"ivr:flow:{flow_id}:{version}")
+        except Exception:  # noqa: BLE001 - without Redis, transcripts are still written
+            click.echo(f"flow {flow_id}@{version}: source unavailable (Redis)", err=True)
+            return None
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    return source
+
+
 def _server_settings(ctx: CliContext) -> dict[str, Any]:
     """Settings overrides from the shared CLI options (flags beat env and config.yaml)."""
     over: dict[str, Any] = {"config_path": ctx.config_path}

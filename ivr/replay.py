@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 from xml.etree import ElementTree as ET
 
@@ -23,6 +24,7 @@ from ivr.compiler import VOICEMAIL, Compiled
 from ivr.engine import step as engine_step
 from ivr.errors import Problem, format_standard
 from ivr.events import CallState, Event, EventKind
+from ivr.export import pinned_flow, unpinned
 from ivr.flow import HUMAN
 from ivr.transcript import Expect, Step, Transcript, load_transcript
 from ivr.verbs import Gather, Job, kind_name, spoken
@@ -265,8 +267,19 @@ def run_file(path: str, opts: Options | None = None) -> Result:
     """Load and replay one transcript file."""
     opts = opts or Options()
     cat = catalog_for(opts.flows)
-    loaded = load_transcript(path, {k: c.flow for k, c in cat.current.items()})
+    flows = {k: c.flow for k, c in cat.current.items()}
+    loaded = load_transcript(path, flows)
     t = loaded.transcript
+    if t is not None and t.version and t.version != flows[t.flow].version and not opts.via:
+        pinned = pinned_flow(path, t.flow, t.version)
+        if pinned is None:
+            return Result(path, problems=[unpinned(loaded, t.flow, t.version,
+                                                    flows[t.flow].version)],
+                          lines=loaded.source.lines)
+        loaded = load_transcript(path, {**flows, t.flow: pinned.flow})
+        t = loaded.transcript
+        if t is not None:
+            return run(EngineDriver(pinned), t, opts.max_steps)
     if t is None:
         return Result(path, problems=loaded.problems, lines=loaded.source.lines)
     if opts.via:
@@ -277,8 +290,18 @@ def run_file(path: str, opts: Options | None = None) -> Result:
 
 
 def transcript_files(paths: Iterable[str]) -> list[str]:
-    """Every transcript file under ``paths`` (directories walked, sorted)."""
-    return list(flow_files(paths))
+    """Every transcript file under ``paths`` (directories walked, sorted).
+
+    Inside a directory, ``flows/`` folders hold pinned flow versions (``ivr export``), not
+    transcripts, and are skipped; a file named explicitly is always taken.
+    """
+    out: list[str] = []
+    for path in paths:
+        files = list(flow_files([path]))
+        if Path(path).is_dir():
+            files = [f for f in files if "flows" not in Path(f).relative_to(path).parts[:-1]]
+        out.extend(files)
+    return out
 
 
 def run_paths(paths: Iterable[str], opts: Options | None = None, jobs: int = 1) -> list[Result]:

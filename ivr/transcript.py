@@ -79,6 +79,9 @@ TRANSCRIPT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "flow": {"type": "string", "minLength": 1, "description": "Flow id, e.g. card-services"},
+        "version": {"type": "string", "pattern": "^[0-9a-f]{12}$",
+                    "description": "Flow version the call is pinned to (ivr export sets it); "
+                                   "replay then uses that version's source"},
         "name": {"type": "string", "minLength": 1, "description": "What this call checks."},
         "clock": {"type": "string", "description": "ISO time of the call (fixes business "
                                                    "hours), e.g. 2026-11-20T14:05:00-05:00"},
@@ -144,6 +147,7 @@ class Transcript:
     steps: tuple[Step, ...]
     clock: datetime | None = None
     outcome: str = ""
+    version: str = ""
 
 
 @dataclass
@@ -340,4 +344,4 @@ def _build(src: Source, flows: Mapping[str, Any] | None) -> Transcript:
     default_name = src.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     clock = parse_clock(data["clock"], flow) if "clock" in data else None
     return Transcript(src.file, data["flow"], data.get("name", default_name), tuple(steps),
-                      clock, data.get("outcome", ""))
+                      clock, data.get("outcome", ""), data.get("version", ""))
