@@ -94,8 +94,8 @@ def table(rows: list[dict[str, float]]) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse arguments, measure each size, print the table."""
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse arguments, measure each size, print the table; return the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
                         help="comma-separated state counts (default: %(default)s)")
@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = [measure(n, args.runs) for n in sizes]
     print(table(rows))
     print("ratio = (us/state) / (us/state at the smallest size); ~1 means linear growth")
+    base = rows[0]["total"] / rows[0]["states"]
+    return {"runs": args.runs, "sizes": [
+        {**r, "us_per_state": r["total"] / r["states"] * 1e6,
+         "ratio": r["total"] / r["states"] / base} for r in rows]}
 
 
 if __name__ == "__main__":

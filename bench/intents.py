@@ -171,6 +171,12 @@ def speed(texts: list[str], count: int, rounds: int = 3) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the figures; ``--errors`` lists tune misroutes."""
+    run(argv)
+    return 0
+
+
+def run(argv: list[str] | None = None) -> dict[str, object]:
+    """What ``main`` prints, returned as figures (for ``python -m bench``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--errors", action="store_true", help="list misroutes (tune only)")
     args = parser.parse_args(argv)
@@ -178,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     for split in ("tune", "holdout"):
         _print_split(split, [o for o in outcomes if o.row.split == split])
     texts = [o.row.text for o in outcomes]
-    print(f"\nspeed: {speed(texts, 10):.0f} µs per utterance with 10 intents, "
-          f"{speed(texts, 200):.0f} µs with 200 intents")
+    us10, us200 = speed(texts, 10), speed(texts, 200)
+    print(f"\nspeed: {us10:.0f} µs per utterance with 10 intents, {us200:.0f} µs with 200 "
+          "intents")
     if args.errors:
         print("\ntune misroutes (expected -> decided kind/intent score):")
         for o in outcomes:
@@ -187,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                 m = o.match
                 print(f"  {o.row.label:>9} -> {m.kind}/{m.intent or '-'} {m.score:.2f} "
                       f"(runner-up {m.runner_up or '-'})  {o.row.text!r}")
-    return 0
+    return {split: summary([o for o in outcomes if o.row.split == split])
+            for split in ("tune", "holdout")} | {"us_per_utterance_10_intents": us10,
+                                                 "us_per_utterance_200_intents": us200}
 
 
 if __name__ == "__main__":

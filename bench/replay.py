@@ -137,21 +137,25 @@ def over_http(seconds: float, workers: int = 2) -> float:
     return steps / elapsed
 
 
-def main() -> None:
-    """Print the figures."""
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    """Print the figures; return them."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0, help="Duration of each run.")
     ap.add_argument("--no-http", action="store_true", help="Skip the gunicorn run.")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    out: dict[str, float] = {"target_steps_per_s": TARGET}
     print(f"transcripts: {len(load_all())} (tests/transcripts), target {TARGET:,} steps/s "
           "in-process")
     for workers in (1, 2):
         rate = in_process(workers, args.seconds)
         verdict = "ok" if rate >= TARGET else "BELOW TARGET"
         print(f"in-process, {workers} worker(s): {rate:>10,.0f} steps/s  {verdict}")
+        out[f"in_process_{workers}_workers_steps_per_s"] = rate
     if not args.no_http:
         rate = over_http(args.seconds)
         print(f"over HTTP (gunicorn -w 2, 1 client): {rate:>10,.0f} steps/s")
+        out["http_steps_per_s"] = rate
+    return out
 
 
 if __name__ == "__main__":

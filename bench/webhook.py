@@ -140,11 +140,15 @@ def report(name: str, lat: dict[str, list[float]]) -> dict[str, float]:
     return row
 
 
-def ratio(label: str, a: dict[str, float], b: dict[str, float], target: float) -> None:
+def ratio(label: str, a: dict[str, float], b: dict[str, float],
+          target: float) -> dict[str, float]:
+    out = {}
     for k in ("start_p50", "press_p50", "start_p99", "press_p99"):
         r = a[k] / b[k] if b[k] else float("inf")
+        out[k] = r
         print(f"  {label} {k:<10} {r:5.2f}x  (target <= {target}) "
               f"{'ok' if r <= target else 'OVER'}")
+    return out
 
 
 def bytes_per_call(url: str, sids: list[str]) -> float:
@@ -155,11 +159,12 @@ def bytes_per_call(url: str, sids: list[str]) -> float:
     return total / max(1, len(sample))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    """Run the comparison; print it and return the figures."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--calls", type=int, default=400)
     ap.add_argument("--threads", type=int, default=4)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="ivr-webhook-bench-"))
     flows = tmp / "flows"
     flows.mkdir()
@@ -175,7 +180,7 @@ def main() -> None:
     with process([redis_server_binary(), "--port", str(rport), "--bind", "127.0.0.1",
                   "--save", "", "--appendonly", "no"], env, tmp):
         wait_until(lambda: bool(redis.Redis.from_url(rurl).ping()))
-        run(args, env, tmp, rurl)
+        return run(args, env, tmp, rurl)
 
 
 def serve(app: str, env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
@@ -190,7 +195,8 @@ def _up(port: int) -> bool:
     return True
 
 
-def run(args: argparse.Namespace, env: dict[str, str], tmp: Path, rurl: str) -> None:
+def run(args: argparse.Namespace, env: dict[str, str], tmp: Path,
+        rurl: str) -> dict[str, object]:
     print(f"webhook bench: {args.calls} calls (start + menu press) x {args.threads} threads, "
           "gunicorn 2 sync workers, loopback")
     port, cmd = serve("ivr.app:create_app()", env, ROOT)
@@ -211,10 +217,17 @@ def run(args: argparse.Namespace, env: dict[str, str], tmp: Path, rurl: str) -> 
     print("latency per turn (client side):")
     r_ours, r_bare = report("ivr (card-services)", ours), report("bare Flask, same TwiML", bare)
     r_small, r_big = report("ivr gen-10 (10 states)", small), report("ivr gen-1000", big)
-    ratio("ours/bare     ", r_ours, r_bare, 1.3)
-    ratio("1000/10 states", r_big, r_small, 1.1)
-    print(f"Redis bytes per active call (after start + press): "
-          f"{bytes_per_call(rurl, sids):.0f} B  (target <= 2048)")
+    vs_bare = ratio("ours/bare     ", r_ours, r_bare, 1.3)
+    vs_size = ratio("1000/10 states", r_big, r_small, 1.1)
+    per_call = bytes_per_call(rurl, sids)
+    print(f"Redis bytes per active call (after start + press): {per_call:.0f} B  "
+          "(target <= 2048)")
+    return {"calls": args.calls, "threads": args.threads,
+            "latency_ms": {"ivr": r_ours, "bare": r_bare, "gen10": r_small, "gen1000": r_big},
+            "ratio_ours_vs_bare": vs_bare, "ratio_1000_vs_10_states": vs_size,
+            "redis_bytes_per_call": per_call,
+            "targets": {"ours_vs_bare": 1.3, "1000_vs_10_states": 1.1,
+                        "redis_bytes_per_call": 2048}}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,71 @@
+"""Run every benchmark with modest sizes and write each one's figures as JSON.
+
+``python -m bench`` (or ``make bench``): compile, intents, replay, webhook, calls, in that
+order; each prints its own table and its figures go to ``bench/results/<name>.json`` with
+the date, the machine and the arguments used. ``python -m bench webhook calls`` runs only
+those. See docs/performance.md for what each one measures and the targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
+    from bench import calls, compile, intents, replay, webhook
+
+    return {
+        "compile": (compile.main, ["--sizes", "10,100,1000,5000", "--runs", "3"]),
+        "intents": (intents.run, []),
+        "replay": (replay.main, ["--seconds", "3"]),
+        "webhook": (webhook.main, ["--calls", "400", "--threads", "4"]),
+        "calls": (calls.main, ["--levels", "100,1000,10000", "--turns", "300"]),
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    suite = _suite()
+    names = (argv if argv is not None else sys.argv[1:]) or list(suite)
+    unknown = [n for n in names if n not in suite]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(suite)}",
+              file=sys.stderr)
+        return 2
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        func, args = suite[name]
+        print(f"\n=== {name} ({' '.join(args) or 'defaults'}) ===", flush=True)
+        began = time.perf_counter()
+        figures = func(args)
+        took = time.perf_counter() - began
+        doc = {"benchmark": name, "args": args,
+               "date": datetime.now(UTC).isoformat(timespec="seconds"),
+               "machine": machine(), "seconds": round(took, 1), "results": figures}
+        out = RESULTS / f"{name}.json"
+        out.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+        print(f"-> {out.relative_to(ROOT)} ({took:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
