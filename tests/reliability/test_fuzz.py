@@ -309,8 +309,6 @@ def test_random_walks_over_http(stack: Stack, store: Store) -> None:
     run()
 
 
-@pytest.mark.xfail(strict=True, reason="werkzeug merges '//' with a 308 redirect, which "
-                   "register_error_pages does not turn into TwiML (ivr/web.py)")
 def test_double_slash_under_voice_still_gets_twiml(app: Flask) -> None:
     url = "http://localhost/voice//card-services"
     params = {"CallSid": "CA" + uuid.uuid4().hex, "From": "+12125551234"}
