@@ -119,7 +119,8 @@ def _guard() -> Any:
         if request.is_json or request.accept_mimetypes.best == "application/json" or \
                 request.method not in SAFE_METHODS and request.headers.get("X-CSRF-Token"):
             return {"error": "not logged in"}, 401
-        if request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]):
+        if request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]) and \
+                not session.get("bye"):
             flash("Your session has ended: please log in again.", "warn")
         return redirect(url_for("ops.login", next=request.full_path.rstrip("?")))
     if request.method not in SAFE_METHODS:
@@ -189,6 +190,7 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
     session.clear()
+    session["bye"] = True
     flash("Logged out.", "ok")
     return redirect(url_for("ops.login"))
 
