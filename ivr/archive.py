@@ -159,7 +159,8 @@ class Archive:
     def add_callback(self, item: Mapping[str, Any]) -> None:
         """Upsert a voicemail / callback request (the newest recording wins)."""
         masked, key = self._caller(item.get("caller"))
-        row = (item["sid"], item["flow"], masked, key, str(item.get("caller") or ""),
+        number = item.get("number") or item.get("caller") or ""  # a number they entered wins
+        row = (item["sid"], item["flow"], masked, key, str(number),
                str(item.get("recording") or ""), int(item.get("duration") or 0),
                redact_text(str(item.get("reason") or "")), _json(dict(item.get("slots") or {})),
                _json(list(item.get("path") or [])), utc(item["at"]))

@@ -55,7 +55,11 @@ def step(c: Compiled, call: CallState, event: Event) -> tuple[CallState, list[Ac
         return t.call, t.out
     if event.kind is EventKind.START or not t.call.state:
         t.call.started = t.call.started or event.now.isoformat()
-        _run(t, c.flow.start, "start")
+        if t.call.callback:  # we are returning a call the caller asked for: straight to a person
+            t.say(prompts.CALLBACK_HELLO)
+            _run(t, HUMAN, "callback")
+        else:
+            _run(t, c.flow.start, "start")
     else:
         _dispatch(t)
     return t.call, t.out
@@ -168,7 +172,7 @@ def _on_menu(t: _Turn, s: State) -> None:
         return _on_confirm(t, s)
     if e.kind is EventKind.DIGITS:
         chosen = next((i.name for i in s.intents if e.digits in i.keys), "")
-        t.call.heard = e.digits
+        t.call.heard = redact_digits(e.digits)
         return _go(t, f"intent_{chosen}") if chosen else _retry(t, s, "no_match")
     if e.kind is EventKind.SPEECH:
         return _on_menu_speech(t, s)

@@ -120,6 +120,7 @@ class CallState:
     caller: str = ""
     whisper: str = ""
     history: str = ""
+    callback: str = ""
     started: str = ""
     ended: bool = False
 

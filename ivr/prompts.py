@@ -21,6 +21,9 @@ _YES = {"yes", "yeah", "yep", "correct", "right", "sure", "that's right", "thats
 _NO = {"no", "nope", "wrong", "not really", "incorrect", "2"}
 
 
+CALLBACK_HELLO = "Hello, we're returning your call, as you asked. Connecting you to a person now."
+
+
 def retry(why: str, count: int, human_keys: tuple[str, ...]) -> str:
     """What to say before re-prompting after silence or a miss (gentler, then explicit)."""
     first = "Sorry, I didn't hear anything." if why == "no_input" else \
@@ -63,6 +66,8 @@ def voicemail_saved(promise: str) -> str:
 def whisper(call: CallState, flow: Flow) -> str:
     """What the agent hears before the caller is connected, so nobody is asked twice."""
     parts = [f"Caller from the {flow.id.replace('-', ' ')} line."]
+    if call.callback:
+        parts = [f"Callback you promised, from the {flow.id.replace('-', ' ')} line."]
     if call.reason:
         parts.append(f"They said: {call.reason}.")
     where = [p for p in call.path if p in flow.states][-3:]

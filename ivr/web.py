@@ -156,6 +156,24 @@ def _number(raw: str) -> str:
     return cleaned if sum(c.isdigit() for c in cleaned) >= 4 else ""
 
 
+def _new_call(store: Store, sid: str, flow_id: str, version: str) -> CallState:
+    """A new call's state; for a callback we placed (``?callback=<sid>``), the caller is
+    the number we rang and the earlier call's context comes along for the whisper."""
+    params = _params()
+    earlier_sid = request.args.get("callback", "")
+    if not _SID.match(earlier_sid):
+        caller = _number(params.get("From", ""))
+        return CallState(sid, flow_id, version, caller=caller, history=_history(store, caller))
+    caller = _number(params.get("To", ""))
+    earlier = store.load(earlier_sid)
+    if earlier is None:  # expired: the person still knows it is a callback
+        return CallState(sid, flow_id, version, caller=caller, callback=earlier_sid,
+                         reason="(a callback they asked for earlier)")
+    return CallState(sid, flow_id, version, caller=caller, callback=earlier_sid,
+                     reason=earlier.reason, slots=dict(earlier.slots), path=earlier.path[-6:],
+                     heard=earlier.heard, history=_history(store, caller))
+
+
 def _history(store: Store, caller: str) -> str:
     """The whisper line about this caller's recent calls ('' when unknown or on error)."""
     try:
@@ -185,9 +203,7 @@ def _respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "")
         if before is None:
             if current is None:
                 raise UnknownFlow(flow_id)
-            caller = _number(_params().get("From", ""))
-            before = CallState(sid, flow_id, current, caller=caller,
-                               history=_history(store, caller))
+            before = _new_call(store, sid, flow_id, current)
         c = flows().pinned(store, before.flow, before.version)
         result, actions = _turn(c, before, event)
         produced[:] = actions
@@ -379,3 +395,6 @@ def register_error_pages(app: Flask) -> None:
 
     for code in (404, 405, 413):
         app.register_error_handler(code, handler)
+    # Werkzeug answers '//' with a 308 redirect, which no error handler sees (routing
+    # exceptions bypass them) and Twilio would not follow with a signature: make it a 404.
+    app.url_map.merge_slashes = False
