@@ -44,7 +44,27 @@ class Flows:
 
     def __init__(self) -> None:
         self._by_version: dict[tuple[str, str], Compiled] = {}
+        self._files: dict[str, tuple[Compiled, str]] = {}
         self._lock = threading.Lock()
+
+    def add_file(self, c: Compiled, text: str) -> None:
+        """Remember the version compiled from ``flows_dir`` at start-up (with its text)."""
+        self.add(c)
+        self._files[c.flow.id] = (c, text)
+
+    def republish(self, store: Store, flow_id: str) -> str | None:
+        """Redis lost ``flow_id``'s current version (restarted empty): put this process's
+        start-up version back (without overriding one another process put back first) and
+        return the version new calls start on; None for a flow this process never had."""
+        hit = self._files.get(flow_id)
+        if hit is None:
+            return None
+        c, text = hit
+        store.put_flow(flow_id, c.flow.version, text)
+        store.set_current_if_missing(flow_id, c.flow.version)
+        log.warning("flow %s had no current version in Redis: republished %s", flow_id,
+                    c.flow.version)
+        return store.current(flow_id) or c.flow.version
 
     def ids(self) -> set[str]:
         """Flow ids compiled in this process."""
@@ -173,12 +193,14 @@ def _start_flows(settings: Settings, store: Store) -> Flows:
     if problems:
         raise FlowError(problems)
     flows = Flows()
-    for c in good:
-        flows.add(c)
+    for c, text in zip(good, texts, strict=True):
+        flows.add_file(c, text)
     try:
         for c, text in zip(good, texts, strict=True):
             store.put_flow(c.flow.id, c.flow.version, text)
-            store.set_current(c.flow.id, c.flow.version)
+            # Only where nothing is current: a restart must not undo a version published
+            # since (ops console, `ivr reload`). Deploys publish with `ivr reload`.
+            store.set_current_if_missing(c.flow.id, c.flow.version)
         # The spool is per host: jobs written while Redis was down go back to RQ here too,
         # not only where a worker happens to run.
         from ivr.jobs import drain_spool

@@ -165,6 +165,10 @@ class Store:
     def set_current(self, flow_id: str, version: str) -> None:
         self.conn.set(FLOW.format(flow_id, CURRENT), version)
 
+    def set_current_if_missing(self, flow_id: str, version: str) -> bool:
+        """Make ``version`` current unless one is already (SET NX); True when set."""
+        return bool(self.conn.set(FLOW.format(flow_id, CURRENT), version, nx=True))
+
     def current(self, flow_id: str) -> str | None:
         """The version new calls of ``flow_id`` start on, or None when never published."""
         raw = self.conn.get(FLOW.format(flow_id, CURRENT))

@@ -201,6 +201,7 @@ def _respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "")
 
     def apply(before: CallState | None, current: str | None) -> Turn:
         if before is None:
+            current = current or flows().republish(store, flow_id)
             if current is None:
                 raise UnknownFlow(flow_id)
             before = _new_call(store, sid, flow_id, current)
@@ -251,12 +252,23 @@ def event(flow_id: str) -> Response:
 
 
 @bp.route("/<flow_id>/whisper", methods=["GET", "POST"])
-@guaranteed
 @twilio_signed
 def whisper(flow_id: str) -> Response:
-    """What the person who answers hears before being connected."""
-    call = get_store().load(request.args.get("sid", "")[:64])
-    text = call.whisper if call else ""
+    """What the person who answers hears before being connected.
+
+    This TwiML plays on the AGENT's leg: whatever fails (Redis down, a bad request), the
+    agent hears a plain whisper and the call connects; never the caller's emergency dial.
+    """
+    try:
+        call = get_store().load(request.args.get("sid", "")[:64])
+        text = call.whisper if call else ""
+    except Exception:  # noqa: BLE001 - the caller is waiting: connect them without context
+        log.exception("whisper for %s unavailable", request.args.get("sid", "")[:64])
+        text = ""
+    return _plain_whisper(text)
+
+
+def _plain_whisper(text: str = "") -> Response:
     return Response(twiml.whisper(text), 200, mimetype=XML)
 
 
@@ -387,6 +399,8 @@ def register_error_pages(app: Flask) -> None:
     """Routing errors under /voice (404, 405, 413) still answer with TwiML to a person."""
 
     def handler(exc: Exception) -> Any:
+        if request.path.startswith("/voice") and request.path.endswith("/whisper"):
+            return _plain_whisper()  # the agent's leg: see whisper()
         if request.path.startswith("/voice"):
             log.warning("%s %s: %s; dialling the emergency number", request.method,
                         request.path, exc)

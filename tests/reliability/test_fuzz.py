@@ -324,10 +324,6 @@ def test_double_slash_under_voice_still_gets_twiml(app: Flask) -> None:
         check_twiml(r.get_data(as_text=True))
 
 
-@pytest.mark.xfail(strict=True, reason="ivr/web.py whisper() is @guaranteed: any failure "
-                   "(Redis down, a body over max_body) answers the AGENT's leg with the "
-                   "caller's emergency TwiML (Say sorry + Dial emergency_number) instead "
-                   "of a plain whisper")
 @pytest.mark.parametrize("failure", ["redis down", "body too large"])
 def test_whisper_that_fails_still_whispers(stack: Stack, failure: str) -> None:
     from tests.test_e2e import free_port

@@ -215,10 +215,6 @@ def _job(conn: redis.Redis, jid: str) -> RQJob:
     return RQJob.fetch(jid, connection=conn, serializer=JSONSerializer)
 
 
-@pytest.mark.xfail(strict=True, reason="ivr/app.py Flows.current / web._respond: with "
-                   "ivr:flow:{id}:current gone (Redis restarted without persistence) every "
-                   "new call gets the emergency dial until `ivr reload`, although each web "
-                   "process holds the compiled flow")
 def test_redis_restarted_empty_new_calls_still_work(stack: Stack, conn: redis.Redis) -> None:
     from ivr.app import reload_flows
     from ivr.config import load_settings
