@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -57,6 +58,9 @@ class Settings:
         spool_dir: Where jobs write files when Redis or RQ cannot take them.
         ops_webhook_url: Where operational alerts are posted (empty: none).
         max_body: Largest request body accepted, in bytes.
+        secret_key: Signs the ops console's session cookies (IVR_SECRET_KEY); keep secret.
+        ops_users: Ops console users: name → password hash (``ivr ops-user NAME``);
+            IVR_OPS_USERS takes JSON.
         archive_path: SQLite call archive the jobs write (calls, turns, inbox, callbacks).
         caller_key_secret: Key of the hash that counts a caller's calls without storing
             the number; keep it stable.
@@ -88,6 +92,8 @@ class Settings:
     spool_dir: str = "var/spool"
     ops_webhook_url: str = ""
     max_body: int = 64 * 1024
+    secret_key: str = ""
+    ops_users: dict[str, str] = field(default_factory=dict)
     archive_path: str = "var/archive.db"
     caller_key_secret: str = ""
     hold_music_url: str = ""
@@ -218,6 +224,11 @@ def _convert(value: Any, kind: type) -> Any:
         raise ValueError(value)
     if kind in (int, float) and isinstance(value, bool):
         raise ValueError(value)
+    if kind is dict:  # from the environment: JSON text
+        parsed = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(parsed, dict):
+            raise ValueError(value)
+        return {str(k): str(v) for k, v in parsed.items()}
     return kind(value)
 
 

@@ -96,3 +96,15 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_not_a_mapping(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="mapping"):
         load_settings(write(tmp_path, "- a\n- b\n"), environ={})
+
+
+def test_ops_users_and_secret_key_from_file_and_env(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text('ops_users: {ana: "pbkdf2:sha256:1$x$y"}\nsecret_key: s3\n'
+                   'emergency_number: "+15559990000"\n')
+    s = load_settings(str(cfg), environ={})
+    assert s.ops_users == {"ana": "pbkdf2:sha256:1$x$y"} and s.secret_key == "s3"
+    s = load_settings(str(cfg), environ={"IVR_OPS_USERS": '{"bo": "h"}'})
+    assert s.ops_users == {"bo": "h"}
+    with pytest.raises(ConfigError, match="ops_users"):
+        load_settings(str(cfg), environ={"IVR_OPS_USERS": "not json"})
