@@ -20,6 +20,7 @@ from ivr.flow import HUMAN, WAITING, Flow, Kind, build_flow, kind_of
 from ivr.hours import HoursError, holiday_calendar, parse_days, parse_ranges, zone
 from ivr.schema import check_structure
 from ivr.source import Path, Source, gc_paused
+from ivr.translation import check_translations
 
 PROMPT_KEYS = ("say", "ask", "capture", "voicemail", "goodbye", "hours")
 OTHER = "other"
@@ -40,7 +41,7 @@ def _check(src: Source) -> tuple[Flow | None, list[Problem]]:
         if _has_errors(problems):
             return None, problems
     flow = build_flow(src.data, "")
-    for graph_phase in (check_references, check_graph, check_telephony):
+    for graph_phase in (check_references, check_graph, check_telephony, check_translations):
         problems += graph_phase(flow, src)
         if _has_errors(problems):
             return None, problems
@@ -68,6 +69,9 @@ _ALLOWED: dict[Kind, set[str]] = {
     Kind.CAPTURE: {"capture", "then"}, Kind.VOICEMAIL: {"voicemail", "next"},
     Kind.GOODBYE: {"goodbye"}, Kind.HOURS: {"hours"},
 }
+for _kind, _keys in _ALLOWED.items():
+    if _kind is not Kind.HOURS:
+        _keys.add("translations")
 
 
 def check_kinds(src: Source) -> list[Problem]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ivr import prompts
+from ivr import language, prompts
 from ivr.compiler import END, VOICEMAIL, Compiled
 from ivr.events import CallState, Event, EventKind
 from ivr.flow import HUMAN, Flow, Intent, Kind, State
@@ -39,8 +39,17 @@ class _Turn:
     def flow(self) -> Flow:
         return self.c.flow
 
+    @property
+    def lang(self) -> str:
+        """The language the caller chose ('' = the flow's default)."""
+        return self.call.language
+
     def say(self, text: str) -> None:
-        self.said.append(Say(text, self.flow.voice, self.flow.language))
+        voice, code = language.voice(self.flow, self.lang)
+        self.said.append(Say(prompts.tr(text, self.lang), voice, code))
+
+    def text(self, s: State, key: str = "prompt") -> str:
+        return language.text(s, key, self.lang)
 
 
 def step(c: Compiled, call: CallState, event: Event) -> tuple[CallState, list[Action]]:
@@ -91,7 +100,8 @@ def _wants_human(t: _Turn) -> bool:
     if e.kind is EventKind.DIGITS:
         return e.digits in h.keys
     if e.kind is EventKind.SPEECH:
-        return match(e.text, (), h.phrases, t.flow.matching).kind == "human"
+        phrases = language.human_phrases(t.flow, t.lang)
+        return match(e.text, (), phrases, t.flow.matching).kind == "human"
     return False
 
 
@@ -112,7 +122,7 @@ def _run(t: _Turn, dest: str, trigger: str) -> None:
         if dest in (VOICEMAIL, END) or s is None:
             return _voicemail(t, None) if dest == VOICEMAIL else _hangup(t)
         if s.kind is Kind.SAY:
-            t.say(s.prompt)
+            t.say(t.text(s))
             trigger = "next"
         elif s.kind is Kind.HOURS:
             trigger = "open" if is_open(t.flow.hours, t.event.now) else "closed"
@@ -132,36 +142,39 @@ def _enter(t: _Turn, src: str, trigger: str, dest: str) -> None:
 
 def _wait(t: _Turn, s: State, retry: str = "") -> None:
     if s.kind is Kind.GOODBYE:
-        t.say(s.prompt)
+        t.say(t.text(s))
         return _hangup(t)
     if s.kind is Kind.VOICEMAIL:
         return _voicemail(t, s)
     if retry:
         t.say(retry)
-    prompt = s.reprompt if retry and s.reprompt else s.prompt
+    prompt = t.text(s, "reprompt") if retry and s.reprompt else t.text(s)
     if t.call.pending:
-        intent = _intent(s, t.call.pending)
-        prompt = prompts.confirm(intent.confirm or prompts.guess(intent.name, intent.phrases))
+        intent = _intent(s, t.call.pending, t.lang)
+        prompt = prompts.confirm(intent.confirm or prompts.guess(intent.name, intent.phrases),
+                                 t.lang)
     t.say(prompt)
+    if t.event.kind is EventKind.START and s.kind is Kind.MENU and not t.lang:
+        # GetHuman R9: offer the other languages at the first prompt, each in its own voice
+        t.said.extend(Say(lang.offer, lang.voice, lang.code) for lang in t.flow.languages)
     t.out.append(_gather(t, s))
 
 
 def _gather(t: _Turn, s: State) -> Gather:
-    h = t.flow.human
-    hints = [*h.phrases, *(p for i in s.intents for p in i.phrases)]
+    human = language.human_phrases(t.flow, t.lang)
+    code = language.voice(t.flow, t.lang)[1]
     if s.kind is Kind.COLLECT and s.collect:
         return Gather(tuple(t.said), "dtmf speech", s.collect.max_digits, "#", 7, "auto",
-                      tuple(h.phrases), t.flow.language)
+                      human, code)
     if s.kind is Kind.CAPTURE:
-        return Gather(tuple(t.said), "speech dtmf", 1, "", 6, "auto", tuple(h.phrases),
-                      t.flow.language)
+        return Gather(tuple(t.said), "speech dtmf", 1, "", 6, "auto", human, code)
+    hints = [*human, *(p for i in language.intents(s, t.lang) for p in i.phrases)]
     width = max((len(k) for i in s.intents for k in i.keys), default=1)
-    return Gather(tuple(t.said), "dtmf speech", width, "", 6, "auto", tuple(hints[:100]),
-                  t.flow.language)
+    return Gather(tuple(t.said), "dtmf speech", width, "", 6, "auto", tuple(hints[:100]), code)
 
 
-def _intent(s: State, name: str) -> Intent:
-    return next(i for i in s.intents if i.name == name)
+def _intent(s: State, name: str, code: str = "") -> Intent:
+    return next(i for i in language.intents(s, code) if i.name == name)
 
 
 # --- per kind ----------------------------------------------------------------------------
@@ -170,6 +183,9 @@ def _on_menu(t: _Turn, s: State) -> None:
     e = t.event
     if t.call.pending:
         return _on_confirm(t, s)
+    if e.kind is EventKind.DIGITS and (lang := language.by_key(t.flow, e.digits)):
+        t.call.language = lang.code  # the caller's language from now on: same menu again
+        return _wait(t, s)
     if e.kind is EventKind.DIGITS:
         chosen = next((i.name for i in s.intents if e.digits in i.keys), "")
         t.call.heard = redact_digits(e.digits)
@@ -182,7 +198,8 @@ def _on_menu(t: _Turn, s: State) -> None:
 def _on_menu_speech(t: _Turn, s: State) -> None:
     e = t.event
     t.call.heard = redact_text(e.text)
-    m = match(e.text, s.intents, t.flow.human.phrases, t.flow.matching, e.confidence)
+    m = match(e.text, language.intents(s, t.lang), language.human_phrases(t.flow, t.lang),
+              t.flow.matching, e.confidence)
     if m.kind == "none":
         return _retry(t, s, "no_match")
     names = {i.name for i in s.intents}
@@ -199,7 +216,7 @@ def _on_menu_speech(t: _Turn, s: State) -> None:
 
 def _on_confirm(t: _Turn, s: State) -> None:
     e = t.event
-    answer = prompts.yes_no(e.digits if e.kind is EventKind.DIGITS else e.text)
+    answer = prompts.yes_no(e.digits if e.kind is EventKind.DIGITS else e.text, t.lang)
     pending = t.call.pending
     if answer is True:
         return _go(t, f"intent_{pending}")
@@ -252,7 +269,7 @@ def _retry(t: _Turn, s: State, why: str) -> None:
         t.call.no_input = count
     else:
         t.call.no_match = count
-    text = prompts.retry(why, count, t.flow.human.keys)
+    text = prompts.retry(why, count, t.flow.human.keys, t.lang)
     _wait(t, s, text)
 
 
@@ -286,7 +303,8 @@ def _after_dial(t: _Turn) -> None:
 
 
 def _voicemail(t: _Turn, s: State | None) -> None:
-    t.say(s.prompt if s else prompts.voicemail(t.flow.human.callback_promise))
+    promise = language.callback_promise(t.flow, t.lang)
+    t.say(t.text(s) if s else prompts.voicemail(promise, t.lang))
     t.out.extend(t.said)
     t.out.append(Record())
 
@@ -299,7 +317,7 @@ def _after_voicemail(t: _Turn) -> None:
                                   "reason": t.call.reason, "slots": t.call.slots,
                                   "path": t.call.path[-6:], "at": e.now.isoformat()}))
     if t.call.state == VOICEMAIL:
-        t.say(prompts.voicemail_saved(t.flow.human.callback_promise))
+        t.say(prompts.voicemail_saved(language.callback_promise(t.flow, t.lang), t.lang))
         return _go(t, "next")
     _go(t, "next")
 

@@ -121,6 +121,7 @@ class CallState:
     whisper: str = ""
     history: str = ""
     callback: str = ""
+    language: str = ""
     started: str = ""
     ended: bool = False
 

@@ -80,6 +80,9 @@ class State:
     retries: Retries = field(default_factory=Retries)
     open: str = ""
     closed: str = ""
+    translations: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False,
+                                                     compare=False)
+    """Language code → the state's texts in it (same keys as YAML: ask, reprompt, intents)."""
 
     def targets(self) -> dict[str, str]:
         """Outgoing edges: trigger name → destination state."""
@@ -106,6 +109,8 @@ class Human:
     timeout: int = 20
     when_closed: str = ""
     callback_promise: str = "within one business day"
+    translations: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False,
+                                                     compare=False)
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,16 @@ class Hours:
     timezone: str
     open: tuple[tuple[str, str], ...]
     holidays: str = ""
+
+
+@dataclass(frozen=True)
+class Language:
+    """A language besides the flow's default, chosen by pressing ``key`` in a menu."""
+
+    code: str
+    key: str
+    offer: str
+    voice: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,6 +155,7 @@ class Flow:
     hours: Hours | None = None
     matching: Matching = field(default_factory=Matching)
     description: str = ""
+    languages: tuple[Language, ...] = ()
 
     def __hash__(self) -> int:
         return hash((self.id, self.version))
@@ -182,7 +198,7 @@ def _state(name: str, data: dict[str, Any], base: Retries) -> State:
         nxt = HUMAN
     return State(name, kind, str(prompt), data.get("reprompt", ""), nxt, intents, collect,
                  _retries(data.get("retries"), base), hours.get("open", ""),
-                 hours.get("closed", ""))
+                 hours.get("closed", ""), dict(data.get("translations") or {}))
 
 
 def build_flow(data: dict[str, Any], version: str = "") -> Flow:
@@ -191,7 +207,8 @@ def build_flow(data: dict[str, Any], version: str = "") -> Flow:
     h = data["human"]
     human = Human(tuple(h["keys"]), tuple(h["phrases"]), h.get("dial", ""),
                   h.get("enqueue", ""), h.get("timeout", 20), h.get("when_closed", ""),
-                  h.get("callback_promise", Human.callback_promise))
+                  h.get("callback_promise", Human.callback_promise),
+                  dict(h.get("translations") or {}))
     hours = None
     if "hours" in data:
         hd = data["hours"]
@@ -201,6 +218,8 @@ def build_flow(data: dict[str, Any], version: str = "") -> Flow:
     matching = Matching(m.get("threshold", Matching.threshold), m.get("margin", Matching.margin),
                         m.get("confirm_below", Matching.confirm_below))
     states = {n: _state(n, s, base) for n, s in data["states"].items()}
+    languages = tuple(Language(code, v["key"], v["offer"], v.get("voice", ""))
+                      for code, v in (data.get("languages") or {}).items())
     return Flow(data["flow"], data["start"], human, states, version,
                 data.get("language", "en-US"), data.get("voice", ""), hours, matching,
-                data.get("description", ""))
+                data.get("description", ""), languages)

@@ -60,6 +60,24 @@ COLLECT = {
     "additionalProperties": False,
 }
 
+_LANG = {"type": "string", "pattern": "^[a-z]{2,3}(-[A-Z]{2})?$",
+         "description": "Language code, e.g. es-US"}
+STATE_TRANSLATION = {
+    "type": "object",
+    "description": "The state's texts in one language (the keys it has in the default one).",
+    "properties": {
+        **{k: _TEXT for k in ("say", "ask", "capture", "voicemail", "goodbye", "reprompt")},
+        "intents": {"type": "object", "propertyNames": _NAME, "additionalProperties": {
+            "type": "object", "properties": {"phrases": _PHRASES, "not": _PHRASES,
+                                             "confirm": _TEXT},
+            "additionalProperties": False}},
+    },
+    "additionalProperties": False,
+}
+TRANSLATIONS = {"type": "object", "propertyNames": _LANG,
+                "additionalProperties": STATE_TRANSLATION,
+                "description": "Language code → texts in that language."}
+
 STATE = {
     "type": "object",
     "description": "A step of the call. Its kind is the one of say/ask/capture/voicemail/"
@@ -81,6 +99,7 @@ STATE = {
         "next": _TEXT,
         "then": _TEXT,
         "retries": RETRIES,
+        "translations": TRANSLATIONS,
     },
     "additionalProperties": False,
 }
@@ -98,6 +117,9 @@ HUMAN = {
                                                 "(a voicemail state); default: built-in "
                                                 "voicemail."},
         "callback_promise": {**_TEXT, "description": "When callers are told to expect a call."},
+        "translations": {"type": "object", "propertyNames": _LANG, "additionalProperties": {
+            "type": "object", "properties": {"phrases": _PHRASES, "callback_promise": _TEXT},
+            "additionalProperties": False}},
     },
     "required": ["keys", "phrases"],
     "additionalProperties": False,
@@ -130,6 +152,14 @@ FLOW_SCHEMA: dict[str, Any] = {
         "human": HUMAN,
         "hours": HOURS,
         "retries": RETRIES,
+        "languages": {
+            "type": "object", "propertyNames": _LANG,
+            "description": "Other languages, each chosen by pressing its key in any menu; "
+                           "`offer` is spoken (in that language) at the first prompt.",
+            "additionalProperties": {
+                "type": "object", "properties": {"key": _DTMF, "offer": _TEXT,
+                                                 "voice": {"type": "string"}},
+                "required": ["key", "offer"], "additionalProperties": False}},
         "matching": {
             "type": "object",
             "properties": {k: {"type": "number", "minimum": 0, "maximum": 1}

@@ -22,7 +22,7 @@ _EXPECT = re.compile(rb"^# expect: ([A-Z]+\d+) at (\d+):(\d+)")
 ALL_CODES = {
     "IVR001", "IVR002", "IVR003", "IVR004", "IVR005", "IVR006", "IVR007", "IVR008",
     "IVR101", "IVR102", "IVR103", "IVR104", "IVR105", "IVR106",
-    "IVR201", "IVR202", "IVR203", "IVR204",
+    "IVR201", "IVR202", "IVR203", "IVR204", "IVR206", "W206", "IVR207", "IVR208",
     "IVR301", "IVR302", "IVR303", "IVR304", "W304", "IVR305", "W306",
     "IVR401", "IVR402", "IVR403", "IVR404", "IVR405",
 }

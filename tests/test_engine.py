@@ -128,3 +128,29 @@ def test_unsure_match_without_confirm_line_is_asked_not_guessed(cards: Compiled)
     assert 'I think you said "minimum". Is that right?' in spoken(actions)[-1]
     state, _ = step(cards, state, Event.press("1", OPEN))
     assert "payment_confirmed" in state.path
+
+
+def test_language_offer_switch_and_spanish_everywhere(cards: Compiled) -> None:
+    state, actions = call(cards, Event.start(OPEN))
+    gather = actions[0]
+    assert isinstance(gather, Gather)
+    offer = gather.prompts[-1]
+    assert offer.text == "Para español, oprima 8." and offer.language == "es-US"  # type: ignore
+    state, actions = step(cards, state, Event.press("8", OPEN))
+    assert state.state == "main_menu" and state.language == "es-US"
+    gather = actions[0]
+    assert isinstance(gather, Gather) and gather.language == "es-US"
+    assert "perdí mi tarjeta" in gather.hints and "agente" in gather.hints
+    assert spoken(actions)[0].startswith("Si perdió su tarjeta")
+    state, actions = step(cards, state, Event.silence(OPEN))
+    assert spoken(actions)[0] == "Disculpe, no escuché nada."
+    state, actions = step(cards, state, Event.say("quiero hablar con un agente", .9, OPEN))
+    assert state.state == "human" and "Le comunico" in spoken(actions)[-1]
+    dial = actions[-1]
+    assert isinstance(dial, Dial) and "es-US" in dial.whisper
+
+
+def test_language_offer_only_at_the_first_prompt(cards: Compiled) -> None:
+    state, _ = call(cards, Event.start(OPEN))
+    state, actions = step(cards, state, Event.press("7", OPEN))
+    assert "Para español" not in " ".join(spoken(actions))
