@@ -34,6 +34,7 @@ class _Turn:
     event: Event
     out: list[Action] = field(default_factory=list)
     said: list[Say] = field(default_factory=list)
+    offer_callback: bool = False
 
     @property
     def flow(self) -> Flow:
@@ -299,11 +300,17 @@ def _after_dial(t: _Turn) -> None:
     if e.kind is EventKind.DIGITS or e.kind is EventKind.SPEECH:
         return _human(t)
     t.say(prompts.UNAVAILABLE)
+    t.offer_callback = bool(t.call.caller)
     _go(t, "unavailable")
 
 
 def _voicemail(t: _Turn, s: State | None) -> None:
     promise = language.callback_promise(t.flow, t.lang)
+    if t.offer_callback:  # GetHuman R4: nobody answered, so offer a call back first
+        t.say(prompts.offer_callback(t.lang))
+        code = language.voice(t.flow, t.lang)[1]
+        t.out.append(Gather(tuple(t.said), "dtmf", 1, "", 4, language=code, fallthrough=True))
+        t.said = []
     t.say(t.text(s) if s else prompts.voicemail(promise, t.lang))
     t.out.extend(t.said)
     t.out.append(Record())
@@ -311,6 +318,8 @@ def _voicemail(t: _Turn, s: State | None) -> None:
 
 def _after_voicemail(t: _Turn) -> None:
     e = t.event
+    if e.kind is EventKind.DIGITS and e.digits == "1" and t.call.caller:
+        return _callback_accepted(t)
     t.call.outcome = "voicemail"
     t.out.append(Job("callback", {"sid": t.call.sid, "flow": t.flow.id, "caller": t.call.caller,
                                   "recording": e.url, "duration": e.duration,
@@ -320,6 +329,17 @@ def _after_voicemail(t: _Turn) -> None:
         t.say(prompts.voicemail_saved(language.callback_promise(t.flow, t.lang), t.lang))
         return _go(t, "next")
     _go(t, "next")
+
+
+def _callback_accepted(t: _Turn) -> None:
+    """The caller pressed 1 for a call back at the number they are calling from."""
+    promise = language.callback_promise(t.flow, t.lang)
+    t.out.append(Job("callback", {"sid": t.call.sid, "flow": t.flow.id, "caller": t.call.caller,
+                                  "number": t.call.caller, "recording": "", "duration": 0,
+                                  "reason": t.call.reason, "slots": t.call.slots,
+                                  "path": t.call.path[-6:], "at": t.event.now.isoformat()}))
+    t.say(prompts.callback_confirmed(promise, t.lang))
+    _finish(t, "callback", hang_up=True)
 
 
 def _hangup(t: _Turn) -> None:

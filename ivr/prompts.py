@@ -92,6 +92,21 @@ def voicemail(promise: str, code: str = "") -> str:
             f"pound. We will call you back {promise}.")
 
 
+def offer_callback(code: str = "") -> str:
+    """Offered when nobody answered: a call back without leaving a message."""
+    if _es(code):
+        return ("Para que le devolvamos la llamada a este número, oprima 1. O quédese en la "
+                "línea para dejar un mensaje.")
+    return ("To get a call back at the number you're calling from, press 1. Or stay on the "
+            "line to leave a message.")
+
+
+def callback_confirmed(promise: str, code: str = "") -> str:
+    if _es(code):
+        return f"Listo. Le devolveremos la llamada a este número {promise}. Adiós."
+    return f"Done. We will call you back at this number {promise}. Goodbye."
+
+
 def voicemail_saved(promise: str, code: str = "") -> str:
     if _es(code):
         return f"Gracias. Su mensaje quedó guardado y le llamaremos {promise}. Adiós."

@@ -35,7 +35,7 @@ from ivr.source import Path, Source, load, load_file
 
 CALLER_KEYS = ("press", "say", "silence", "hangup", "dial_result", "recording")
 ACTIONS = ("dial", "enqueue", "record", "hangup", "gather", "say")
-OUTCOMES = ("human", "other", "voicemail", "hangup", "completed")
+OUTCOMES = ("human", "other", "voicemail", "callback", "hangup", "completed")
 DIAL_RESULTS = ("completed", "answered", "no-answer", "busy", "failed", "canceled")
 _TRUE = {"type": "boolean", "const": True}
 

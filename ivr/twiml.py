@@ -60,8 +60,10 @@ _PROMPTS: dict[type, Callable[[Any, Any], None]] = {Say: _say, Play: _play, Paus
 def _gather(r: VoiceResponse, a: Gather, urls: Urls) -> None:
     """Prompts inside the Gather (a key press interrupts them), then a no-input Redirect."""
     attrs: dict[str, Any] = {
-        "action": urls[a.action], "method": POST, "action_on_empty_result": True,
-        "input": a.input, "timeout": a.timeout, "finish_on_key": a.finish_on_key}
+        "action": urls[a.action], "method": POST, "input": a.input, "timeout": a.timeout,
+        "finish_on_key": a.finish_on_key}
+    if not a.fallthrough:
+        attrs["action_on_empty_result"] = True
     if a.num_digits:
         attrs["num_digits"] = a.num_digits
     if "speech" in a.input:
@@ -73,7 +75,8 @@ def _gather(r: VoiceResponse, a: Gather, urls: Urls) -> None:
     g = r.gather(**attrs)
     for p in a.prompts:
         _PROMPTS[type(p)](g, p)
-    r.redirect(urls["no_input"], method=POST)
+    if not a.fallthrough:
+        r.redirect(urls["no_input"], method=POST)
 
 
 def _dial(r: VoiceResponse, a: Dial, urls: Urls) -> None:

@@ -52,6 +52,9 @@ class Gather:
     hints: tuple[str, ...] = ()
     language: str = ""
     action: str = "turn"
+    fallthrough: bool = False
+    """No key pressed: go on with the verbs after it (e.g. a Record), instead of posting
+    an empty result / redirecting to the no-input event."""
 
 
 @dataclass(frozen=True)

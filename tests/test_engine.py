@@ -154,3 +154,23 @@ def test_language_offer_only_at_the_first_prompt(cards: Compiled) -> None:
     state, _ = call(cards, Event.start(OPEN))
     state, actions = step(cards, state, Event.press("7", OPEN))
     assert "Para español" not in " ".join(spoken(actions))
+
+
+def test_no_answer_offers_a_call_back_before_the_voicemail(cards: Compiled) -> None:
+    state = CallState("CA3", cards.flow.id, "", caller="+15551234567")
+    state, _ = step(cards, state, Event.start(OPEN))
+    state, _ = step(cards, state, Event.press("0", OPEN))
+    state, actions = step(cards, state, Event(EventKind.DIAL_RESULT, status="busy", now=OPEN))
+    offer, record = actions[0], actions[-1]
+    assert isinstance(offer, Gather) and offer.fallthrough and offer.num_digits == 1
+    assert "press 1" in " ".join(spoken([offer])) and isinstance(record, Record)
+    state, actions = step(cards, state, Event.press("1", OPEN))
+    job = next(a for a in actions if isinstance(a, Job) and a.kind == "callback")
+    assert job.payload["number"] == "+15551234567" and state.outcome == "callback"
+    assert "call you back at this number" in spoken(actions)[-1] and state.ended
+
+
+def test_no_call_back_offer_without_a_caller_number(cards: Compiled) -> None:
+    state, _ = call(cards, Event.start(OPEN), Event.press("0", OPEN))
+    state, actions = step(cards, state, Event(EventKind.DIAL_RESULT, status="busy", now=OPEN))
+    assert not any(isinstance(a, Gather) for a in actions)

@@ -134,3 +134,12 @@ def test_emergency_says_sorry_dials_then_never_ends_in_silence() -> None:
 
 def test_whisper_is_a_say() -> None:
     assert "<Say>Caller said hi</Say>" in twiml.whisper("Caller said hi")
+
+
+def test_fallthrough_gather_continues_into_the_record() -> None:
+    from ivr.verbs import Gather, Record, Say
+
+    offer = Gather((Say("Press 1 for a call back."),), "dtmf", 1, "", 4, fallthrough=True)
+    xml = twiml.render([offer, Say("Leave a message."), Record()], URLS)
+    assert "actionOnEmptyResult" not in xml and "<Redirect" not in xml
+    assert xml.index("<Gather") < xml.index("<Record")

@@ -86,8 +86,8 @@ def check_twiml(text: str, kind: str = "call", ended: bool = False) -> ET.Elemen
 
     A ``call`` reply must reach a person (Dial, Enqueue, Gather, Record or a Redirect), or
     be a goodbye (a Say, then Hangup), or a bare Hangup for a call that has ``ended``. A
-    Gather is always followed by a Redirect or asks for its action on an empty result, so
-    silence cannot fall off the end of the document.
+    Gather asks for its action on an empty result or is followed by a Redirect or a Record
+    (the call-back offer before a voicemail), so silence cannot fall off the end.
     """
     try:
         root = ET.fromstring(text)
@@ -110,7 +110,7 @@ def check_twiml(text: str, kind: str = "call", ended: bool = False) -> ET.Elemen
             raise BadTwiML(f"no path to a person:\n{text[:800]}")
         for i, node in enumerate(root):
             if node.tag == "Gather" and node.get("actionOnEmptyResult") != "true" and \
-                    "Redirect" not in verbs[i + 1:]:
+                    not {"Redirect", "Record"} & set(verbs[i + 1:]):
                 raise BadTwiML(f"silence after this Gather hangs up:\n{text[:800]}")
         for dial in root.iter("Dial"):
             number = dial.find("Number")
