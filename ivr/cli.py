@@ -12,13 +12,17 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ivr import __version__
 from ivr.catalog import check_file, flow_files
 from ivr.errors import Problem, errors_in, format_github, format_parsable, format_standard, to_json
+
+if TYPE_CHECKING:
+    from ivr.archive import Archive
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -289,15 +293,8 @@ def inbox(ctx: CliContext, since: str | None, flow_id: str | None, fmt: str, sho
           limit: int | None, archive_path: str | None) -> None:
     """What callers said that no menu option matched ("other"), newest first."""
     from ivr import inbox as ib
-    from ivr.archive import Archive
 
-    try:
-        when = ib.parse_since(since) if since else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
-    settings = _job_settings(ctx, archive_path=archive_path)
-    items = Archive(getattr(settings, "archive_path", None) or "var/archive.db",
-                    getattr(settings, "caller_key_secret", "")).inbox(when, flow_id)
+    items = _open_archive(ctx, archive_path).inbox(_since(since), flow_id)
     if show_top:
         click.echo(ib.render_top(ib.top(i["said"] for i in items)[:limit], fmt))
     else:
@@ -315,18 +312,13 @@ def inbox(ctx: CliContext, since: str | None, flow_id: str | None, fmt: str, sho
 def export_cmd(ctx: CliContext, sids: tuple[str, ...], since: str | None, flow_id: str | None,
                out_dir: str, archive_path: str | None) -> None:
     """Turn archived calls (SIDS, or --since/--flow) into replayable QA transcripts."""
-    from ivr import export, inbox
-    from ivr.archive import Archive
+    from ivr import export
 
     if not sids and not since and not flow_id:
         raise click.UsageError("name CallSids, or select calls with --since and/or --flow")
-    try:
-        when = inbox.parse_since(since) if since else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    when = _since(since)
     settings = _job_settings(ctx, archive_path=archive_path)
-    archive = Archive(getattr(settings, "archive_path", None) or "var/archive.db",
-                      getattr(settings, "caller_key_secret", ""))
+    archive = _open_archive(ctx, archive_path, settings)
     wanted = list(sids) or archive.call_sids(when, flow_id)
     calls = [c for c in map(archive.call, wanted) if c is not None and c.get("turns")]
     missing = sorted(set(wanted) - {str(c["sid"]) for c in calls})
@@ -335,6 +327,26 @@ def export_cmd(ctx: CliContext, sids: tuple[str, ...], since: str | None, flow_i
     if missing:
         click.echo("not in the archive (or no turns): " + ", ".join(missing), err=True)
     sys.exit(1 if missing else 0)
+
+
+def _since(since: str | None) -> datetime | None:
+    """--since as a time (7d, 12h, 2w or an ISO date); a usage error when unreadable."""
+    from ivr.inbox import parse_since
+
+    try:
+        return parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+
+
+def _open_archive(ctx: CliContext, archive_path: str | None,
+                  settings: object | None = None) -> Archive:
+    """The call archive named by --archive, else by the settings."""
+    from ivr.archive import Archive
+
+    settings = settings or _job_settings(ctx, archive_path=archive_path)
+    return Archive(getattr(settings, "archive_path", None) or "var/archive.db",
+                   getattr(settings, "caller_key_secret", ""))
 
 
 def _flow_sources(ctx: CliContext, settings: object) -> Callable[[str, str], str | None]:
