@@ -143,3 +143,36 @@ def test_fallthrough_gather_continues_into_the_record() -> None:
     xml = twiml.render([offer, Say("Leave a message."), Record()], URLS)
     assert "actionOnEmptyResult" not in xml and "<Redirect" not in xml
     assert xml.index("<Gather") < xml.index("<Record")
+
+
+ODD_URLS = [
+    {**URLS, "turn": 'https://h/voice/x/event?e=turn&turn=7&q="quoted"'},
+    {**URLS, "no_input": "https://h/voice/x/event?e=no_input&turn=7\n&x=\t1\r"},
+    {**URLS, "turn": "https://h/voice/<b>/event?a=1&b=2&amp;c=3"},
+    {**URLS, "whisper": "https://h\u00e9/voice/x/whisper?sid=CA\u2603"},
+    {**URLS, "dial": URLS["turn"], "no_input": URLS["turn"]},
+    {k: v for k, v in URLS.items() if k != "whisper"},
+]
+
+
+@pytest.mark.parametrize("name", sorted(WAITING))
+@pytest.mark.parametrize("urls", range(len(ODD_URLS) + 1))
+def test_cached_render_is_byte_identical_to_the_sdk(catalog: Catalog, name: str,
+                                                    urls: int) -> None:
+    """The template cache never changes a byte, whatever the URLs hold (escaping, order)."""
+    c = catalog.get("card-services")
+    assert c is not None
+    now, presses = WAITING[name]
+    _, actions = drive(c, now, presses)
+    u = ([URLS] + ODD_URLS)[urls]
+    for _ in range(2):  # the first call fills the cache, the second is served from it
+        assert twiml.render(actions, u) == twiml.render_uncached(actions, u)  # type: ignore[arg-type]
+
+
+def test_cached_render_of_every_verb_and_placeholder_text_in_prompts() -> None:
+    acts = [Say("ivr placeholder look-alike u0x"), Record(60, "#", True, 5), Enqueue("cards"),
+            Redirect("turn"), Dial("+15551230000", "w", 25), Hangup(),
+            Job("inbox", {"sid": "CA1"})]
+    urls = {**URLS, "wait": "https://h/voice/x/wait?sid=CA1&t=3"}
+    for _ in range(2):
+        assert twiml.render(acts, urls) == twiml.render_uncached(acts, urls)
