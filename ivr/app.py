@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import store as store_mod
@@ -180,10 +181,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from ivr import ops  # the ops console under /ops (login, secret key, cookies)
 
     ops.init_app(app)
+    if type(app.session_interface) is SecureCookieSessionInterface:
+        app.session_interface = _NoSessionForTwilio()
     if settings.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1,  # type: ignore
                                 x_port=1, x_prefix=1)
     return app
+
+
+class _NoSessionForTwilio(SecureCookieSessionInterface):
+    """The ops console's cookie sessions, minus their cost on Twilio's webhooks: requests
+    under ``/voice`` get Flask's null session (no cookie parsing, signing or Set-Cookie);
+    nothing there reads or writes the session."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/voice/"):
+            return None
+        return super().open_session(app, request)
 
 
 def _start_flows(settings: Settings, store: Store) -> Flows:

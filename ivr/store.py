@@ -66,6 +66,16 @@ EXTENSION_KEY = "ivr.store"
 
 
 @dataclass
+class Prefetch:
+    """One extra read command sent in :meth:`Store.advance`'s read pipeline (no extra round
+    trip). ``result`` holds its reply once the read ran, or the exception it raised: a
+    failed prefetch never fails the turn, its caller decides what the error means."""
+
+    command: tuple[Any, ...]
+    result: Any = None
+
+
+@dataclass
 class Turn:
     """What a turn produced: the new state, the TwiML to serve and one transcript line."""
 
@@ -107,11 +117,13 @@ class Store:
         raw = self.conn.hget(CALL.format(sid), "state")
         return CallState.from_dict(json.loads(raw)) if raw else None
 
-    def advance(self, sid: str, turn: int, apply: Apply, current_of: str = "") -> Outcome:
+    def advance(self, sid: str, turn: int, apply: Apply, current_of: str = "",
+                prefetch: tuple[Prefetch, ...] = ()) -> Outcome:
         """Apply one webhook to call ``sid`` exactly once.
 
         Two round trips: one pipelined read (the call, plus the current version of
-        ``current_of`` for a new call), then one atomic compare-and-set on the turn.
+        ``current_of`` for a new call, plus any ``prefetch`` commands), then one atomic
+        compare-and-set on the turn.
 
         Args:
             sid: The CallSid.
@@ -120,6 +132,7 @@ class Store:
                 current version of ``current_of`` (None when not asked or unpublished), and
                 returns the Turn. Only called when this delivery is the expected one.
             current_of: A flow id whose current version a new call needs.
+            prefetch: Extra reads ``apply`` may use (their ``result`` is set before it runs).
 
         Returns:
             The TwiML to serve; ``applied`` is False for a duplicate or stale delivery.
@@ -132,7 +145,15 @@ class Store:
         pipe.hmget(key, "turn", "twiml", "state")
         if current_of:
             pipe.get(FLOW.format(current_of, CURRENT))
-        got = pipe.execute()
+        for p in prefetch:
+            pipe.execute_command(*p.command)  # type: ignore[no-untyped-call]
+        got = pipe.execute(raise_on_error=not prefetch)
+        mine = got[:2] if current_of else got[:1]
+        for reply in mine:
+            if isinstance(reply, Exception):
+                raise reply
+        for p, reply in zip(prefetch, got[len(mine):], strict=True):
+            p.result = reply
         stored, current = got[0], (got[1] if current_of else None)
         if stored[0] is None and turn:
             raise UnknownCall(sid)

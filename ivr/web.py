@@ -26,10 +26,10 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 from flask import Blueprint, Flask, Response, current_app, request
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 from werkzeug.exceptions import HTTPException
 
 from ivr import history, queue, twiml
@@ -39,7 +39,8 @@ from ivr.config import Settings
 from ivr.engine import step, turn_record
 from ivr.events import CallState, Event, EventKind, from_params
 from ivr.jobs import submit
-from ivr.store import Store, Turn, UnknownCall, get_store
+from ivr.redact import number_key
+from ivr.store import Prefetch, Store, Turn, UnknownCall, get_store
 from ivr.verbs import Action, Job
 
 log = logging.getLogger(__name__)
@@ -114,13 +115,30 @@ def twilio_signed(view: F) -> F:
         if s.validate_signatures:
             signature = request.headers.get("X-Twilio-Signature", "")
             params = request.form.to_dict() if request.method == "POST" else {}
-            validator = RequestValidator(s.twilio.auth_token)
-            if not signature or not validator.validate(signed_url(), params, signature):
+            if not signature or not valid_signature(s.twilio.auth_token, signed_url(), params,
+                                                    signature):
                 log.warning("rejected unsigned or forged request to %s", request.path)
                 return Response("invalid Twilio signature\n", 403, mimetype="text/plain")
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=8)
+def _validator(token: str) -> RequestValidator:
+    return RequestValidator(token)
+
+
+def valid_signature(token: str, url: str, params: Mapping[str, str], signature: str) -> bool:
+    """The verdict of the SDK's ``RequestValidator(token).validate(url, params, signature)``
+    (HMAC-SHA1 of the URL with and without its port; the form's parameters), but the
+    second HMAC is computed only when the first one does not match."""
+    validator = _validator(token)
+    parsed = urlparse(url)
+    for candidate in (remove_port(parsed), add_port(parsed)):
+        if compare(validator.compute_signature(candidate, params), signature):
+            return True
+    return False
 
 
 # --- turns --------------------------------------------------------------------------------
@@ -156,14 +174,18 @@ def _number(raw: str) -> str:
     return cleaned if sum(c.isdigit() for c in cleaned) >= 4 else ""
 
 
-def _new_call(store: Store, sid: str, flow_id: str, version: str) -> CallState:
+def _new_call(store: Store, sid: str, flow_id: str, version: str,
+              known: Prefetch | None = None) -> CallState:
     """A new call's state; for a callback we placed (``?callback=<sid>``), the caller is
-    the number we rang and the earlier call's context comes along for the whisper."""
+    the number we rang and the earlier call's context comes along for the whisper.
+
+    ``known`` is the caller's history, read with the turn (see :func:`_history_read`)."""
     params = _params()
     earlier_sid = request.args.get("callback", "")
     if not _SID.match(earlier_sid):
         caller = _number(params.get("From", ""))
-        return CallState(sid, flow_id, version, caller=caller, history=_history(store, caller))
+        told = _history_from(known) if known is not None else _history(store, caller)
+        return CallState(sid, flow_id, version, caller=caller, history=told)
     caller = _number(params.get("To", ""))
     earlier = store.load(earlier_sid)
     if earlier is None:  # expired: the person still knows it is a callback
@@ -185,6 +207,34 @@ def _history(store: Store, caller: str) -> str:
     return history.summary(topics)
 
 
+def _history_read() -> Prefetch | None:
+    """The read of :func:`ivr.history.recent` for a new call's caller (same key, same
+    window), to send with the turn's own read instead of one more round trip. None for a
+    callback we placed (its caller and history come from the earlier call) or no number.
+    """
+    if _SID.match(request.args.get("callback", "")):
+        return None
+    caller = _number(_params().get("From", ""))
+    if not caller or "*" in caller:  # no history to read (history.recent reads nothing)
+        return None
+    s = settings()
+    since = (s.now() or datetime.now(UTC)) - timedelta(days=history.DAYS)
+    key = history.KEY.format(number_key(caller, s.caller_key_secret))
+    return Prefetch(("ZRANGEBYSCORE", key, since.timestamp(), "+inf"))
+
+
+def _history_from(read: Prefetch) -> str:
+    """The whisper line from a :func:`_history_read` reply ('' when unknown or on error)."""
+    if isinstance(read.result, Exception):
+        log.warning("caller history unavailable: %s", read.result)
+        return ""
+    if not isinstance(read.result, list):
+        return ""
+    topics = [(m.decode() if isinstance(m, bytes) else str(m)).split("|", 1)[-1]
+              for m in read.result]
+    return history.summary(topics)
+
+
 def _turn(c: Compiled, before: CallState, event: Event) -> tuple[Turn, list[Action]]:
     after, actions = step(c, before, event)
     urls = event_urls(after.flow, after.turn, after.sid)
@@ -195,22 +245,25 @@ def _turn(c: Compiled, before: CallState, event: Event) -> tuple[Turn, list[Acti
 def _respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "") -> Response:
     """Advance call ``sid`` once (re-serving duplicates); enqueue the turn's jobs.
 
-    ``flow_id`` is given for a new call: it starts on that flow's current version.
+    ``flow_id`` is given for a new call: it starts on that flow's current version (and
+    the caller's history is read in the same round trip as the call).
     """
     produced: list[Action] = []
+    known = _history_read() if flow_id else None
 
     def apply(before: CallState | None, current: str | None) -> Turn:
         if before is None:
             current = current or flows().republish(store, flow_id)
             if current is None:
                 raise UnknownFlow(flow_id)
-            before = _new_call(store, sid, flow_id, current)
+            before = _new_call(store, sid, flow_id, current, known)
         c = flows().pinned(store, before.flow, before.version)
         result, actions = _turn(c, before, event)
         produced[:] = actions
         return result
 
-    outcome = store.advance(sid, turn, apply, current_of=flow_id)
+    outcome = store.advance(sid, turn, apply, current_of=flow_id,
+                            prefetch=(known,) if known is not None else ())
     if outcome.applied:
         jobs = [a for a in produced if isinstance(a, Job)]
         if jobs:

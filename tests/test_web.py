@@ -427,3 +427,37 @@ def test_no_auth_token_with_signatures_on_fails_the_start(redis_url: str) -> Non
 
     with pytest.raises(ConfigError, match="auth token"):
         make_app(redis_url, twilio={"auth_token": ""})
+
+
+@pytest.mark.parametrize("url", ["https://mycompany.com/myapp.php?foo=1&bar=2",
+                                 "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+                                 "http://127.0.0.1:5000/voice/x/event?e=turn&turn=1",
+                                 "http://localhost/voice/x"])
+def test_valid_signature_gives_the_sdk_validators_verdict(url: str) -> None:
+    from ivr.web import valid_signature
+
+    params = {"CallSid": "CA1", "Digits": "1234", "From": "+12349013030"}
+    v = RequestValidator("12345")
+    signed = [v.compute_signature(u, params) for u in (url, url.replace(":443", ""),
+                                                       url.replace(".com/", ".com:443/"))]
+    for sig in [*signed, "", "forged", signed[0][:-1] + "x", "ü" * 28]:
+        for p in (params, {**params, "Digits": "9"}):
+            assert valid_signature("12345", url, p, sig) == v.validate(url, p, sig)
+
+
+def test_history_read_with_the_turn_equals_history_recent(redis_url: str,
+                                                          redis_conn: redis.Redis) -> None:
+    from datetime import datetime, timedelta
+
+    from ivr import history
+
+    now = datetime.fromisoformat(OPEN_CLOCK)
+    for i, days in enumerate((9, 7, 2, 0)):
+        history.remember(redis_conn, "+12125550111", f"CA{i}", f"topic {i}",
+                         now - timedelta(days=days, seconds=-1))
+    expected = history.summary(history.recent(redis_conn, "+12125550111", now))
+    assert expected.startswith("Third call")
+    c = TwilioCaller(flask_transport(make_app(redis_url).test_client()))
+    c.post(f"{c.base}/voice/{c.flow}", c.params(CallStatus="ringing", From="+1 212 555 0111"))
+    state = Store(redis_conn).load(c.sid)
+    assert state is not None and state.history == expected
