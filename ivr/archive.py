@@ -99,6 +99,9 @@ class Archive:
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(inbox)")}
+            if "recording" not in columns:  # archives written before recorded captures
+                db.execute("ALTER TABLE inbox ADD COLUMN recording TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -147,14 +150,16 @@ class Archive:
         masked, key = self._caller(item.get("caller"))
         row = (item["sid"], item["flow"], str(item.get("version") or ""),
                str(item.get("state") or ""), _json(list(item.get("path") or [])),
-               redact_text(str(item.get("said") or "")), masked, key, utc(item["at"]))
+               redact_text(str(item.get("said") or "")), masked, key, utc(item["at"]),
+               str(item.get("recording") or ""))
         with self._db() as db:
             db.execute(
                 "INSERT INTO inbox (sid, flow, version, state, path, said, caller, caller_key, "
-                "at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(sid) DO UPDATE SET said = CASE "
-                "WHEN excluded.said = '' OR instr(inbox.said, excluded.said) > 0 "
+                "at, recording) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(sid) DO UPDATE SET "
+                "said = CASE WHEN excluded.said = '' OR instr(inbox.said, excluded.said) > 0 "
                 "THEN inbox.said WHEN inbox.said = '' THEN excluded.said "
-                "ELSE inbox.said || '; ' || excluded.said END", row)
+                "ELSE inbox.said || '; ' || excluded.said END, recording = CASE WHEN "
+                "excluded.recording = '' THEN inbox.recording ELSE excluded.recording END", row)
 
     def add_callback(self, item: Mapping[str, Any]) -> None:
         """Upsert a voicemail / callback request (the newest recording wins)."""

@@ -66,7 +66,7 @@ _NEEDS: dict[Kind, tuple[str, ...]] = {
 _ALLOWED: dict[Kind, set[str]] = {
     Kind.SAY: {"say", "next"}, Kind.MENU: {"ask", "intents", "reprompt", "retries"},
     Kind.COLLECT: {"ask", "collect", "next", "reprompt", "retries"},
-    Kind.CAPTURE: {"capture", "then"}, Kind.VOICEMAIL: {"voicemail", "next"},
+    Kind.CAPTURE: {"capture", "then", "record"}, Kind.VOICEMAIL: {"voicemail", "next"},
     Kind.GOODBYE: {"goodbye"}, Kind.HOURS: {"hours"},
 }
 for _kind, _keys in _ALLOWED.items():

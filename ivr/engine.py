@@ -147,6 +147,12 @@ def _wait(t: _Turn, s: State, retry: str = "") -> None:
         return _hangup(t)
     if s.kind is Kind.VOICEMAIL:
         return _voicemail(t, s)
+    if s.kind is Kind.CAPTURE and s.record:  # the caller's own words, as audio + transcript
+        t.say(t.text(s))
+        t.out.extend(t.said)
+        t.out.append(Record(max_length=45, finish_on_key="#", play_beep=True, timeout=4,
+                            transcribe=True))
+        return None
     if retry:
         t.say(retry)
     prompt = t.text(s, "reprompt") if retry and s.reprompt else t.text(s)
@@ -244,12 +250,15 @@ def _on_collect(t: _Turn, s: State) -> None:
 def _on_capture(t: _Turn, s: State) -> None:
     e = t.event
     words = redact_text(e.text) if e.kind is EventKind.SPEECH else ""
+    recorded = e.kind is EventKind.RECORDING and bool(e.url)
     earlier = t.call.reason if t.call.reason and t.call.reason != words else ""
-    t.call.reason = "; ".join(x for x in (earlier, words) if x) or "(the caller did not say)"
+    t.call.reason = "; ".join(x for x in (earlier, words) if x) or (
+        "(left a recorded message)" if recorded else "(the caller did not say)")
     t.call.heard = words
     t.call.outcome = "other"
     t.out.append(Job("inbox", {"sid": t.call.sid, "flow": t.flow.id, "version": t.call.version,
                                "state": s.name, "path": t.call.path[-6:], "said": words,
+                               "recording": e.url if recorded else "",
                                "caller": mask_number(t.call.caller),
                                "at": t.event.now.isoformat()}))
     _go(t, "next")

@@ -80,6 +80,8 @@ class State:
     retries: Retries = field(default_factory=Retries)
     open: str = ""
     closed: str = ""
+    record: bool = False
+    """capture only: record the caller's words (audio + transcription)."""
     translations: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False,
                                                      compare=False)
     """Language code → the state's texts in it (same keys as YAML: ask, reprompt, intents)."""
@@ -198,7 +200,8 @@ def _state(name: str, data: dict[str, Any], base: Retries) -> State:
         nxt = HUMAN
     return State(name, kind, str(prompt), data.get("reprompt", ""), nxt, intents, collect,
                  _retries(data.get("retries"), base), hours.get("open", ""),
-                 hours.get("closed", ""), dict(data.get("translations") or {}))
+                 hours.get("closed", ""), bool(data.get("record", False)),
+                 dict(data.get("translations") or {}))
 
 
 def build_flow(data: dict[str, Any], version: str = "") -> Flow:

@@ -67,6 +67,7 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     "call_end": (Route("ivr.jobs.record_call", QUEUE, "record", JOB_TIMEOUT),),
     "inbox": (Route("ivr.jobs.inbox_item", QUEUE, "inbox", JOB_TIMEOUT),
               Route("ivr.jobs.notify_ops", NOTIFY_QUEUE, "notify-inbox", NOTIFY_TIMEOUT)),
+    "inbox_words": (Route("ivr.jobs.inbox_item", QUEUE, "inbox-words", JOB_TIMEOUT),),
     "callback": (Route("ivr.jobs.callback_request", QUEUE, "callback", JOB_TIMEOUT),
                  Route("ivr.jobs.notify_ops", NOTIFY_QUEUE, "notify-callback", NOTIFY_TIMEOUT),
                  Route("ivr.queue_jobs.place_callback", QUEUE, "place", JOB_TIMEOUT,

@@ -99,6 +99,8 @@ STATE = {
         "next": _TEXT,
         "then": _TEXT,
         "retries": RETRIES,
+        "record": {"type": "boolean", "description": "capture: record the caller's words "
+                   "(audio + Twilio transcription) instead of speech recognition only"},
         "translations": TRANSLATIONS,
     },
     "additionalProperties": False,

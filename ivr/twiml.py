@@ -105,8 +105,11 @@ def _enqueue(r: VoiceResponse, a: Enqueue, urls: Urls) -> None:
 
 
 def _record(r: VoiceResponse, a: Record, urls: Urls) -> None:
+    extra: dict[str, Any] = {}
+    if a.transcribe and "transcription" in urls:
+        extra = {"transcribe": True, "transcribe_callback": urls["transcription"]}
     r.record(action=urls[a.action], method=POST, max_length=a.max_length,
-             play_beep=a.play_beep, finish_on_key=a.finish_on_key, timeout=a.timeout)
+             play_beep=a.play_beep, finish_on_key=a.finish_on_key, timeout=a.timeout, **extra)
 
 
 def _redirect(r: VoiceResponse, a: Redirect, urls: Urls) -> None:

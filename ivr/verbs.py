@@ -85,6 +85,8 @@ class Record:
     play_beep: bool = True
     timeout: int = 5
     action: str = "recording"
+    transcribe: bool = False
+    """Ask Twilio for a transcription, posted later to the ``transcription`` URL."""
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,9 @@ from ivr.app import FLOWS_KEY, SETTINGS_KEY, Flows, UnknownFlow
 from ivr.compiler import Compiled
 from ivr.config import Settings
 from ivr.engine import step, turn_record
-from ivr.events import CallState, Event, EventKind, from_params
+from ivr.events import MAX_TEXT, CallState, Event, EventKind, from_params
 from ivr.jobs import submit
-from ivr.redact import number_key
+from ivr.redact import number_key, redact_text
 from ivr.store import Prefetch, Store, Turn, UnknownCall, get_store
 from ivr.verbs import Action, Job
 
@@ -150,6 +150,7 @@ def event_urls(flow_id: str, turn: int, sid: str) -> dict[str, str]:
     urls = {e: f"{root}/event?e={e}&turn={turn}" for e in EVENTS}
     urls["whisper"] = f"{root}/whisper?sid={quote(sid, safe='')}"
     urls["wait"] = f"{root}/wait?sid={quote(sid, safe='')}"
+    urls["transcription"] = f"{root}/transcription?sid={quote(sid, safe='')}"
     return urls
 
 
@@ -302,6 +303,26 @@ def event(flow_id: str) -> Response:
         raise BadRequest(f"bad event URL e={name[:20]!r} turn={turn[:20]!r}")
     ev = from_params(name, params, settings().now())
     return _respond(get_store(), sid, int(turn), ev)
+
+
+@bp.route("/<flow_id>/transcription", methods=["POST"])
+@twilio_signed
+def transcription(flow_id: str) -> Response:
+    """Twilio's transcription of a recorded "other" capture (``capture`` with ``record:
+    true``): the caller's words join the call's inbox item, through RQ. Not a call turn:
+    whatever happens, Twilio gets an empty 200."""
+    params = _params()
+    text = (params.get("TranscriptionText") or "").strip()[:MAX_TEXT]
+    try:
+        sid = _sid(params)
+        if text and params.get("TranscriptionStatus", "completed") == "completed":
+            now = (settings().now() or datetime.now(UTC)).isoformat()
+            submit(get_store().conn, [Job("inbox_words", {
+                "sid": sid, "flow": flow_id[:64], "said": redact_text(text), "at": now})],
+                settings())
+    except Exception:  # noqa: BLE001 - a lost transcription loses words, never the call
+        log.exception("transcription for %s not recorded", params.get("CallSid", "")[:64])
+    return Response(twiml.render([], {}), 200, mimetype=XML)
 
 
 @bp.route("/<flow_id>/whisper", methods=["GET", "POST"])
