@@ -32,7 +32,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 from werkzeug.exceptions import HTTPException
 
-from ivr import history, queue, twiml
+from ivr import history, twiml
 from ivr.app import FLOWS_KEY, SETTINGS_KEY, Flows, UnknownFlow
 from ivr.compiler import Compiled
 from ivr.config import Settings
@@ -346,91 +346,6 @@ def _plain_whisper(text: str = "") -> Response:
     return Response(twiml.whisper(text), 200, mimetype=XML)
 
 
-# --- waiting in a queue (waitUrl documents allow only Say/Play/Pause/Gather/Redirect/Leave) -
-
-def held(view: F) -> F:
-    """Like :func:`guaranteed` for waitUrl documents: on any failure keep the caller in line."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except Exception:
-            log.exception("%s %s failed; the caller keeps waiting", request.method, request.path)
-        return Response(twiml.render(queue.hold_fallback(), {}), 200, mimetype=XML)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def wait_urls(flow_id: str, sid: str, expected: int, waited: int) -> dict[str, str]:
-    """The wait document's URLs: itself (``wait``, ``no_input``) and the callback steps."""
-    base = (settings().public_base_url or request.host_url).rstrip("/")
-    root = f"{base}/voice/{quote(flow_id, safe='')}/wait"
-    q = f"sid={quote(sid, safe='')}&t={waited}"
-    urls = {"wait": f"{root}?{q}", "no_input": f"{root}?{q}"}
-    for name in queue.STEPS:
-        urls[f"cb_{name}"] = f"{root}/callback?{q}&in={expected}&step={name}"
-    return urls
-
-
-def _waiting() -> tuple[str, CallState | None, queue.WaitConfig]:
-    """The waiting call's sid (from the URL), its state if readable, and the wait config."""
-    sid = request.args.get("sid", "")
-    if not _SID.match(sid):
-        raise BadRequest(f"wait URL with a bad sid {sid[:80]!r}")
-    s, call, voice, language = settings(), None, "", ""
-    try:
-        call = get_store().load(sid)
-        if call is not None:
-            flow = flows().pinned(get_store(), call.flow, call.version).flow
-            voice, language = flow.voice, flow.language
-    except Exception:  # noqa: BLE001 - announcements go on without the flow's voice
-        log.warning("wait %s: call state unavailable", sid, exc_info=True)
-    return sid, call, queue.WaitConfig(s.hold_music_url, s.wait_offer_every,
-                                       s.wait_offer_threshold, voice, language)
-
-
-@bp.route("/<flow_id>/wait", methods=["POST"])
-@held
-@twilio_signed
-def wait(flow_id: str) -> Response:
-    """Enqueue waitUrl: position and expected wait, hold audio, now and then a callback offer."""
-    sid, _, cfg = _waiting()
-    status = queue.parse(_params())
-    last = request.args.get("t")
-    actions = queue.wait_actions(status, queue.number(last) if last else None, cfg)
-    urls = wait_urls(flow_id, sid, status.expected, status.waited)
-    return Response(twiml.render(actions, urls), 200, mimetype=XML)
-
-
-@bp.route("/<flow_id>/wait/callback", methods=["POST"])
-@held
-@twilio_signed
-def wait_callback(flow_id: str) -> Response:
-    """One step of the callback choice; a confirmed number becomes a callback job."""
-    sid, call, cfg = _waiting()
-    expected = queue.number(request.args.get("in"))
-    digits = from_params("turn", _params()).digits
-    turn = queue.callback_step(request.args.get("step", ""), digits,
-                               call.caller if call else "", expected, cfg)
-    if turn.number:
-        job = _callback_job(call or CallState(sid, flow_id, ""), turn.number, expected)
-        submit(get_store().conn, [job], settings())
-    urls = wait_urls(flow_id, sid, expected, queue.number(request.args.get("t")))
-    return Response(twiml.render(turn.actions, urls), 200, mimetype=XML)
-
-
-def _callback_job(call: CallState, number: str, expected: int) -> Job:
-    """The engine's callback job shape, plus the confirmed number and the promised time."""
-    now = settings().now() or datetime.now(UTC)
-    promise = now + timedelta(seconds=queue.callback_at(expected))
-    return Job("callback", {"sid": call.sid, "flow": call.flow, "caller": call.caller,
-                            "recording": "", "duration": 0, "reason": call.reason,
-                            "slots": call.slots, "path": call.path[-6:],
-                            "at": now.isoformat(), "number": number,
-                            "promise": promise.isoformat()})
-
-
 @bp.route("/status", methods=["POST"])
 @guaranteed
 @twilio_signed
@@ -486,3 +401,6 @@ def register_error_pages(app: Flask) -> None:
     # Werkzeug answers '//' with a 308 redirect, which no error handler sees (routing
     # exceptions bypass them) and Twilio would not follow with a signature: make it a 404.
     app.url_map.merge_slashes = False
+
+
+from ivr import hold as _hold  # noqa: E402,F401 - registers the hold (waitUrl) routes on bp
