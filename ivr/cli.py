@@ -216,7 +216,7 @@ def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | N
 def _job_settings(ctx: CliContext, **extra: Any) -> Any:
     """Settings for worker/jobs/inbox; a bad config is a usage error (exit 2)."""
     from ivr.config import ConfigError
-    from ivr.jobs import settings_for
+    from ivr.worker import settings_for
 
     try:
         return settings_for(ctx.config_path, ctx.redis_url, **extra)
@@ -237,10 +237,11 @@ _ARCHIVE = click.option("--archive", "archive_path", type=click.Path(dir_okay=Fa
 @pass_cli_context
 def worker(ctx: CliContext, burst: bool, name: str | None, archive_path: str | None) -> None:
     """Run an RQ worker on the ivr queues (re-enqueues spooled jobs first; SIGTERM-safe)."""
-    from ivr import jobs
+    from ivr import worker as rq_worker
 
     settings = _job_settings(ctx, archive_path=archive_path)
-    jobs.run_worker(jobs.connect(ctx.redis_url, settings), settings, burst=burst, name=name)
+    conn = rq_worker.connect(ctx.redis_url, settings)
+    rq_worker.run_worker(conn, settings, burst=burst, name=name)
 
 
 @main.group(name="jobs")
@@ -252,12 +253,12 @@ def jobs_group() -> None:
 @pass_cli_context
 def jobs_list(ctx: CliContext) -> None:
     """Queued/started/scheduled/failed counts, then each failed job and its error."""
-    from ivr import jobs
+    from ivr import worker as rq_worker
 
-    conn = jobs.connect(ctx.redis_url, _job_settings(ctx))
-    for queue, counts in jobs.stats(conn).items():
+    conn = rq_worker.connect(ctx.redis_url, _job_settings(ctx))
+    for queue, counts in rq_worker.stats(conn).items():
         click.echo(f"{queue}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    for f in jobs.failed(conn):
+    for f in rq_worker.failed(conn):
         click.echo(f"failed {f['id']} ({f['func']}): {f['error']}")
 
 
@@ -267,12 +268,12 @@ def jobs_list(ctx: CliContext) -> None:
 @pass_cli_context
 def jobs_retry(ctx: CliContext, job_ids: tuple[str, ...], retry_all: bool) -> None:
     """Requeue failed jobs: the JOB_IDS given, or --all. Exit 1 if an id is not failed."""
-    from ivr import jobs
+    from ivr import worker as rq_worker
 
     if bool(job_ids) == retry_all:
         raise click.UsageError("give failed job ids or --all (not both)")
-    conn = jobs.connect(ctx.redis_url, _job_settings(ctx))
-    done = jobs.retry_failed(conn, None if retry_all else job_ids)
+    conn = rq_worker.connect(ctx.redis_url, _job_settings(ctx))
+    done = rq_worker.retry_failed(conn, None if retry_all else job_ids)
     click.echo(f"requeued {len(done)} job(s)" + (": " + ", ".join(done) if done else ""))
     missing = sorted(set(job_ids) - set(done))
     if missing:
@@ -351,7 +352,7 @@ def _open_archive(ctx: CliContext, archive_path: str | None,
 
 def _flow_sources(ctx: CliContext, settings: object) -> Callable[[str, str], str | None]:
     """Flow text by (id, version) from Redis, where every published version is kept."""
-    from ivr.jobs import connect
+    from ivr.worker import connect
 
     def source(flow_id: str, version: str) -> str | None:
         try:

@@ -26,7 +26,7 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
-from ivr import jobs
+from ivr import jobs, worker
 from ivr.archive import Archive
 from ivr.cli import main
 from ivr.verbs import Hangup, Job
@@ -114,7 +114,7 @@ def test_worker_archives_everything_once(redis_conn: redis.Redis,
     assert archive.counts() == {"calls": 1, "turns": 3, "inbox": 1, "callbacks": 1}
     call = archive.call("CA1")
     assert call is not None and call["outcome"] == "voicemail" and call["caller"] == "+1******0000"
-    assert jobs.stats(redis_conn)["ivr"]["failed"] == 0
+    assert worker.stats(redis_conn)["ivr"]["failed"] == 0
 
 
 def test_card_number_never_reaches_the_archive(redis_conn: redis.Redis,
@@ -180,7 +180,7 @@ def test_failing_job_is_retried_then_lands_in_failed_registry(
     jobs.submit(redis_conn, call_jobs()[:1], settings)
     work(redis_conn)
     assert len(handler.bodies) == 4                      # 1 try + 3 retries
-    [failed] = jobs.failed(redis_conn)
+    [failed] = worker.failed(redis_conn)
     assert failed["id"] == "CA1-notify-inbox" and "HTTP Error 500" in failed["error"]
     out = CliRunner().invoke(main, ["jobs", "list", "--redis-url", _url(redis_conn)]).output
     assert "ivr-notify: queued 0, started 0, scheduled 0, failed 1" in out
@@ -190,7 +190,7 @@ def test_failing_job_is_retried_then_lands_in_failed_registry(
                                     _url(redis_conn)])
     assert res.exit_code == 0 and "requeued 1 job(s): CA1-notify-inbox" in res.output
     work(redis_conn)
-    assert jobs.failed(redis_conn) == [] and len(handler.bodies) == 5
+    assert worker.failed(redis_conn) == [] and len(handler.bodies) == 5
 
 
 def _url(conn: redis.Redis) -> str:
@@ -214,7 +214,7 @@ def test_retries_wait_in_the_scheduler_with_real_intervals(
     handler.status = 503
     jobs.submit(redis_conn, call_jobs()[:1], settings)
     work(redis_conn)
-    assert jobs.stats(redis_conn)["ivr-notify"]["scheduled"] == 1 and len(handler.bodies) == 1
+    assert worker.stats(redis_conn)["ivr-notify"]["scheduled"] == 1 and len(handler.bodies) == 1
     time.sleep(1.2)
     work(redis_conn, scheduler=True)                      # the scheduler moves it back
     job = RQJob.fetch("CA1-notify-inbox", connection=redis_conn, serializer=JSONSerializer)
@@ -227,7 +227,7 @@ def test_malformed_payload_fails_at_once(redis_conn: redis.Redis,
     jobs.submit(redis_conn, [Job("callback", {"sid": "CA9"}), Job("mystery", {"sid": "x"})],
                 settings)
     work(redis_conn)
-    [failed] = jobs.failed(redis_conn)
+    [failed] = worker.failed(redis_conn)
     assert failed["id"] == "CA9-callback"
     assert failed["error"] == "ivr.jobs.PayloadError: callback job: missing 'flow', 'at'"
     job = RQJob.fetch("CA9-callback", connection=redis_conn, serializer=JSONSerializer)
@@ -372,11 +372,11 @@ def test_worker_maintenance_drains_the_spool(redis_conn: redis.Redis,
                                              settings: SimpleNamespace) -> None:
     for job in call_jobs():
         jobs.write_spool(Path(settings.spool_dir), job)
-    worker = jobs.Worker(jobs.queues(redis_conn), connection=redis_conn,
-                         serializer=JSONSerializer)
-    worker.run_maintenance_tasks()
+    w = worker.Worker(jobs.queues(redis_conn), connection=redis_conn,
+                      serializer=JSONSerializer)
+    w.run_maintenance_tasks()
     assert list(Path(settings.spool_dir).iterdir()) == []
     assert redis_conn.llen("rq:queue:ivr") == 3
     Path(settings.spool_dir, "1-dir.json").mkdir()       # unreadable: kept aside, not fatal
-    worker.drain()
+    w.drain()
     assert [p.name for p in Path(settings.spool_dir).iterdir()] == ["1-dir.bad"]

@@ -14,7 +14,7 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
-from ivr import jobs
+from ivr import jobs, worker
 from ivr.archive import Archive
 from ivr.store import Store
 from tests.reliability.harness import (
@@ -130,7 +130,7 @@ def test_redis_killed_mid_burst_every_caller_reaches_a_human(
 
 
 def _queues_idle(conn: redis.Redis) -> bool:
-    s = jobs.stats(conn)
+    s = worker.stats(conn)
     return all(q["queued"] == 0 and q["started"] == 0 and q["scheduled"] == 0
                for q in s.values())
 
@@ -185,8 +185,8 @@ def test_worker_sigkilled_mid_job_three_times_loses_and_duplicates_nothing(
         _recover(conn)
         if _queues_idle(conn):
             break
-    assert _queues_idle(conn), jobs.stats(conn)
-    mine = [f for f in jobs.failed(conn) if f["id"].split("-")[0] in sids]
+    assert _queues_idle(conn), worker.stats(conn)
+    mine = [f for f in worker.failed(conn) if f["id"].split("-")[0] in sids]
     assert mine == []
     archive = Archive(stack.archive)
     store = Store(conn)
