@@ -139,6 +139,8 @@ def schema(transcript: bool) -> None:
               help="Print state and transition coverage per flow, and what nothing visits.")
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PCT",
               help="Exit 1 when a flow's state coverage is below PCT.")
+@click.option("--fail-under-transitions", "fail_edges", type=click.FloatRange(0, 100),
+              metavar="PCT", help="Exit 1 when a flow's transition coverage is below PCT.")
 @click.option("--via", default="", metavar="URL", help="Call a running server over signed HTTP.")
 @click.option("--auth-token", envvar="TWILIO_AUTH_TOKEN", default="",
               help="Auth token for --via signatures (env TWILIO_AUTH_TOKEN).")
@@ -146,8 +148,8 @@ def schema(transcript: bool) -> None:
               help="Engine steps after which a transcript is cut as a runaway.")
 @pass_cli_context
 def replay(ctx: CliContext, paths: tuple[str, ...], jobs: int, junit: str | None,
-           show_coverage: bool, fail_under: float | None, via: str, auth_token: str,
-           max_steps: int) -> None:
+           show_coverage: bool, fail_under: float | None, fail_edges: float | None, via: str,
+           auth_token: str, max_steps: int) -> None:
     """Replay QA transcripts (files or directories). Exit 0 all pass, 1 any fail, 2 usage."""
     from ivr import replay as rp
 
@@ -166,10 +168,12 @@ def replay(ctx: CliContext, paths: tuple[str, ...], jobs: int, junit: str | None
     covs = rp.coverage(results, cat)
     if show_coverage:
         click.echo(rp.format_coverage(covs, cat))
-    low = [c for c in covs.values() if fail_under is not None and c.state_pct() < fail_under]
-    for c in low:
-        click.echo(f"state coverage of {c.flow} is {c.state_pct():.1f}%, under {fail_under}%",
-                   err=True)
+    low = [(c.flow, what, pct, floor) for c in covs.values()
+           for what, pct, floor in (("state", c.state_pct(), fail_under),
+                                    ("transition", c.edge_pct(), fail_edges))
+           if floor is not None and pct < floor]
+    for flow_id, what, pct, floor in low:
+        click.echo(f"{what} coverage of {flow_id} is {pct:.1f}%, under {floor}%", err=True)
     sys.exit(1 if failed or low else 0)
 
 

@@ -52,9 +52,9 @@ def test_cli_full_state_coverage_of_shipped_transcripts(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     out = CliRunner().invoke(main, ["replay", "--coverage", "--fail-under", "100",
-                                    "tests/transcripts"])
+                                    "--fail-under-transitions", "100", "tests/transcripts"])
     assert out.exit_code == 0, out.output
-    assert "card-services: states 100.0% (21/21)" in out.output
+    assert "card-services: states 100.0% (21/21), transitions 100.0%" in out.output
     assert "clinic-appointments: states 100.0%" in out.output
     assert " 0 failed" in out.output
 
@@ -151,6 +151,9 @@ def test_fail_under_and_coverage_listing(tmp_path: Path) -> None:
     assert "states never entered: after_hours," in out.output
     assert "transitions never taken:" in out.output and "main_menu -intent_" in out.output
     assert "state coverage of card-services is" in out.output
+    out = CliRunner().invoke(main, ["replay", "--flows-dir", str(ROOT / "flows"),
+                                    "--fail-under-transitions", "50", str(tmp_path)])
+    assert out.exit_code == 1 and "transition coverage of card-services is" in out.output
 
 
 def test_parallel_results_keep_input_order() -> None:
