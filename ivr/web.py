@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlparse
@@ -103,6 +103,18 @@ def signed_url() -> str:
     return base.rstrip("/") + request.path + (f"?{qs}" if qs else "")
 
 
+def _signed_urls() -> Iterator[str]:
+    """The URL Twilio may have signed: :func:`signed_url`, then the URL exactly as it was
+    requested (gunicorn's RAW_URI), which keeps percent-escapes werkzeug decodes."""
+    first = signed_url()
+    yield first
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if raw.startswith("/"):
+        base = (settings().public_base_url or request.host_url).rstrip("/")
+        if base + raw != first:
+            yield base + raw
+
+
 def twilio_signed(view: F) -> F:
     """Reject (403, nothing changed) a request without a valid ``X-Twilio-Signature``.
 
@@ -115,8 +127,9 @@ def twilio_signed(view: F) -> F:
         if s.validate_signatures:
             signature = request.headers.get("X-Twilio-Signature", "")
             params = request.form.to_dict() if request.method == "POST" else {}
-            if not signature or not valid_signature(s.twilio.auth_token, signed_url(), params,
-                                                    signature):
+            if not signature or not any(
+                    valid_signature(s.twilio.auth_token, url, params, signature)
+                    for url in _signed_urls()):
                 log.warning("rejected unsigned or forged request to %s", request.path)
                 return Response("invalid Twilio signature\n", 403, mimetype="text/plain")
         return view(*args, **kwargs)

@@ -461,3 +461,16 @@ def test_history_read_with_the_turn_equals_history_recent(redis_url: str,
     c.post(f"{c.base}/voice/{c.flow}", c.params(CallStatus="ringing", From="+1 212 555 0111"))
     state = Store(redis_conn).load(c.sid)
     assert state is not None and state.history == expected
+
+
+def test_signature_over_the_url_as_requested_keeps_percent_escapes(client: FlaskClient) -> None:
+    """Twilio signs the URL it was given; werkzeug decodes some escapes in request.url."""
+    raw = "/voice/card-services?note=a%3Ab%C3%A9"
+    url = "http://localhost" + raw
+    params = {"CallSid": "CA" + "7" * 32, "From": "+15551234567", "To": "+18005550100"}
+    r = client.post(raw, data=params, headers={"X-Twilio-Signature": sign(url, params)},
+                    environ_overrides={"RAW_URI": raw})
+    assert r.status_code == 200 and "<Gather" in r.get_data(as_text=True)
+    forged = client.post(raw, data=params, headers={"X-Twilio-Signature": sign(url, {})},
+                         environ_overrides={"RAW_URI": raw})
+    assert forged.status_code == 403
