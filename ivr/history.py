@@ -43,16 +43,29 @@ def remember(conn: redis.Redis, caller: str, sid: str, topic: str, at: datetime,
     pipe.execute()
 
 
+def query(caller: str, now: datetime | None = None,
+          secret: str = "") -> tuple[str, str, float, str] | None:
+    """The Redis command that reads the caller's last ``DAYS`` days (None: nothing to read),
+    so the web layer can send it in the turn's own pipeline."""
+    if not caller or "*" in caller:
+        return None
+    since = (now or datetime.now(UTC)) - timedelta(days=DAYS)
+    return ("ZRANGEBYSCORE", KEY.format(number_key(caller, secret)), since.timestamp(), "+inf")
+
+
+def topics(members: list[bytes | str]) -> list[str]:
+    """The topics in the reply to :func:`query`, oldest first."""
+    return [(m.decode() if isinstance(m, bytes) else str(m)).split("|", 1)[-1]
+            for m in members]
+
+
 def recent(conn: redis.Redis, caller: str, now: datetime | None = None,
            secret: str = "") -> list[str]:
     """Topics of this caller's calls in the last ``DAYS`` days, oldest first."""
-    if not caller or "*" in caller:
+    command = query(caller, now, secret)
+    if command is None:
         return []
-    since = (now or datetime.now(UTC)) - timedelta(days=DAYS)
-    members = conn.zrangebyscore(KEY.format(number_key(caller, secret)), since.timestamp(),
-                                 "+inf")
-    return [(m.decode() if isinstance(m, bytes) else str(m)).split("|", 1)[-1]
-            for m in members]
+    return topics(conn.execute_command(*command))  # type: ignore[no-untyped-call]
 
 
 def summary(topics: list[str]) -> str:

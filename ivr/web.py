@@ -24,7 +24,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlparse
 
@@ -39,7 +39,7 @@ from ivr.config import Settings
 from ivr.engine import step, turn_record
 from ivr.events import MAX_TEXT, CallState, Event, EventKind, from_params
 from ivr.jobs import submit
-from ivr.redact import number_key, redact_text
+from ivr.redact import redact_text
 from ivr.store import Prefetch, Store, Turn, UnknownCall, get_store
 from ivr.verbs import Action, Job
 
@@ -228,13 +228,9 @@ def _history_read() -> Prefetch | None:
     """
     if _SID.match(request.args.get("callback", "")):
         return None
-    caller = _number(_params().get("From", ""))
-    if not caller or "*" in caller:  # no history to read (history.recent reads nothing)
-        return None
     s = settings()
-    since = (s.now() or datetime.now(UTC)) - timedelta(days=history.DAYS)
-    key = history.KEY.format(number_key(caller, s.caller_key_secret))
-    return Prefetch(("ZRANGEBYSCORE", key, since.timestamp(), "+inf"))
+    command = history.query(_number(_params().get("From", "")), s.now(), s.caller_key_secret)
+    return Prefetch(command) if command else None
 
 
 def _history_from(read: Prefetch) -> str:
@@ -244,9 +240,7 @@ def _history_from(read: Prefetch) -> str:
         return ""
     if not isinstance(read.result, list):
         return ""
-    topics = [(m.decode() if isinstance(m, bytes) else str(m)).split("|", 1)[-1]
-              for m in read.result]
-    return history.summary(topics)
+    return history.summary(history.topics(read.result))
 
 
 def _turn(c: Compiled, before: CallState, event: Event) -> tuple[Turn, list[Action]]:
