@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from tests.reliability.harness import STAT_ROWS, STATS, Stack
 
@@ -13,6 +14,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "reliability: attacks a real gunicorn + Redis + RQ worker stack "
         "(tests/reliability)")
+
+
+@pytest.fixture
+def conn(stack: Stack) -> Iterator[redis.Redis]:
+    """A client of the suite's Redis, closed after the test."""
+    c = stack.conn()
+    yield c
+    c.close()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import threading
 import urllib.parse
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -18,13 +17,6 @@ from tests.reliability.harness import HUMAN, STATS, Stack, check_twiml, dialled,
 from tests.twilio_caller import Reply, TwilioCaller, http_transport, sign
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.redis]
-
-
-@pytest.fixture
-def conn(stack: Stack) -> Iterator[redis.Redis]:
-    c = stack.conn()
-    yield c
-    c.close()
 
 
 def caller(stack: Stack) -> TwilioCaller:

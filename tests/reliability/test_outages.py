@@ -6,7 +6,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -29,13 +28,6 @@ from tests.reliability.harness import (
 from tests.twilio_caller import Reply, TwilioCaller, http_transport
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.redis]
-
-
-@pytest.fixture
-def conn(stack: Stack) -> Iterator[redis.Redis]:
-    c = stack.conn()
-    yield c
-    c.close()
 
 
 def place_call(stack: Stack, script: list[str], log: list[list[Reply]],
