@@ -75,13 +75,6 @@ class Flows:
         with self._lock:
             self._by_version[(c.flow.id, c.flow.version)] = c
 
-    def current(self, store: Store, flow_id: str) -> Compiled:
-        """The version new calls of ``flow_id`` start on (one Redis GET)."""
-        version = store.current(flow_id)
-        if version is None:
-            raise UnknownFlow(flow_id)
-        return self.pinned(store, flow_id, version)
-
     def pinned(self, store: Store, flow_id: str, version: str) -> Compiled:
         """Version ``version`` of ``flow_id``, compiled from Redis the first time."""
         hit = self._by_version.get((flow_id, version))
