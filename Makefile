@@ -9,6 +9,7 @@ install:
 lint:
 	$(PY) -m ruff check ivr tests bench
 	$(PY) -m mypy ivr
+	lint-imports
 
 test: install lint
 	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \

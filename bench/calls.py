@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             _call(client)
         conn = redis.Redis.from_url(url)
         conn.flushdb()
-        from ivr.app import reload_flows
         from ivr.config import load_settings
-        from ivr.store import Store
+        from ivr.server.registry import reload_flows
+        from ivr.store.calls import Store
 
         reload_flows(load_settings(None, {"flows_dir": str(ROOT / "flows"),
                                           "emergency_number": "+15559990000"}), Store(conn))

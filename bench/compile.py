@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ivr.checks import check  # noqa: E402
-from ivr.compiler import compile_flow  # noqa: E402
-from ivr.source import load  # noqa: E402
+from ivr.flowlang.checks.rules import check  # noqa: E402
+from ivr.flowlang.machine import compile_flow  # noqa: E402
+from ivr.flowlang.source import load  # noqa: E402
 
 SIZES = (10, 100, 1000, 5000)
 

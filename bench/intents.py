@@ -1,7 +1,7 @@
 """How well and how fast the speech matcher routes callers: ``python bench/intents.py``.
 
 Runs every labeled utterance in ``tests/data/utterances.yaml`` through
-:func:`ivr.matcher.match` against the real flow menus, and prints, separately for the
+:func:`ivr.runtime.matcher.match` against the real flow menus, and prints, separately for the
 ``tune`` and ``holdout`` splits: accuracy (overall and per label), ``other`` and ``human``
 precision/recall, the dangerous errors (a wrong intent chosen without asking), the
 confirmations asked, and the confusion matrix. Then the matching speed for 10 and 200
@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ivr.catalog import Catalog, load_dir  # noqa: E402
-from ivr.flow import Intent, Matching  # noqa: E402
-from ivr.matcher import HUMAN, OTHER, Match, match  # noqa: E402
+from ivr.flowlang.catalog import Catalog, load_dir  # noqa: E402
+from ivr.flowlang.model import HUMAN, OTHER, Intent, Matching  # noqa: E402
+from ivr.runtime.matcher import Match, match  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "utterances.yaml"
 

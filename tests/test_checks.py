@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.catalog import check_file
-from ivr.errors import Problem
+from ivr.flowlang.catalog import check_file
+from ivr.flowlang.diagnostics import Problem
 
 FLOWS = Path(__file__).parent / "flows"
 FIXTURES = sorted(FLOWS.glob("*.yaml"))

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from ivr.catalog import Catalog
 from ivr.cli import main
-from ivr.compiler import Compiled
-from ivr.engine import step
-from ivr.events import CallState, Event, EventKind
-from ivr.verbs import Action, Enqueue, Gather, Hangup, Job, Record, spoken
+from ivr.flowlang.catalog import Catalog
+from ivr.flowlang.machine import Compiled
+from ivr.runtime.actions import Action, Enqueue, Gather, Hangup, Job, Record, spoken
+from ivr.runtime.engine import step
+from ivr.runtime.events import CallState, Event, EventKind
 
 ROOT = Path(__file__).resolve().parent.parent
 CHI = ZoneInfo("America/Chicago")

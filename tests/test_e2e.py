@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from ivr.store import Store
+from ivr.store.calls import Store
 from tests.conftest import ROOT
 from tests.twilio_caller import TOKEN, Reply, TwilioCaller, http_transport
 

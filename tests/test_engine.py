@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.catalog import Catalog
-from ivr.compiler import END, Compiled
-from ivr.engine import step
-from ivr.events import CallState, Event, EventKind
-from ivr.verbs import Dial, Gather, Hangup, Job, Record, spoken
+from ivr.flowlang.catalog import Catalog
+from ivr.flowlang.machine import END, Compiled
+from ivr.runtime.actions import Dial, Gather, Hangup, Job, Record, spoken
+from ivr.runtime.engine import step
+from ivr.runtime.events import CallState, Event, EventKind
 from tests.conftest import CLOSED, OPEN
 
 

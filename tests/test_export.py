@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import redis
@@ -14,10 +13,12 @@ from click.testing import CliRunner
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from ivr import jobs
 from ivr.cli import main
-from ivr.export import placeholder, transcript_for
-from ivr.redact import luhn_ok
+from ivr.config import Settings
+from ivr.jobs import enqueue as jobs
+from ivr.jobs import tasks
+from ivr.qa.export import placeholder, transcript_for
+from ivr.runtime.redact import luhn_ok
 from tests.conftest import ROOT
 from tests.test_web import make_app
 from tests.twilio_caller import TwilioCaller, flask_transport
@@ -28,10 +29,10 @@ pytestmark = pytest.mark.redis
 @pytest.fixture
 def archive_path(tmp_path: Path) -> Iterator[str]:
     path = str(tmp_path / "archive.db")
-    jobs.configure(SimpleNamespace(archive_path=path, spool_dir=str(tmp_path / "spool"),
+    tasks.configure(Settings(archive_path=path, spool_dir=str(tmp_path / "spool"),
                                    job_retry_intervals=[0]))
     yield path
-    jobs.configure(None)
+    tasks.configure(None)
 
 
 def place_calls(redis_url: str, redis_conn: redis.Redis) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.catalog import check_text
-from ivr.gethuman import check_gethuman
+from ivr.flowlang.catalog import check_text
+from ivr.flowlang.checks.gethuman import check_gethuman
 
 BASE = """\
 flow: gh
@@ -64,7 +64,7 @@ def test_base_flow_passes_every_rule() -> None:
 
 
 def test_shipped_card_flow_passes(catalog: object) -> None:
-    from ivr.catalog import check_file
+    from ivr.flowlang.catalog import check_file
 
     checked = check_file("flows/card-services.yaml")
     assert checked.flow is not None

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ivr.catalog import check_file, check_text
 from ivr.cli import main
-from ivr.flow import Flow
-from ivr.graph import ANYWHERE, Style, build, find_flow, render, to_mermaid
+from ivr.flowlang.catalog import check_file, check_text
+from ivr.flowlang.graph import ANYWHERE, Style, build, find_flow, render, to_mermaid
+from ivr.flowlang.model import Flow
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden"

@@ -4,15 +4,16 @@ real RQ worker for the call record)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import redis
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from ivr import history, jobs
-from ivr.events import CallState
-from ivr.prompts import whisper
+from ivr.config import Settings
+from ivr.jobs import enqueue as jobs
+from ivr.jobs import history, tasks
+from ivr.runtime.events import CallState
+from ivr.runtime.prompts import whisper
 from tests.conftest import ROOT
 from tests.test_web import make_app
 from tests.twilio_caller import TwilioCaller, flask_transport
@@ -48,7 +49,7 @@ def test_topic_is_the_callers_words_else_where_the_call_ended() -> None:
 
 def test_whisper_mentions_earlier_calls() -> None:
     call = CallState("CA1", "card-services", "v", history="Second call this week; before: x.")
-    from ivr.catalog import check_file
+    from ivr.flowlang.catalog import check_file
 
     flow = check_file(str(ROOT / "flows" / "card-services.yaml")).flow
     assert flow is not None
@@ -57,7 +58,7 @@ def test_whisper_mentions_earlier_calls() -> None:
 
 def test_second_call_whisper_knows_the_first(redis_url: str, redis_conn: redis.Redis,
                                              tmp_path: object) -> None:
-    jobs.configure(SimpleNamespace(archive_path=f"{tmp_path}/a.db", spool_dir=f"{tmp_path}/s",
+    tasks.configure(Settings(archive_path=f"{tmp_path}/a.db", spool_dir=f"{tmp_path}/s",
                                    job_retry_intervals=[0]))
     try:
         client = make_app(redis_url).test_client()
@@ -76,4 +77,4 @@ def test_second_call_whisper_knows_the_first(redis_url: str, redis_conn: redis.R
         agent = second.post(url, second.params(), keep=False)
         assert "Second call this week; before: I found somebody's credit card" in agent.text
     finally:
-        jobs.configure(None)
+        tasks.configure(None)

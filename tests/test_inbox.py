@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ivr.archive import Archive
 from ivr.cli import main
-from ivr.inbox import normalise, parse_since, render_items, render_top, top
+from ivr.jobs.archive import Archive
+from ivr.ops.inbox import normalise, parse_since, render_items, render_top, top
 
 NOW = datetime(2026, 11, 20, 19, 0, tzinfo=UTC)
 FOUND = ["I found someone's card", "i found someones card", "Um, I found somebody's card!",

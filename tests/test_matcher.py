@@ -11,9 +11,9 @@ import time
 import pytest
 
 from bench.intents import Outcome, evaluate, found_card_misroutes, load_rows, summary
-from ivr.catalog import Catalog
-from ivr.flow import Intent, Matching
-from ivr.matcher import Match, analyse, asr_confidence, match
+from ivr.flowlang.catalog import Catalog
+from ivr.flowlang.model import Intent, Matching
+from ivr.runtime.matcher import Match, analyse, asr_confidence, match
 
 
 @pytest.fixture(scope="module")

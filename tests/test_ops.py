@@ -18,12 +18,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ivr import ops_auth
 from ivr.app import create_app
-from ivr.archive import Archive
 from ivr.cli import main
-from ivr.store import Store
-from ivr.transcript import parse_transcript
+from ivr.jobs.archive import Archive
+from ivr.ops import auth as ops_auth
+from ivr.qa.transcript import parse_transcript
+from ivr.server.context import store_of
+from ivr.store.calls import Store
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.redis
@@ -79,7 +80,7 @@ def alice(client: FlaskClient) -> Iterator[tuple[FlaskClient, str]]:
 
 
 def current(app: Flask) -> str:
-    store: Store = app.extensions["ivr.store"]
+    store: Store = store_of(app)
     return store.current(FLOW) or ""
 
 
@@ -296,7 +297,7 @@ def test_publish_then_rollback_with_audit(alice: tuple[FlaskClient, str], app: F
     assert resp.status_code == 302
     v2 = current(app)
     assert v2 != v1
-    store: Store = app.extensions["ivr.store"]
+    store: Store = store_of(app)
     assert store.flow_text(FLOW, v2) == edited()
     page = client.get(f"/ops/flows/{FLOW}").get_data(as_text=True)
     assert "Published version" in page and "shorter welcome" in page
@@ -304,7 +305,7 @@ def test_publish_then_rollback_with_audit(alice: tuple[FlaskClient, str], app: F
     resp = client.post(f"/ops/flows/{FLOW}/rollback",
                        data={"to": v1, "based_on": v2, "csrf_token": tok})
     assert resp.status_code == 302 and current(app) == v1
-    from ivr.ops_versions import audit
+    from ivr.ops.versions import audit
 
     entries = audit(store.conn, FLOW)
     assert [(e["action"], e["from"], e["to"], e["who"]) for e in entries] == [
@@ -460,14 +461,14 @@ def test_metrics_zero_outs_per_state(alice: tuple[FlaskClient, str], archive_pat
     assert re.search(r"<th>main_menu</th>.*?<td class=\"num\">3</td>", page, re.S)
     assert "25%" in page    # containment: 1 completed of 4 calls
 
-    from ivr.ops_metrics import flow_metrics
+    from ivr.ops.metrics import flow_metrics
 
     m = {x.flow: x for x in flow_metrics(archive_path, {FLOW: None})}[FLOW]
     assert (m.calls, m.zero_outs["main_menu"], m.containment) == (4, 3, 25.0)
 
 
 def test_metrics_without_an_archive(alice: tuple[FlaskClient, str]) -> None:
-    from ivr.ops_metrics import flow_metrics
+    from ivr.ops.metrics import flow_metrics
 
     assert flow_metrics("/nonexistent/archive.db", {FLOW: None})[0].calls == 0
     client, _ = alice

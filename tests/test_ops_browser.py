@@ -23,8 +23,9 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from ivr.archive import Archive
-from ivr.store import CALL
+from ivr.jobs.archive import Archive
+from ivr.server.context import store_of
+from ivr.store.keys import CALL
 from tests.test_ops import FLOW, TEXT, make_app
 
 CHROMIUM = os.environ.get("IVR_CHROMIUM", "/usr/bin/chromium")
@@ -73,7 +74,7 @@ def seed_archive(path: str) -> None:
 def live_calls(app: Flask) -> None:
     """A few calls in progress, started a little while ago (by the real clock)."""
     client = app.test_client()
-    conn = app.extensions["ivr.store"].conn
+    conn = store_of(app).conn
     now = datetime.now(UTC)
     for i, digits in enumerate(["", "1", "0", "2"]):
         sid = f"CA{i}f3e2a9c0d4b7e6a1c5f8d2b9e0a7c4{i}"

@@ -8,11 +8,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivr.catalog import check_text
-from ivr.compiler import compile_flow
-from ivr.engine import step
-from ivr.errors import errors_in
-from ivr.events import CallState, Event
+from ivr.flowlang.catalog import check_text
+from ivr.flowlang.diagnostics import errors_in
+from ivr.flowlang.machine import compile_flow
+from ivr.runtime.engine import step
+from ivr.runtime.events import CallState, Event
 
 KINDS = ("menu", "say", "collect")
 FAST = settings(max_examples=150, deadline=None,
@@ -128,8 +128,8 @@ def test_mutated_flows_never_raise(text: str, data: st.DataObject) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(st.text(max_size=300), st.binary(max_size=300)))
 def test_arbitrary_text_never_raises(blob: str | bytes) -> None:
-    from ivr.catalog import check_source
-    from ivr.source import load
+    from ivr.flowlang.catalog import check_source
+    from ivr.flowlang.source import load
 
     checked = check_source(load(blob, "fuzz.yaml"))
     assert checked.flow is None or not errors_in(checked.problems)

@@ -8,7 +8,6 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,15 +16,19 @@ from flask import Flask
 from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
-from ivr import jobs, queue, twiml
-from ivr.catalog import Catalog, check_text
-from ivr.engine import step
-from ivr.events import CallState, Event, EventKind
-from ivr.gethuman import check_gethuman
-from ivr.queue import QueueStatus, WaitConfig
-from ivr.queue_jobs import DRY_LIST
-from ivr.store import Store
-from ivr.verbs import Gather, Hangup, Job, Leave, Pause, Play, Redirect, Say, spoken
+from ivr.config import Settings, TwilioSettings
+from ivr.flowlang.catalog import Catalog, check_text
+from ivr.flowlang.checks.gethuman import check_gethuman
+from ivr.jobs import enqueue as jobs
+from ivr.jobs import tasks
+from ivr.jobs.callbacks import DRY_LIST
+from ivr.runtime import waiting as queue
+from ivr.runtime.actions import Gather, Hangup, Job, Leave, Pause, Play, Redirect, Say, spoken
+from ivr.runtime.engine import step
+from ivr.runtime.events import CallState, Event, EventKind
+from ivr.runtime.waiting import QueueStatus, WaitConfig
+from ivr.store.calls import Store
+from ivr.telephony import twiml
 from tests.test_web import make_app
 from tests.twilio_caller import CALLER, TwilioCaller, flask_transport
 
@@ -266,15 +269,15 @@ def test_wait_url_garbage_is_never_a_500(app: Flask) -> None:
 # --- the callback job on a real worker, dry run -------------------------------------------------
 
 @pytest.fixture
-def worker_settings(tmp_path: Path) -> Iterator[SimpleNamespace]:
-    s = SimpleNamespace(spool_dir=str(tmp_path / "spool"), archive_path=str(tmp_path / "a.db"),
+def worker_settings(tmp_path: Path) -> Iterator[Settings]:
+    s = Settings(spool_dir=str(tmp_path / "spool"), archive_path=str(tmp_path / "a.db"),
                         job_retry_intervals=[0], ops_webhook_url="", callback_dry_run=True,
                         callback_from_number="+18005550100",
                         public_base_url="https://ivr.example.com",
-                        twilio=SimpleNamespace(account_sid="", auth_token=""))
-    jobs.configure(s)
+                        twilio=TwilioSettings())
+    tasks.configure(s)
     yield s
-    jobs.configure(None)
+    tasks.configure(None)
 
 
 def work(conn: redis.Redis) -> None:
@@ -294,7 +297,7 @@ def dry_requests(conn: redis.Redis) -> list[dict[str, Any]]:
 
 
 def test_callback_job_end_to_end_dry_run(redis_conn: redis.Redis,
-                                         worker_settings: SimpleNamespace) -> None:
+                                         worker_settings: Settings) -> None:
     due = datetime.now(UTC) - timedelta(seconds=1)
     jobs.submit(redis_conn, [callback_job("CA9", due)], worker_settings)
     jobs.submit(redis_conn, [callback_job("CA9", due)], worker_settings)  # a retried webhook
@@ -302,7 +305,7 @@ def test_callback_job_end_to_end_dry_run(redis_conn: redis.Redis,
     [req] = dry_requests(redis_conn)
     assert req["to"] == "+14155552671" and req["from"] == "+18005550100"
     assert req["url"] == "https://ivr.example.com/voice/clinic-appointments?callback=CA9"
-    from ivr.queue_jobs import place_callback
+    from ivr.jobs.callbacks import place_callback
 
     queue_ = Queue(jobs.QUEUE, connection=redis_conn, serializer=JSONSerializer)
     queue_.enqueue(place_callback, callback_job("CA9", due).payload)  # a re-run: no 2nd call
@@ -311,7 +314,7 @@ def test_callback_job_end_to_end_dry_run(redis_conn: redis.Redis,
 
 
 def test_callback_waits_for_the_promised_time(redis_conn: redis.Redis,
-                                              worker_settings: SimpleNamespace) -> None:
+                                              worker_settings: Settings) -> None:
     jobs.submit(redis_conn, [callback_job("CA8", datetime.now(UTC) + timedelta(hours=1))],
                 worker_settings)
     work(redis_conn)
@@ -321,7 +324,7 @@ def test_callback_waits_for_the_promised_time(redis_conn: redis.Redis,
 
 
 def test_web_confirmed_callback_is_placed_by_a_real_worker(
-        app: Flask, redis_conn: redis.Redis, worker_settings: SimpleNamespace) -> None:
+        app: Flask, redis_conn: redis.Redis, worker_settings: Settings) -> None:
     c, _ = queued(app)
     c.press("1")
     c.press("1")

@@ -11,24 +11,22 @@ from xml.etree import ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from ivr.catalog import Catalog
 from ivr.cli import main
-from ivr.replay import (
-    EngineDriver,
+from ivr.flowlang.catalog import Catalog
+from ivr.qa.drivers import EngineDriver, Observed, keypad
+from ivr.qa.http_driver import HttpDriver, Response, Transport
+from ivr.qa.replay import (
     Options,
     Result,
-    Turn,
     catalog_for,
     coverage,
     flow_coverage,
     junit_xml,
-    keypad,
     run,
     run_file,
     run_paths,
 )
-from ivr.replay_http import HttpDriver, Response, Transport
-from ivr.transcript import Step, load_transcript, parse_transcript
+from ivr.qa.transcript import Step, load_transcript, parse_transcript
 from tests.conftest import ROOT
 
 TRANSCRIPTS = ROOT / "tests" / "transcripts"
@@ -120,7 +118,7 @@ def test_engine_errors_are_failures_not_crashes(catalog: Catalog) -> None:
     assert t is not None
 
     class Broken(EngineDriver):
-        def send(self, s: Step) -> Turn:
+        def send(self, s: Step) -> Observed:
             self.call.state = "nowhere"     # a corrupt call: the engine raises
             return super().send(s)
 

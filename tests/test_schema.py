@@ -10,9 +10,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ivr.catalog import check_text
 from ivr.cli import main
-from ivr.schema import FLOW_SCHEMA
+from ivr.flowlang.catalog import check_text
+from ivr.flowlang.schema import FLOW_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "flows").glob("*.yaml"))

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from ivr.catalog import Catalog
 from ivr.cli import main
-from ivr.replay import Turn
-from ivr.simulate import InputError, Session, parse_line
+from ivr.flowlang.catalog import Catalog
+from ivr.qa.drivers import Observed
+from ivr.qa.simulate import InputError, Session, parse_line
 from tests.conftest import OPEN, ROOT
 
 FLOWS = str(ROOT / "flows")
@@ -64,17 +64,17 @@ def test_help_unknown_input_and_end_of_input() -> None:
     ("say lost card @0.4", "say", "lost card", 0.4), ("HANGUP", "hangup", "", None),
 ])
 def test_parse_line(line: str, kind: str, value: str, conf: float | None) -> None:
-    s = parse_line(line, Turn("main_menu", [], ["gather"]))
+    s = parse_line(line, Observed("main_menu", [], ["gather"]))
     assert s is not None and (s.kind, s.value, s.confidence) == (kind, value, conf)
 
 
 def test_parse_line_while_ringing_and_recording() -> None:
-    ringing = Turn("human", [], ["say", "dial"])
+    ringing = Observed("human", [], ["say", "dial"])
     with pytest.raises(InputError, match="answer, noanswer or busy"):
         parse_line("1", ringing)
     busy = parse_line("busy", ringing)
     assert busy is not None and busy.value == "busy"
-    rec = parse_line("", Turn("x", [], ["say", "record"]))
+    rec = parse_line("", Observed("x", [], ["say", "record"]))
     assert rec is not None and rec.kind == "recording"
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ivr.catalog import check_file, check_text
 from ivr.cli import main
-from ivr.source import MAX_BYTES, dotted, load, load_file
+from ivr.flowlang.catalog import check_file, check_text
+from ivr.flowlang.source import MAX_BYTES, dotted, load, load_file
 
 VALID = (Path(__file__).resolve().parent.parent / "flows" / "card-services.yaml").read_text()
 

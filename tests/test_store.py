@@ -10,8 +10,9 @@ import pytest
 import redis
 
 from ivr.config import Settings
-from ivr.events import CallState
-from ivr.store import Store, Turn, UnknownCall, connect, embedded_socket, stop_embedded
+from ivr.runtime.events import CallState
+from ivr.store.calls import Store, Turn, UnknownCall
+from ivr.store.connection import connect, embedded_socket, stop_embedded
 
 pytestmark = pytest.mark.redis
 

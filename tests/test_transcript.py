@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
-from ivr.catalog import Catalog
 from ivr.cli import main
-from ivr.errors import format_standard
-from ivr.transcript import TRANSCRIPT_SCHEMA, Loaded, parse_transcript
+from ivr.flowlang.catalog import Catalog
+from ivr.flowlang.diagnostics import format_standard
+from ivr.qa.transcript import TRANSCRIPT_SCHEMA, Loaded, parse_transcript
 from tests.conftest import ROOT
 
 GOOD = """\

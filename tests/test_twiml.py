@@ -9,12 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr import twiml
-from ivr.catalog import Catalog
-from ivr.compiler import Compiled
-from ivr.engine import step
-from ivr.events import CallState, Event
-from ivr.verbs import (
+from ivr.flowlang.catalog import Catalog
+from ivr.flowlang.machine import Compiled
+from ivr.runtime.actions import (
     VERBS,
     Dial,
     Enqueue,
@@ -27,6 +24,9 @@ from ivr.verbs import (
     Redirect,
     Say,
 )
+from ivr.runtime.engine import step
+from ivr.runtime.events import CallState, Event
+from ivr.telephony import twiml
 from tests.conftest import CLOSED, OPEN
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -137,7 +137,7 @@ def test_whisper_is_a_say() -> None:
 
 
 def test_fallthrough_gather_continues_into_the_record() -> None:
-    from ivr.verbs import Gather, Record, Say
+    from ivr.runtime.actions import Gather, Record, Say
 
     offer = Gather((Say("Press 1 for a call back."),), "dtmf", 1, "", 4, fallthrough=True)
     xml = twiml.render([offer, Say("Leave a message."), Record()], URLS)

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 
 from ivr.app import create_app
-from ivr.store import Store
+from ivr.store.calls import Store
 from tests.conftest import ROOT
 from tests.twilio_caller import TOKEN, TwilioCaller, flask_transport, sign
 
@@ -368,7 +368,8 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def test_reload_new_calls_get_the_new_version_in_flight_calls_stay(
         redis_url: str, tmp_path: Path, store: Store) -> None:
-    from ivr.app import SETTINGS_KEY, reload_flows
+    from ivr.server.context import SETTINGS_KEY
+    from ivr.server.registry import reload_flows
 
     flows_dir = _flows_copy(tmp_path)
     app = make_app(redis_url, flows_dir=str(flows_dir))
@@ -414,7 +415,7 @@ def test_reload_refuses_a_broken_flow_and_the_old_one_keeps_serving(
 
 
 def test_a_bad_flow_fails_the_start(redis_url: str, tmp_path: Path) -> None:
-    from ivr.errors import FlowError
+    from ivr.flowlang.diagnostics import FlowError
 
     flows_dir = _flows_copy(tmp_path)
     _edit(flows_dir / "card-services.yaml", "next: check_hours", "next: chek_hours")
@@ -434,7 +435,7 @@ def test_no_auth_token_with_signatures_on_fails_the_start(redis_url: str) -> Non
                                  "http://127.0.0.1:5000/voice/x/event?e=turn&turn=1",
                                  "http://localhost/voice/x"])
 def test_valid_signature_gives_the_sdk_validators_verdict(url: str) -> None:
-    from ivr.web import valid_signature
+    from ivr.telephony.signatures import valid_signature
 
     params = {"CallSid": "CA1", "Digits": "1234", "From": "+12349013030"}
     v = RequestValidator("12345")
@@ -449,7 +450,7 @@ def test_history_read_with_the_turn_equals_history_recent(redis_url: str,
                                                           redis_conn: redis.Redis) -> None:
     from datetime import datetime, timedelta
 
-    from ivr import history
+    from ivr.jobs import history
 
     now = datetime.fromisoformat(OPEN_CLOCK)
     for i, days in enumerate((9, 7, 2, 0)):

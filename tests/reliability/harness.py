@@ -304,7 +304,7 @@ def dump_redis(conn: redis.Redis) -> dict[str, str]:
 
 
 def _inflate(raw: bytes) -> str:
-    from ivr.store import _unpack
+    from ivr.store.calls import _unpack
 
     for attempt in (lambda: _unpack(raw), lambda: zlib.decompress(raw).decode()):
         try:

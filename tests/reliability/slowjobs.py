@@ -1,7 +1,7 @@
 """Imported by a worker process before ``ivr worker`` starts: job functions that write part
 of their rows, then sleep, so a test can SIGKILL the worker in the middle of a job.
 
-RQ resolves ``ivr.jobs.record_call`` by attribute at run time, so patching the module here
+RQ resolves ``ivr.jobs.tasks.record_call`` by attribute at run time, so patching the module here
 changes only this worker (the web processes that enqueue are untouched).
 """
 
@@ -11,19 +11,19 @@ import json
 import time
 from typing import Any
 
-from ivr import jobs
+from ivr.jobs import tasks
 
 PAUSE = 0.6
-_record, _inbox = jobs.record_call, jobs.inbox_item
+_record, _inbox = tasks.record_call, tasks.inbox_item
 
 
 def record_call(payload: dict[str, Any], kind: str = "call_end") -> dict[str, Any]:
     """Archive the call row with its first turn only, pause, then archive it properly."""
     if isinstance(payload, dict) and payload.get("sid"):
-        conn = jobs._redis()
+        conn = tasks._redis()
         first = conn.lindex(f"ivr:transcript:{payload['sid']}", 0)
         if first:
-            jobs.archive().record_call(
+            tasks.archive().record_call(
                 {"sid": payload["sid"], "flow": payload.get("flow", ""),
                  "ended": payload.get("at", "")}, [json.loads(first)])
     time.sleep(PAUSE)
@@ -37,5 +37,5 @@ def inbox_item(payload: dict[str, Any], kind: str = "inbox") -> dict[str, Any]:
     return result
 
 
-jobs.record_call = record_call  # type: ignore[assignment]
-jobs.inbox_item = inbox_item  # type: ignore[assignment]
+tasks.record_call = record_call  # type: ignore[assignment]
+tasks.inbox_item = inbox_item  # type: ignore[assignment]

@@ -12,7 +12,7 @@ import urllib.parse
 import pytest
 import redis
 
-from ivr.store import Store
+from ivr.store.calls import Store
 from tests.reliability.harness import HUMAN, STATS, Stack, check_twiml, dialled, dump_redis
 from tests.twilio_caller import Reply, TwilioCaller, http_transport, sign
 

@@ -12,11 +12,11 @@ from datetime import datetime
 
 import pytest
 
-from ivr.catalog import load_dir
-from ivr.compiler import Compiled
-from ivr.engine import step
-from ivr.events import CallState, Event
-from ivr.verbs import Gather
+from ivr.flowlang.catalog import load_dir
+from ivr.flowlang.machine import Compiled
+from ivr.runtime.actions import Gather
+from ivr.runtime.engine import step
+from ivr.runtime.events import CallState, Event
 from tests.reliability.harness import (
     CLOCK,
     STATS,

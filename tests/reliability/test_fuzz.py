@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr.app import create_app
-from ivr.store import Store
+from ivr.store.calls import Store
 from tests.reliability.harness import CLOCK, EMERGENCY, STATS, TOKEN, Stack, check_twiml
 from tests.twilio_caller import sign
 

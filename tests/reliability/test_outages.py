@@ -13,9 +13,10 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
-from ivr import jobs, worker
-from ivr.archive import Archive
-from ivr.store import Store
+from ivr.jobs import enqueue as jobs
+from ivr.jobs import worker
+from ivr.jobs.archive import Archive
+from ivr.store.calls import Store
 from tests.reliability.harness import (
     EMERGENCY,
     HUMAN,
@@ -208,8 +209,8 @@ def _job(conn: redis.Redis, jid: str) -> RQJob:
 
 
 def test_redis_restarted_empty_new_calls_still_work(stack: Stack, conn: redis.Redis) -> None:
-    from ivr.app import reload_flows
     from ivr.config import load_settings
+    from ivr.server.registry import reload_flows
 
     conn.flushall()                             # what a restart without AOF/RDB leaves
     try:

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from ivr.app import reload_flows
 from ivr.config import load_settings
-from ivr.store import Store
+from ivr.server.registry import reload_flows
+from ivr.store.calls import Store
 from tests.reliability.harness import HUMAN, STATS, Stack, check_twiml, dialled
 from tests.twilio_caller import TwilioCaller, http_transport
 

@@ -1,0 +1,123 @@
+"""The ``ivr`` command group and what its commands share: the --config/--redis-url/
+--flows-dir options, settings loading with usage errors, the archive option.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ivr import __version__
+from ivr.config import Settings
+from ivr.flowlang.diagnostics import format_parsable, format_standard
+from ivr.store.keys import FLOW
+
+if TYPE_CHECKING:
+    from ivr.jobs.archive import Archive
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliContext:
+    """Options shared by every command."""
+
+    config_path: str | None
+    redis_url: str | None
+    flows_dir: str | None
+
+
+def pass_cli_context(fn: F) -> F:
+    """Add --config/--redis-url/--flows-dir and pass a CliContext as the first argument."""
+
+    @click.option("--config", "-c", "config_path", envvar="IVR_CONFIG", default=None,
+                  help="Path to config.yaml (env IVR_CONFIG).")
+    @click.option("--redis-url", envvar=["IVR_REDIS_URL", "REDIS_URL"], default=None,
+                  help="Redis URL (env IVR_REDIS_URL or REDIS_URL); embedded when unset.")
+    @click.option("--flows-dir", envvar="IVR_FLOWS_DIR", default=None,
+                  help="Directory of flow files (env IVR_FLOWS_DIR).")
+    @functools.wraps(fn)
+    def wrapper(config_path: str | None, redis_url: str | None, flows_dir: str | None,
+                *args: Any, **kwargs: Any) -> Any:
+        return fn(CliContext(config_path, redis_url, flows_dir), *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(__version__, prog_name="ivr")
+def main() -> None:
+    """ivr: voice call flows where a caller can always reach a human."""
+
+
+def job_settings(ctx: CliContext, **extra: Any) -> Settings:
+    """Settings for worker/jobs/inbox; a bad config is a usage error (exit 2)."""
+    from ivr.config import ConfigError
+    from ivr.jobs.worker import settings_for
+
+    try:
+        return settings_for(ctx.config_path, ctx.redis_url, **extra)
+    except ConfigError as exc:
+        for p in exc.problems:
+            click.echo(format_parsable(p), err=True)
+        sys.exit(2)
+
+
+ARCHIVE = click.option("--archive", "archive_path", type=click.Path(dir_okay=False),
+                        help="Call archive (SQLite) file; default var/archive.db.")
+
+
+def since_option(since: str | None) -> datetime | None:
+    """--since as a time (7d, 12h, 2w or an ISO date); a usage error when unreadable."""
+    from ivr.ops.inbox import parse_since
+
+    try:
+        return parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+
+
+def open_archive(ctx: CliContext, archive_path: str | None,
+                  settings: Settings | None = None) -> Archive:
+    """The call archive named by --archive, else by the settings."""
+    from ivr.jobs.archive import Archive
+
+    settings = settings or job_settings(ctx, archive_path=archive_path)
+    return Archive(settings.archive_path, settings.caller_key_secret)
+
+
+def flow_sources(ctx: CliContext, settings: Settings) -> Callable[[str, str], str | None]:
+    """Flow text by (id, version) from Redis, where every published version is kept."""
+    from ivr.jobs.worker import connect
+
+    def source(flow_id: str, version: str) -> str | None:
+        try:
+            raw = connect(ctx.redis_url, settings).get(FLOW.format(flow_id, version))
+        except Exception:  # noqa: BLE001 - without Redis, transcripts are still written
+            click.echo(f"flow {flow_id}@{version}: source unavailable (Redis)", err=True)
+            return None
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    return source
+
+
+def server_settings(ctx: CliContext) -> dict[str, Any]:
+    """Settings overrides from the shared CLI options (flags beat env and config.yaml)."""
+    over: dict[str, Any] = {"config_path": ctx.config_path}
+    if ctx.redis_url:
+        over["redis_url"] = ctx.redis_url
+    if ctx.flows_dir:
+        over["flows_dir"] = ctx.flows_dir
+    return over
+
+
+def fail(exc: Exception, code: int) -> None:
+    for p in getattr(exc, "problems", []):
+        click.echo(format_standard(p, None) + "\n", err=True)
+    sys.exit(code)

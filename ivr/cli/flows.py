@@ -1,0 +1,181 @@
+"""Commands on flow files and transcripts: validate, graph, schema, replay, simulate."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ivr.cli.base import (
+    CliContext,
+    main,
+    pass_cli_context,
+)
+from ivr.flowlang.catalog import check_file, flow_files
+from ivr.flowlang.diagnostics import (
+    Problem,
+    errors_in,
+    format_github,
+    format_parsable,
+    format_standard,
+    to_json,
+)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["standard", "parsable", "github", "json"]),
+              default="standard", show_default=True, help="How to print problems.")
+@click.option("--strict", is_flag=True, help="Treat warnings as failures.")
+@click.option("--color/--no-color", default=None, help="Colour (default: when on a terminal).")
+@click.option("--standard", "standards", multiple=True, type=click.Choice(["gethuman"]),
+              help="Also check a caller-experience standard (GetHuman R1-R9: GH1-GH9).")
+def validate(paths: tuple[str, ...], fmt: str, strict: bool, color: bool | None,
+             standards: tuple[str, ...]) -> None:
+    """Check flow files (default: flows/). Exit 0 clean, 1 problems, 2 usage."""
+    files = list(flow_files(paths or ("flows",)))
+    if not files:
+        raise click.UsageError(f"no flow files (*.yaml) in {', '.join(paths or ('flows',))}")
+    color = sys.stdout.isatty() if color is None else color
+    all_problems: list[Problem] = []
+    for path in files:
+        checked = check_file(path)
+        if "gethuman" in standards and checked.flow is not None:
+            from ivr.flowlang.checks.gethuman import check_gethuman
+
+            checked.problems += check_gethuman(checked.flow, checked.source)
+        all_problems += checked.problems
+        for p in checked.problems:
+            if fmt == "standard":
+                click.echo(format_standard(p, checked.source.lines, color) + "\n", color=color)
+            elif fmt == "parsable":
+                click.echo(format_parsable(p))
+            elif fmt == "github":
+                click.echo(format_github(p))
+    if fmt == "json":
+        click.echo(to_json(all_problems))
+    failing = errors_in(all_problems, strict)
+    if fmt == "standard":
+        n_err = len(errors_in(all_problems))
+        click.echo(f"{len(files)} file(s) checked: {n_err} error(s), "
+                   f"{len(all_problems) - n_err} warning(s)", err=bool(failing))
+    sys.exit(1 if failing else 0)
+
+
+@main.command()
+@click.argument("flow")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
+              show_default=True, help="Mermaid (renders on GitHub) or Graphviz DOT.")
+@pass_cli_context
+def graph(ctx: CliContext, flow: str, fmt: str) -> None:
+    """Draw FLOW (a flow id in --flows-dir/flows/, or a file). Exit 1 if it is invalid."""
+    from ivr.flowlang.graph import find_flow, render
+
+    path, close = find_flow(flow, ctx.flows_dir or "flows")
+    if path is None:
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise click.UsageError(f"no flow {flow!r} in {ctx.flows_dir or 'flows'}/.{hint}")
+    checked = check_file(path)
+    if checked.flow is None or not checked.ok():
+        for p in errors_in(checked.problems):
+            click.echo(format_standard(p, checked.source.lines) + "\n", err=True)
+        sys.exit(1)
+    click.echo(render(checked.flow, fmt), nl=False)
+
+
+@main.command()
+@click.option("--transcript", is_flag=True, help="The QA transcript format instead.")
+def schema(transcript: bool) -> None:
+    """Print the JSON Schema of the flow format (for editors)."""
+    from ivr.flowlang.schema import FLOW_SCHEMA
+    from ivr.qa.transcript import transcript_schema
+
+    click.echo(json.dumps(transcript_schema() if transcript else FLOW_SCHEMA, indent=2))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes.")
+@click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML to this file.")
+@click.option("--coverage", "show_coverage", is_flag=True,
+              help="Print state and transition coverage per flow, and what nothing visits.")
+@click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PCT",
+              help="Exit 1 when a flow's state coverage is below PCT.")
+@click.option("--fail-under-transitions", "fail_edges", type=click.FloatRange(0, 100),
+              metavar="PCT", help="Exit 1 when a flow's transition coverage is below PCT.")
+@click.option("--via", default="", metavar="URL", help="Call a running server over signed HTTP.")
+@click.option("--auth-token", envvar="TWILIO_AUTH_TOKEN", default="",
+              help="Auth token for --via signatures (env TWILIO_AUTH_TOKEN).")
+@click.option("--max-steps", default=200, show_default=True, type=click.IntRange(2),
+              help="Engine steps after which a transcript is cut as a runaway.")
+@pass_cli_context
+def replay(ctx: CliContext, paths: tuple[str, ...], jobs: int, junit: str | None,
+           show_coverage: bool, fail_under: float | None, fail_edges: float | None, via: str,
+           auth_token: str, max_steps: int) -> None:
+    """Replay QA transcripts (files or directories). Exit 0 all pass, 1 any fail, 2 usage."""
+    from ivr.qa import replay as rp
+
+    if not rp.transcript_files(paths):
+        raise click.UsageError(f"no transcripts (*.yaml) in {', '.join(paths)}")
+    opts = rp.Options((ctx.flows_dir or "flows",), max_steps, via, auth_token)
+    results = rp.run_paths(paths, opts, jobs)
+    for r in results:
+        click.echo(r.report())
+    failed = sum(not r.passed for r in results)
+    click.echo(f"{len(results)} transcript(s): {len(results) - failed} passed, {failed} failed")
+    if junit:
+        with open(junit, "w", encoding="utf-8") as fh:
+            fh.write(rp.junit_xml(results))
+    cat = rp.catalog_for(opts.flows)
+    covs = rp.coverage(results, cat)
+    if show_coverage:
+        click.echo(rp.format_coverage(covs, cat))
+    low = [(c.flow, what, pct, floor) for c in covs.values()
+           for what, pct, floor in (("state", c.state_pct(), fail_under),
+                                    ("transition", c.edge_pct(), fail_edges))
+           if floor is not None and pct < floor]
+    for flow_id, what, pct, floor in low:
+        click.echo(f"{what} coverage of {flow_id} is {pct:.1f}%, under {floor}%", err=True)
+    sys.exit(1 if failed or low else 0)
+
+
+def _echo(text: str) -> None:
+    click.echo(text)
+
+
+def _prompt() -> None:
+    click.echo("> ", nl=False)
+
+
+@main.command()
+@click.argument("flow")
+@click.option("--clock", metavar="ISO", help="Time of the call, e.g. 2026-11-22T14:05:00-05:00.")
+@click.option("--record", "record_path", type=click.Path(dir_okay=False),
+              help="Write the call as a transcript (replay it with ivr replay).")
+@pass_cli_context
+def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | None) -> None:
+    """Call FLOW (an id in flows/, or a file) in the terminal. Type help during the call."""
+    from ivr.flowlang.diagnostics import FlowError
+    from ivr.qa.simulate import Session, open_flow, run_console
+    from ivr.qa.transcript import parse_clock
+
+    try:
+        c = open_flow(flow, ctx.flows_dir or "flows")
+    except LookupError as exc:
+        raise click.UsageError(str(exc.args[0])) from exc
+    except FlowError as exc:
+        for p in exc.problems:
+            click.echo(format_parsable(p), err=True)
+        sys.exit(1)
+    when = parse_clock(clock, c.flow) if clock else None
+    if clock and when is None:
+        raise click.BadParameter(f"'{clock}' is not an ISO date and time", param_hint="--clock")
+    session = Session(c, when)
+    stdin = sys.stdin  # CliRunner swaps it in tests; get_text_stream is deprecated (click 8.5)
+    run_console(session, stdin, _echo, _prompt if stdin.isatty() else None)
+    if record_path:
+        with open(record_path, "w", encoding="utf-8") as fh:
+            fh.write(session.transcript())
+        click.echo(f"transcript written to {record_path}")

@@ -1,0 +1,145 @@
+"""Commands that run the system: serve, reload, worker, jobs, ops-user."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ivr.cli.base import (
+    ARCHIVE,
+    CliContext,
+    fail,
+    job_settings,
+    main,
+    pass_cli_context,
+    server_settings,
+)
+from ivr.flowlang.diagnostics import format_standard
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Quit once the queues are empty.")
+@click.option("--name", default=None, help="Worker name (default: generated).")
+@ARCHIVE
+@pass_cli_context
+def worker(ctx: CliContext, burst: bool, name: str | None, archive_path: str | None) -> None:
+    """Run an RQ worker on the ivr queues (re-enqueues spooled jobs first; SIGTERM-safe)."""
+    from ivr.jobs import worker as rq_worker
+
+    settings = job_settings(ctx, archive_path=archive_path)
+    conn = rq_worker.connect(ctx.redis_url, settings)
+    rq_worker.run_worker(conn, settings, burst=burst, name=name)
+
+
+@main.group(name="jobs")
+def jobs_group() -> None:
+    """Inspect and retry background jobs (archive, inbox, callbacks, ops notices)."""
+
+
+@jobs_group.command(name="list")
+@pass_cli_context
+def jobs_list(ctx: CliContext) -> None:
+    """Queued/started/scheduled/failed counts, then each failed job and its error."""
+    from ivr.jobs import worker as rq_worker
+
+    conn = rq_worker.connect(ctx.redis_url, job_settings(ctx))
+    for queue, counts in rq_worker.stats(conn).items():
+        click.echo(f"{queue}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for f in rq_worker.failed(conn):
+        click.echo(f"failed {f['id']} ({f['func']}): {f['error']}")
+
+
+@jobs_group.command(name="retry")
+@click.argument("job_ids", nargs=-1)
+@click.option("--all", "retry_all", is_flag=True, help="Requeue every failed job.")
+@pass_cli_context
+def jobs_retry(ctx: CliContext, job_ids: tuple[str, ...], retry_all: bool) -> None:
+    """Requeue failed jobs: the JOB_IDS given, or --all. Exit 1 if an id is not failed."""
+    from ivr.jobs import worker as rq_worker
+
+    if bool(job_ids) == retry_all:
+        raise click.UsageError("give failed job ids or --all (not both)")
+    conn = rq_worker.connect(ctx.redis_url, job_settings(ctx))
+    done = rq_worker.retry_failed(conn, None if retry_all else job_ids)
+    click.echo(f"requeued {len(done)} job(s)" + (": " + ", ".join(done) if done else ""))
+    missing = sorted(set(job_ids) - set(done))
+    if missing:
+        click.echo("not in the failed registry: " + ", ".join(missing), err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@pass_cli_context
+def serve(ctx: CliContext, host: str, port: int) -> None:
+    """Run the development call server (embedded Redis unless --redis-url)."""
+    from ivr.config import ConfigError
+    from ivr.flowlang.diagnostics import FlowError
+    from ivr.server.app import dev_app, twilio_urls
+
+    try:
+        app, settings, warning = dev_app(server_settings(ctx))
+    except ConfigError as exc:
+        fail(exc, 2)
+    except FlowError as exc:
+        fail(exc, 1)
+    if warning:
+        click.secho(warning, fg="yellow", err=True)
+    base = settings.public_base_url or f"http://{host}:{port}"
+    for line in twilio_urls(base, app):
+        click.echo(line)
+    app.run(host, port, debug=False, use_reloader=False, threaded=True)
+
+
+@main.command(name="reload")
+@pass_cli_context
+def reload_cmd(ctx: CliContext) -> None:
+    """Publish new flow versions to running servers; broken files are refused (exit 1)."""
+    from ivr.config import ConfigError
+    from ivr.server.registry import reload_from_config
+
+    try:
+        result = reload_from_config(server_settings(ctx))
+    except ConfigError as exc:
+        fail(exc, 2)
+    for flow_id, version in result.published:
+        click.echo(f"published {flow_id} {version}: new calls use it now")
+    for flow_id, version in result.unchanged:
+        click.echo(f"unchanged {flow_id} {version}")
+    for checked in result.failed:
+        for p in checked.problems:
+            click.echo(format_standard(p, checked.source.lines) + "\n", err=True)
+        click.echo(f"refused {checked.source.file}: the current version keeps serving",
+                   err=True)
+    sys.exit(1 if result.failed else 0)
+
+
+@main.command(name="ops-user")
+@click.argument("name")
+@click.password_option("--password", help="The password (asked for when not given).")
+@click.option("--store", "store_it", is_flag=True,
+              help="Also save the user in Redis (ivr:ops:users): no config change needed.")
+@pass_cli_context
+def ops_user(ctx: CliContext, name: str, password: str, store_it: bool) -> None:
+    """Make an ops console login: print the config line for NAME (or --store it in Redis)."""
+    from ivr.ops import auth as ops_auth
+
+    hashed = ops_auth.make_hash(password)
+    if store_it:
+        from ivr.config import ConfigError, load_settings
+        from ivr.store.connection import connect
+
+        over = server_settings(ctx)
+        try:
+            settings = load_settings(over.pop("config_path"), over)
+        except ConfigError as exc:
+            fail(exc, 2)
+        conn = connect(settings)
+        ops_auth.store_user(conn, name, hashed)
+        click.echo(f"ops user {name!r} saved in Redis ({ops_auth.USERS_KEY})")
+        return
+    click.echo("# add to config.yaml (or IVR_OPS_USERS as JSON):")
+    click.echo(f"ops_users:\n  {json.dumps(name)}: {json.dumps(hashed)}")

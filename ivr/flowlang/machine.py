@@ -1,0 +1,103 @@
+"""Checked Flow → ``transitions`` machine, compiled once per (flow id, content hash).
+
+The compiler is thin on purpose: it produces the dict form ``transitions`` accepts
+(``{"name": ...}`` states, ``{"trigger", "source", "dest"}`` transitions) and builds one
+``Machine`` from it. Per request the engine reuses one model with ``set_state`` and a
+trigger, which costs the same for 10 or 10,000 states. ``transitions`` is never trusted to
+validate: :mod:`ivr.flowlang.checks.rules` has proved every reference before we get here.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from ivr.flowlang.model import HUMAN, Flow, Kind
+from ivr.flowlang.source import gc_paused
+
+VOICEMAIL = "__voicemail__"
+"""Built-in voicemail used when the human does not answer and the flow names none."""
+END = "__end__"
+"""Where every finished call rests."""
+
+
+class _Model:
+    state: str
+
+
+@dataclass
+class Compiled:
+    """A compiled flow: the model, its ``transitions`` definitions and a reusable machine."""
+
+    flow: Flow
+    states: list[dict[str, Any]]
+    transitions: list[dict[str, Any]]
+    machine: Machine = field(repr=False)
+    _model: _Model = field(repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def fire(self, state: str, trigger: str) -> str:
+        """Destination of ``trigger`` from ``state``; KeyError when there is no such edge."""
+        with self._lock:
+            self.machine.set_state(state, model=self._model)
+            try:
+                self._model.trigger(trigger)  # type: ignore[attr-defined]
+            except (MachineError, AttributeError) as exc:
+                raise KeyError(f"no transition {trigger!r} from {state!r}") from exc
+            return self._model.state
+
+    def edges(self) -> set[tuple[str, str, str]]:
+        """Every (source, trigger, dest) the flow itself defines (for coverage)."""
+        return {(t["source"], t["trigger"], t["dest"]) for t in self.transitions
+                if t["source"] != "*"}
+
+
+def definitions(flow: Flow) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ``transitions`` dict form of ``flow``: (states, transitions)."""
+    states: list[dict[str, Any]] = [
+        {"name": s.name} for s in flow.states.values()]
+    states += [{"name": HUMAN}, {"name": VOICEMAIL},
+               {"name": END}]
+    trans: list[dict[str, Any]] = []
+    for s in flow.states.values():
+        for trigger, dest in s.targets().items():
+            trans.append({"trigger": trigger, "source": s.name, "dest": dest})
+        if s.kind is Kind.GOODBYE:
+            trans.append({"trigger": "end", "source": s.name, "dest": END})
+    closed = flow.human.when_closed or VOICEMAIL
+    trans += [
+        {"trigger": "human", "source": "*", "dest": HUMAN},
+        {"trigger": "end", "source": "*", "dest": END},
+        {"trigger": "closed", "source": HUMAN, "dest": closed},
+        {"trigger": "unavailable", "source": HUMAN, "dest": closed},
+        {"trigger": "next", "source": VOICEMAIL, "dest": END},
+    ]
+    return states, trans
+
+
+def compile_flow(flow: Flow) -> Compiled:
+    """Build the machine for a checked flow (call through :func:`compiled` to cache)."""
+    states, trans = definitions(flow)
+    model = _Model()
+    with gc_paused():
+        machine = Machine(model=model, states=states, transitions=trans, initial=flow.start,
+                          auto_transitions=False, send_event=True,
+                          ignore_invalid_triggers=False)
+    return Compiled(flow, states, trans, machine, model)
+
+
+_CACHE: dict[tuple[str, str], Compiled] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def compiled(flow: Flow) -> Compiled:
+    """The compiled form of ``flow``, built once per (flow id, version)."""
+    key = (flow.id, flow.version)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is None or hit.flow is not flow and not flow.version:
+            hit = _CACHE[key] = compile_flow(flow)
+        return hit

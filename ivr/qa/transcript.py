@@ -1,0 +1,347 @@
+"""QA transcripts: a scripted call (caller steps and expectations) for one flow.
+
+A transcript is YAML a person writes by hand or exports with ``ivr simulate --record``::
+
+    flow: card-services
+    name: finder of someone else's card reaches a human
+    clock: "2026-11-20T14:05:00-05:00"     # optional: fixes business hours
+    steps:
+      - expect: {state: main_menu, says: "lost or stolen"}
+      - say: "I found somebody's credit card on the sidewalk"
+      - expect: {state: other}
+    outcome: other
+
+It is loaded with the same position-keeping reader as flows (:mod:`ivr.flowlang.source`) and its
+problems are reported the same way, with ``IVR5xx`` codes (YAML problems keep their
+``IVR0xx`` codes): 501 wrong type, 502 unknown key, 503 missing key, 504 bad value,
+505 unknown flow, 506 a step that does not say what happens, 507 steps after the hang-up,
+508 unknown state in an ``expect``, 509 a clock that is not an ISO time.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from ivr.flowlang.diagnostics import Problem
+from ivr.flowlang.source import Path, Source, load, load_file
+
+CALLER_KEYS = ("press", "say", "silence", "hangup", "dial_result", "recording")
+ACTIONS = ("dial", "enqueue", "record", "hangup", "gather", "say")
+OUTCOMES = ("human", "other", "voicemail", "callback", "hangup", "completed")
+DIAL_RESULTS = ("completed", "answered", "no-answer", "busy", "failed", "canceled")
+_TRUE = {"type": "boolean", "const": True}
+
+EXPECT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "What must be true after the previous step (all keys optional).",
+    "properties": {
+        "state": {"type": "string", "minLength": 1,
+                  "description": "The state the call is in (e.g. main_menu, human)."},
+        "says": {"type": "string", "minLength": 1,
+                 "description": "Text the caller heard in the latest turn (substring, any case)."},
+        "action": {"enum": list(ACTIONS), "description": "A verb of the latest turn."},
+    },
+    "additionalProperties": False,
+}
+
+STEP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "One caller action (press/say/silence/hangup/dial_result/recording) "
+                   "and/or an expect, checked after it.",
+    "properties": {
+        "press": {"type": "string", "pattern": "^[0-9*#]{1,40}$",
+                  "description": "DTMF keys, quoted: '1', '0#'"},
+        "say": {"type": "string", "minLength": 1, "description": "What the caller says."},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1,
+                       "description": "Speech recognition confidence of `say` (0..1)."},
+        "silence": {**_TRUE, "description": "The caller says nothing (gather timeout)."},
+        "hangup": {**_TRUE, "description": "The caller hangs up: the last step."},
+        "dial_result": {"enum": list(DIAL_RESULTS),
+                        "description": "What happened when the person was rung."},
+        "recording": {**_TRUE, "description": "The caller leaves a voicemail."},
+        "expect": EXPECT_SCHEMA,
+    },
+    "additionalProperties": False,
+}
+
+TRANSCRIPT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://github.com/ivr/ivr/transcript.schema.json",
+    "title": "ivr QA transcript",
+    "type": "object",
+    "properties": {
+        "flow": {"type": "string", "minLength": 1, "description": "Flow id, e.g. card-services"},
+        "version": {"type": "string", "pattern": "^[0-9a-f]{12}$",
+                    "description": "Flow version the call is pinned to (ivr export sets it); "
+                                   "replay then uses that version's source"},
+        "name": {"type": "string", "minLength": 1, "description": "What this call checks."},
+        "clock": {"type": "string", "description": "ISO time of the call (fixes business "
+                                                   "hours), e.g. 2026-11-20T14:05:00-05:00"},
+        "steps": {"type": "array", "items": STEP_SCHEMA},
+        "outcome": {"enum": list(OUTCOMES), "description": "Where the call went in the end."},
+    },
+    "required": ["flow", "steps"],
+    "additionalProperties": False,
+}
+
+_VALIDATOR = Draft202012Validator(TRANSCRIPT_SCHEMA)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What must hold after a step; empty fields are not checked."""
+
+    state: str = ""
+    says: str = ""
+    action: str = ""
+
+    def describe(self) -> str:
+        parts = [f"{k}: {v!r}" for k, v in (("state", self.state), ("says", self.says),
+                                             ("action", self.action)) if v]
+        return "{" + ", ".join(parts) + "}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: a caller action (``kind`` empty when the step only expects) and/or an expect.
+
+    Args:
+        number: 1-based position in ``steps``.
+        line: Line of the step in the file.
+        kind: One of :data:`CALLER_KEYS`, or "" for an expect-only step.
+        value: Keys pressed, words said or the dial result.
+        confidence: Speech confidence for ``say``.
+        expect: What to check after the action.
+    """
+
+    number: int
+    line: int
+    kind: str = ""
+    value: str = ""
+    confidence: float | None = None
+    expect: Expect | None = None
+
+    def describe(self) -> str:
+        """The caller action as written, e.g. ``press "1"``."""
+        if self.kind in ("press", "say", "dial_result"):
+            conf = f" (confidence {self.confidence})" if self.confidence is not None else ""
+            return f'{self.kind} "{self.value}"{conf}'
+        return self.kind or "expect"
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A loaded, structurally valid transcript."""
+
+    file: str
+    flow: str
+    name: str
+    steps: tuple[Step, ...]
+    clock: datetime | None = None
+    outcome: str = ""
+    version: str = ""
+
+
+@dataclass
+class Loaded:
+    """The result of loading one transcript file: source, problems and (if valid) transcript."""
+
+    source: Source
+    problems: list[Problem] = field(default_factory=list)
+    transcript: Transcript | None = None
+
+
+def transcript_schema() -> dict[str, Any]:
+    """The JSON Schema of transcripts (``ivr schema --transcript``)."""
+    return TRANSCRIPT_SCHEMA
+
+
+def load_transcript(path: str, flows: Mapping[str, Any] | None = None) -> Loaded:
+    """Read and check the transcript at ``path`` (see :func:`check_transcript`)."""
+    return check_transcript(load_file(path), flows)
+
+
+def parse_transcript(text: str, file: str = "<transcript>",
+                     flows: Mapping[str, Any] | None = None) -> Loaded:
+    """Check transcript text (see :func:`check_transcript`)."""
+    return check_transcript(load(text, file), flows)
+
+
+def check_transcript(src: Source, flows: Mapping[str, Any] | None = None) -> Loaded:
+    """Check a loaded source phase by phase; each phase stops the next when it finds errors.
+
+    Args:
+        src: The loaded YAML.
+        flows: Known flows: flow id → object with a ``states`` mapping (a
+            :class:`ivr.flowlang.model.Flow`). ``None`` skips the flow and state checks.
+
+    Returns:
+        The problems, sorted, and the transcript when there are none.
+    """
+    out = Loaded(src, list(src.problems))
+    if out.problems:
+        return out
+    out.problems = _structure(src)
+    if not out.problems:
+        out.problems = _semantics(src, flows)
+    if not out.problems:
+        out.transcript = _build(src, flows)
+    out.problems.sort(key=Problem.sort_key)
+    return out
+
+
+# --- phase 2: structure -------------------------------------------------------------------
+
+def _structure(src: Source) -> list[Problem]:
+    if not isinstance(src.data, dict):
+        return [src.problem("IVR501", "a transcript must be a mapping",
+                            (), "start with 'flow: <flow id>' and 'steps:'")]
+    seen: set[tuple[int, int, str]] = set()
+    out = []
+    for err in sorted(_VALIDATOR.iter_errors(src.data), key=lambda e: list(map(str, e.path))):
+        p = _problem(src, err)
+        if (p.line, p.col, p.message) not in seen:
+            seen.add((p.line, p.col, p.message))
+            out.append(p)
+    return out
+
+
+def _problem(src: Source, err: ValidationError) -> Problem:
+    path: Path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        name = str(next((k for k in err.instance if k not in allowed), "?"))
+        return src.problem("IVR502", f"unknown key '{name}'", path + (name,),
+                           _expected(name, allowed), key=True)
+    if err.validator == "required":
+        missing = err.message.split("'")[1]
+        return src.problem("IVR503", f"missing required key '{missing}'", path,
+                           f"add '{missing}:' here", key=True)
+    if err.validator == "type" or err.validator == "const":
+        return _wrong_type(src, err, path)
+    if err.validator == "enum":
+        return src.problem("IVR504", f"'{err.instance}' is not allowed here", path,
+                           _expected(str(err.instance), [str(v) for v in err.validator_value]))
+    desc = err.schema.get("description", "") if isinstance(err.schema, dict) else ""
+    return src.problem("IVR504", f"invalid value: {err.message}", path,
+                       f"expected: {desc}" if desc else "")
+
+
+def _expected(name: str, allowed: list[str]) -> str:
+    hint = f"expected one of: {', '.join(repr(a) for a in allowed)}"
+    close = difflib.get_close_matches(name, allowed, n=1)
+    return hint + (f"  (did you mean '{close[0]}'?)" if close else "")
+
+
+def _wrong_type(src: Source, err: ValidationError, path: Path) -> Problem:
+    at = src.pos(path)
+    wanted = {"string": "text", "object": "a mapping", "array": "a list", "number": "a number",
+              "boolean": "true"}
+    names = {"str": "text", "int": "a number", "float": "a number", "bool": "true/false",
+             "dict": "a mapping", "list": "a list", "NoneType": "nothing"}
+    want = "true" if err.validator == "const" else wanted.get(str(err.validator_value),
+                                                               str(err.validator_value))
+    got = names.get(type(err.instance).__name__, type(err.instance).__name__)
+    if err.validator == "const":
+        got = repr(err.instance).lower() if isinstance(err.instance, bool) else got
+    hint = ""
+    if want == "text" and at.tag in ("int", "float"):
+        hint = f"quote it: '{at.text}'" + (f" (YAML reads {at.text} as {err.instance})"
+                                           if at.text != str(err.instance) else "")
+    elif want == "text" and at.tag == "bool":
+        hint = f"quote it: '{at.text}' (YAML reads {at.text} as a boolean)"
+    elif err.validator == "const":
+        hint = "leave the step out instead of setting it to false"
+    return src.problem("IVR501", f"expected {want}, found {got}", path, hint)
+
+
+# --- phase 3: meaning -------------------------------------------------------------------
+
+def _semantics(src: Source, flows: Mapping[str, Any] | None) -> list[Problem]:
+    data: dict[str, Any] = src.data
+    out = _check_steps(src, data["steps"])
+    if "clock" in data and parse_clock(data["clock"], None) is None:
+        out.append(src.problem("IVR509", f"'{data['clock']}' is not an ISO date and time",
+                               ("clock",), "e.g. '2026-11-20T14:05:00-05:00'"))
+    if flows is None:
+        return out
+    flow_id = data["flow"]
+    if flow_id not in flows:
+        out.append(src.problem("IVR505", f"unknown flow '{flow_id}'", ("flow",),
+                               _expected(flow_id, sorted(flows))))
+        return out
+    known = [*flows[flow_id].states, "human", "__voicemail__", "__end__"]
+    for i, step in enumerate(data["steps"]):
+        state = (step.get("expect") or {}).get("state")
+        if state and state not in known:
+            out.append(src.problem("IVR508", f"flow '{flow_id}' has no state '{state}'",
+                                   ("steps", i, "expect", "state"), _expected(state, known)))
+    return out
+
+
+def _check_steps(src: Source, steps: list[dict[str, Any]]) -> list[Problem]:
+    out = []
+    hung_up = 0
+    for i, step in enumerate(steps):
+        actions = [k for k in CALLER_KEYS if k in step]
+        if hung_up and actions:
+            out.append(src.problem(
+                "IVR507", f"step {i + 1} comes after the caller hung up (step {hung_up})",
+                ("steps", i), "remove it, or move the 'hangup: true' step to the end"))
+        if len(actions) > 1:
+            out.append(src.problem(
+                "IVR506", f"step {i + 1} does {' and '.join(actions)} at once",
+                ("steps", i, actions[1]), "give each caller action its own step", key=True))
+        elif not actions and "expect" not in step:
+            out.append(src.problem(
+                "IVR506", f"step {i + 1} does nothing", ("steps", i),
+                f"use one of: {', '.join(CALLER_KEYS)}, or 'expect:'"))
+        if "confidence" in step and "say" not in step:
+            out.append(src.problem("IVR506", "'confidence' only goes with 'say'",
+                                   ("steps", i, "confidence"), key=True))
+        if "hangup" in step and not hung_up:
+            hung_up = i + 1
+    return out
+
+
+# --- phase 4: build -----------------------------------------------------------------------
+
+def parse_clock(raw: str, flow: Any) -> datetime | None:
+    """An ISO time; without a UTC offset it is read in ``flow``'s business-hours timezone.
+
+    Returns None when ``raw`` is not an ISO date and time.
+    """
+    try:
+        when = datetime.fromisoformat(str(raw).strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        hours = getattr(flow, "hours", None)
+        when = when.replace(tzinfo=ZoneInfo(hours.timezone) if hours else UTC)
+    return when
+
+
+def _build(src: Source, flows: Mapping[str, Any] | None) -> Transcript:
+    data: dict[str, Any] = src.data
+    flow = (flows or {}).get(data["flow"])
+    steps = []
+    for i, raw in enumerate(data["steps"]):
+        kind = next((k for k in CALLER_KEYS if k in raw), "")
+        value = str(raw[kind]) if kind in ("press", "say", "dial_result") else ""
+        exp = raw.get("expect")
+        conf = raw.get("confidence")
+        steps.append(Step(i + 1, src.pos(("steps", i)).line, kind, value,
+                          float(conf) if conf is not None else None,
+                          Expect(**exp) if exp is not None else None))
+    default_name = src.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    clock = parse_clock(data["clock"], flow) if "clock" in data else None
+    return Transcript(src.file, data["flow"], data.get("name", default_name), tuple(steps),
+                      clock, data.get("outcome", ""), data.get("version", ""))

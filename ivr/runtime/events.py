@@ -1,0 +1,108 @@
+"""Events (what the caller did) and the call state (where the call is), both plain data.
+
+The web layer turns Twilio's parameters into an :class:`Event` with
+:func:`ivr.telephony.params.event_from`;
+the simulator and the replayer build the same events from typed input. :class:`CallState`
+is what lives in Redis between turns, as small JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+MAX_TEXT = 500
+
+
+class EventKind(StrEnum):
+    START = "start"
+    DIGITS = "digits"
+    SPEECH = "speech"
+    NO_INPUT = "no_input"
+    DIAL_RESULT = "dial_result"
+    RECORDING = "recording"
+    HANGUP = "hangup"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened on the call. ``now`` is the clock the engine uses."""
+
+    kind: EventKind
+    digits: str = ""
+    text: str = ""
+    confidence: float | None = None
+    status: str = ""
+    url: str = ""
+    duration: int = 0
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def start(cls, now: datetime | None = None) -> Event:
+        return cls(EventKind.START, now=now or datetime.now(UTC))
+
+    @classmethod
+    def press(cls, digits: str, now: datetime | None = None) -> Event:
+        return cls(EventKind.DIGITS, digits=digits, now=now or datetime.now(UTC))
+
+    @classmethod
+    def say(cls, text: str, confidence: float | None = None,
+            now: datetime | None = None) -> Event:
+        return cls(EventKind.SPEECH, text=text, confidence=confidence,
+                   now=now or datetime.now(UTC))
+
+    @classmethod
+    def silence(cls, now: datetime | None = None) -> Event:
+        return cls(EventKind.NO_INPUT, now=now or datetime.now(UTC))
+
+
+@dataclass
+class CallState:
+    """Everything the engine needs between turns (kept small: it is JSON in Redis).
+
+    ``turn`` increases by one per accepted webhook: the web layer puts it in action URLs so
+    a duplicate or stale delivery is recognised and not applied twice.
+    """
+
+    sid: str
+    flow: str
+    version: str
+    state: str = ""
+    turn: int = 0
+    no_input: int = 0
+    no_match: int = 0
+    pending: str = ""
+    slots: dict[str, str] = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)
+    edges: list[str] = field(default_factory=list)
+    reason: str = ""
+    heard: str = ""
+    outcome: str = ""
+    caller: str = ""
+    whisper: str = ""
+    history: str = ""
+    callback: str = ""
+    language: str = ""
+    started: str = ""
+    ended: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict without empty fields (kept small: it is stored every turn)."""
+        out: dict[str, Any] = {}
+        for name in _FIELDS:
+            v = getattr(self, name)
+            if v or name in _ALWAYS:
+                out[name] = list(v) if isinstance(v, list) else dict(v) if isinstance(
+                    v, dict) else v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CallState:
+        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
+
+
+_FIELDS = tuple(f.name for f in fields(CallState))
+_ALWAYS = frozenset({"sid", "flow", "version", "turn"})

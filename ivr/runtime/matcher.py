@@ -1,0 +1,403 @@
+"""Speech → intent: a score for each intent, and a decision (intent, confirm, other, human).
+
+The matcher is pure and small on purpose; the engine depends only on :func:`match` and
+:class:`Match`. Scores are 0..1. How it decides (see ``docs/matching.md``):
+
+1. Normalise: case, punctuation, contractions ("can't" → "can not"), fillers ("um", "you
+   know"), digits as words, a small stemmer ("stolen" → "steal"), and negation marking
+   ("not my card" → ``not_card``) so that "no agent needed" is not a request for an agent.
+2. Human requests ("agent", "let me talk to somebody") win over everything.
+3. "None of these", "something else", "neither" go to ``other``; so does a ``not`` phrase
+   that vetoes every plausible intent (the found-card caller).
+4. Each intent scores its best example phrase: the IDF-weighted share of the phrase's words
+   the caller said (fuzzy, via rapidfuzz, for ASR slips), damped by how much of what the
+   caller said the intent explains. Words shared by many intents ("card") weigh little.
+5. The ASR confidence scales the score; then ``matching.threshold``, ``margin`` and
+   ``confirm_below`` decide between other, confirm and intent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from ivr.flowlang.model import HUMAN, OTHER, Intent, Matching
+
+MAX_CHARS = 600
+"""Longer speech is truncated: nobody says more than this to a menu."""
+
+FUZZY_CUTOFF = 85.0
+COVERAGE_WEIGHT = 0.25
+"""How much unexplained speech ("car insurance" next to "pay") lowers a score."""
+UNKNOWN_WEIGHT = 0.6
+"""Weight of a word no intent knows, as a share of the rarest known word's weight."""
+KEYWORD_WEIGHT = 0.7
+"""Score of one word found only in this intent's phrases ("dispute"), before coverage."""
+
+_REWRITES = {"credit card": "card", "debit card": "card", "found out": "learned",
+             "find out": "learn", "figure out": "learn", "you know": " ", "i mean": " ",
+             "kind of": " ", "sort of": " ", "can't": "can not", "cannot": "can not",
+             "won't": "will not", "ain't": "is not"}
+_REWRITE = re.compile(r"\b(?:" + "|".join(_REWRITES) + r")\b")
+_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'m", " am"), ("'ve", " have"),
+                 ("'ll", " will"), ("'d", " would"), ("'s", ""), ("s'", "s"))
+_FILLER = re.compile(r"^(u+m+|u+h+|h+m+|e+r+m*|a+h+|m+|o+h+|like|okay|ok|yeah|yep|well|so|"
+                     r"basically|actually|literally|anyway|right|alright|sorry|please)$")
+_DIGITS = dict(zip("0123456789", "zero one two three four five six seven eight nine".split(),
+                   strict=True))
+_KEYS = {word: digit for digit, word in _DIGITS.items()}
+_IRREGULAR = dict(pair.split(":") for pair in """
+lost:lose losing:lose loses:lose misplaced:lose misplace:lose stolen:steal stole:steal
+stealing:steal found:find finding:find paid:pay paying:pay payment:pay payments:pay owed:owe
+owing:owe somebody:someone anybody:anyone everybody:everyone purse:wallet billing:bill
+cancelled:cancel cancelling:cancel canceled:cancel canceling:cancel recognise:recognize
+recognised:recognize appt:appointment meds:medication medicine:medication pills:medication
+medicines:medication hurts:pain hurt:pain hurting:pain aches:pain ache:pain reps:rep
+agents:agent people:person humans:human persons:person locked:locked declined:declined
+""".split())
+_NEGATORS = frozenset({"not", "never", "no", "nothing", "without"})
+_STOP = frozenset("""
+i me my mine myself we us our ours you your yours he him his she her hers it its they them
+their theirs this that these those a an the and or but if of to for from in on at by with about
+into onto as is am are was were be been being do does did doing have has had will would shall
+should could can may might must just really very hi hello hey there here what which who whom
+whose how when where why some any all thing things stuff want wanted wanna need needs needed
+gonna trying try think thought guess call calling called today now still also too then than
+get got getting go going went out up down one's someone anyone everyone something anything
+please thanks thank ma'am sir yes oh option number press choice talked spoke spoken told said
+again back else other able
+""".split())
+_PAST = frozenset({"talked", "spoke", "spoken", "told", "said"})
+_SUFFIXES = ("ations", "ation", "ating", "ated", "ates", "ate", "ments", "ment", "ings", "ing",
+             "ied", "ies", "ed", "es", "s", "ly")
+_HUMAN_STRONG = ("agent", "operator", "representative", "human", "receptionist",
+                 "live person", "real person", "actual person", "customer service",
+                 "somebody real", "live agent")
+_HUMAN_WEAK = frozenset({"person", "someone", "anyone", "human", "operator", "agent", "rep"})
+_ALONE = frozenset({"real", "live", "actual", "now", "just"})
+_REQUEST = frozenset({"talk", "speak", "chat", "connect", "transfer", "reach", "get", "give",
+                      "want", "need", "put", "let"})
+_NONE_PHRASES = ("none of these", "none of those", "none of them", "none of the above",
+                 "something else", "something different", "not listed", "not on the list",
+                 "neither of those", "neither of them", "different thing", "other thing",
+                 "other option", "another thing", "none", "neither", "other", "else")
+
+
+@dataclass(frozen=True)
+class Match:
+    """The decision for one utterance.
+
+    ``kind`` is "human", "intent" (go to ``intent``), "confirm" (ask before going to
+    ``intent``), "other" (nothing fits) or "none" (empty/unusable speech: a no-match).
+    """
+
+    kind: str
+    intent: str = ""
+    score: float = 0.0
+    runner_up: str = ""
+
+
+@dataclass(frozen=True)
+class Words:
+    """A normalised utterance: ``seq`` keeps stop words (for phrases in order), ``content``
+    keeps the words that carry meaning (stemmed, negated ones prefixed ``not_``)."""
+
+    seq: tuple[str, ...]
+    content: tuple[str, ...]
+
+
+def stem(word: str) -> str:
+    """A tiny, consistent English stemmer: "charged", "charges" and "charge" → "charg"."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if len(word) <= 4 or not word.isalpha() or word in _KEYS:
+        return word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + ("y" if suffix in ("ied", "ies") else "")
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+
+
+def _clauses(text: str) -> list[list[str]]:
+    text = " " + text[:MAX_CHARS].lower().replace("’", "'").replace("`", "'") + " "
+    text = _REWRITE.sub(lambda m: _REWRITES[m.group()], text)
+    for old, new in _CONTRACTIONS:
+        text = text.replace(old, new)
+    parts = re.split(r"[.,;:!?\u2026]+|\s-+\s", text)
+    return [re.findall(r"[^\W_]+(?:'[^\W_]+)?", p) for p in parts]
+
+
+def analyse(text: str) -> Words:
+    """Normalise ``text`` (see the module docstring); safe on any string."""
+    seq: list[str] = []
+    content: list[str] = []
+    for clause in _clauses(text):
+        words = [_DIGITS.get(w, w) for w in clause if not _FILLER.match(w)]
+        negate, skipped = False, ""
+        for i, raw in enumerate(words):
+            word = _IRREGULAR.get(raw, raw)
+            if word in _NEGATORS:
+                nxt = words[i + 1] if i + 1 < len(words) else ""
+                negate = word != "no" or (bool(nxt) and nxt not in _STOP)
+                continue
+            if word in _STOP:
+                seq.append(word)
+                skipped = word if negate else ""
+                continue
+            token = ("not_" if negate else "") + stem(word)
+            negate = False
+            seq.append(token)
+            content.append(token)
+        if negate and skipped:
+            seq[-1] = f"not_{skipped}"
+    return Words(tuple(seq), tuple(content))
+
+
+def normalise(text: str) -> str:
+    """The content words of ``text`` as one string (handy in logs and the inbox)."""
+    return " ".join(analyse(text).content)
+
+
+def _needle(phrase: str) -> tuple[str, ...]:
+    return tuple(w for w in analyse(phrase).seq if w not in ("a", "an", "the", "my", "to"))
+
+
+def _in_order(needle: tuple[str, ...], seq: tuple[str, ...], gap: int = 3) -> int:
+    """Position just after ``needle`` in ``seq`` (each word within ``gap`` of the last), or -1."""
+    if not needle or needle[0] not in seq:
+        return -1
+    for start, word in enumerate(seq):
+        if word != needle[0]:
+            continue
+        pos, ok = start, True
+        for want in needle[1:]:
+            window = seq[pos + 1: pos + 2 + gap]
+            if want not in window:
+                ok = False
+                break
+            pos += 1 + window.index(want)
+        if ok:
+            return pos + 1
+    return -1
+
+
+# --- humans and "none of these" -----------------------------------------------------------
+
+@lru_cache(maxsize=64)
+def _human_needles(phrases: tuple[str, ...]) -> tuple[frozenset[str], tuple[tuple[str, ...], ...]]:
+    """The flow's and the built-in human phrases: single words, and longer phrases."""
+    needles = {n for n in (_needle(p) for p in (*phrases, *_HUMAN_STRONG)) if n}
+    return frozenset(n[0] for n in needles if len(n) == 1), tuple(n for n in needles if len(n) > 1)
+
+
+@lru_cache(maxsize=4096)
+def _is_human_word(word: str, singles: frozenset[str]) -> bool:
+    """``word`` is one of ``singles``, or an ASR slip of one ("representive", "agente")."""
+    if word in singles or len(word) < 4 or word.startswith("not_"):
+        return word in singles
+    return any(len(s) >= 5 and fuzz.ratio(word, s) >= FUZZY_CUTOFF for s in singles)
+
+
+def wants_human(words: Words, phrases: tuple[str, ...]) -> bool:
+    """True when the caller asks for a person ("agent", "let me talk to somebody"), not
+    when they say they don't need one or mention one they spoke to before."""
+    seq = words.seq
+    singles, multis = _human_needles(phrases)
+    hits = [i for i, w in enumerate(seq) if _is_human_word(w, singles)]
+    hits += [end - 1 for end in (_in_order(n, seq, gap=1) for n in multis) if end > 0]
+    if any(not _PAST & set(seq[max(0, i - 4): i + 3]) for i in hits):
+        return True
+    for i, word in enumerate(seq):
+        if word in _HUMAN_WEAK and _REQUEST & set(seq[max(0, i - 3): i]):
+            return True
+    return bool(set(seq) & _HUMAN_WEAK) and set(words.content) <= _HUMAN_WEAK | _ALONE
+
+
+@lru_cache(maxsize=64)
+def _none_needles(phrases: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(n for n in {_needle(p) for p in (*_NONE_PHRASES, *phrases)} if n)
+
+
+def says_none(words: Words, extra: tuple[str, ...] = ()) -> bool:
+    """True for "none of these", "something else", "neither" (a short answer or an opener)."""
+    for needle in _none_needles(extra):
+        if len(needle) > 1 and _in_order(needle, words.seq, gap=1) >= 0:
+            return True
+        if len(needle) == 1 and needle[0] in words.seq and (
+                words.seq[0] == needle[0] or set(words.content) <= {needle[0]}):
+            return True
+    return False
+
+
+# --- intents ------------------------------------------------------------------------------
+
+_Phrase = tuple[tuple[str, ...], tuple[float, ...], float]
+"""A phrase's content words, their weights, and the weights' sum."""
+
+
+@dataclass
+class _Index:
+    """Everything about a menu's intents that does not depend on what the caller said."""
+
+    names: tuple[str, ...]
+    phrases: tuple[tuple[_Phrase, ...], ...]
+    negatives: tuple[tuple[tuple[str, ...], ...], ...]
+    vocab: dict[str, tuple[int, ...]]
+    weight: dict[str, float]
+    top_weight: float
+    keys: dict[str, str]
+    none_phrases: tuple[str, ...]
+    vocab_list: tuple[str, ...] = ()
+    fuzzy: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=256)
+def _index(intents: tuple[Intent, ...]) -> _Index:
+    scored = [i for i in intents if i.name != OTHER]
+    tokens = [[t for t in (analyse(p).content for p in i.phrases) if t] for i in scored]
+    users: dict[str, set[int]] = {}
+    for n, plist in enumerate(tokens):
+        for token in {t for p in plist for t in p}:
+            users.setdefault(token, set()).add(n)
+    count = max(len(scored), 1)
+    weight = {t: math.log(1 + count / len(u)) for t, u in users.items()}
+    phrases = tuple(tuple((p, ws := tuple(weight[t] for t in p), sum(ws)) for p in plist)
+                    for plist in tokens)
+    return _Index(
+        names=tuple(i.name for i in scored), phrases=phrases,
+        negatives=tuple(tuple(n for n in map(_needle, i.negatives) if n) for i in scored),
+        vocab={t: tuple(sorted(u)) for t, u in users.items()}, weight=weight,
+        top_weight=math.log(1 + count), keys={k: i.name for i in intents for k in i.keys},
+        none_phrases=tuple(p for i in intents if i.name == OTHER for p in i.phrases),
+        vocab_list=tuple(users))
+
+
+def _similar(idx: _Index, token: str) -> tuple[tuple[str, float], ...]:
+    """Vocabulary words that ``token`` stands for, with a similarity 0..1 (cached)."""
+    if token in idx.vocab:
+        return ((token, 1.0),)
+    found = idx.fuzzy.get(token)
+    if found is None:
+        found = ()
+        if len(token) >= 4 and not token.startswith("not_"):
+            hits = process.extract(token, idx.vocab_list, scorer=fuzz.ratio,
+                                   score_cutoff=FUZZY_CUTOFF, limit=3)
+            found = tuple((str(h[0]), float(h[1]) / 100) for h in hits)
+        if len(idx.fuzzy) > 10_000:
+            idx.fuzzy.clear()
+        idx.fuzzy[token] = found
+    return found
+
+
+@dataclass
+class _Evidence:
+    """What the caller said, in terms of one menu's vocabulary."""
+
+    said: dict[str, float] = field(default_factory=dict)
+    explained: dict[int, float] = field(default_factory=dict)
+    keyword: dict[int, float] = field(default_factory=dict)
+    total: float = 0.0
+
+
+def _evidence(idx: _Index, words: Words) -> _Evidence:
+    ev = _Evidence()
+    for token in dict.fromkeys(words.content):
+        similar = _similar(idx, token)
+        w = max((idx.weight[v] for v, _ in similar), default=UNKNOWN_WEIGHT * idx.top_weight)
+        ev.total += w
+        best: dict[int, float] = {}
+        for vocab_word, sim in similar:
+            ev.said[vocab_word] = max(ev.said.get(vocab_word, 0.0), sim)
+            strength = sim * idx.weight[vocab_word] / idx.top_weight
+            for n in idx.vocab[vocab_word]:
+                best[n] = max(best.get(n, 0.0), sim)
+                ev.keyword[n] = max(ev.keyword.get(n, 0.0), strength)
+        for n, sim in best.items():
+            ev.explained[n] = ev.explained.get(n, 0.0) + w * sim
+    return ev
+
+
+def _scores(idx: _Index, words: Words) -> list[tuple[float, str]]:
+    """(score, intent name), best first, for the intents the caller said something of and
+    that none of their ``not`` phrases veto."""
+    ev = _evidence(idx, words)
+    out: list[tuple[float, str]] = []
+    for n in ev.explained:
+        if any(_in_order(neg, words.seq) >= 0 for neg in idx.negatives[n]):
+            continue
+        recall = max(sum(w * ev.said.get(t, 0.0) for t, w in zip(p, ws, strict=True)) / total
+                     for p, ws, total in idx.phrases[n])
+        best = max(recall, KEYWORD_WEIGHT * ev.keyword[n])
+        coverage = ev.explained[n] / ev.total
+        out.append((best * (1 - COVERAGE_WEIGHT * (1 - coverage)), idx.names[n]))
+    out.sort(reverse=True)
+    return out
+
+
+def asr_confidence(confidence: object) -> float | None:
+    """Twilio's ``Confidence`` as 0..1, or None when unknown (missing, not a number, out of
+    range, or exactly 0.0, the recogniser's "not set" value)."""
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float | str):
+        return None
+    try:
+        value = float(confidence)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and 0.0 < value <= 1.0 else None
+
+
+def _spoken_key(idx: _Index, words: Words) -> str:
+    """The intent picked by saying its key ("two", "option 3"), or ""."""
+    said = words.content[0] if len(words.content) == 1 else ""
+    return idx.keys.get(_KEYS.get(said, ""), "")
+
+
+def match(text: str, intents: tuple[Intent, ...], human_phrases: tuple[str, ...],
+          matching: Matching, confidence: float | None = None) -> Match:
+    """Decide what ``text`` asks for among ``intents`` (see :class:`Match`).
+
+    Args:
+        text: What the recogniser heard (any string; long ones are truncated).
+        intents: The menu's intents; an intent named ``other`` is the "none of these" route.
+        human_phrases: The flow's phrases for reaching a person (built-ins are added).
+        matching: The flow's thresholds.
+        confidence: Twilio's ASR ``Confidence``; anything outside (0, 1] counts as unknown.
+
+    Returns:
+        The decision: human, intent, confirm, other, or none for empty speech.
+    """
+    words = analyse(text if isinstance(text, str) else "")
+    if not words.seq:
+        return Match("none")
+    if wants_human(words, tuple(human_phrases)):
+        return Match(HUMAN, score=1.0)
+    idx = _index(tuple(intents))
+    if says_none(words, idx.none_phrases):
+        return Match(OTHER, OTHER, 1.0)
+    key = _spoken_key(idx, words)
+    if key:
+        return Match("intent", key, 1.0)
+    return _decide(_scores(idx, words), matching, confidence)
+
+
+def _decide(scores: list[tuple[float, str]], matching: Matching,
+            confidence: float | None) -> Match:
+    if not scores or scores[0][0] <= 0.0:
+        return Match(OTHER, OTHER, 0.0, scores[0][1] if scores else "")
+    top, name = scores[0]
+    second, runner = scores[1] if len(scores) > 1 else (0.0, "")
+    asr = asr_confidence(confidence)
+    score = top * (1.0 if asr is None else min(1.0, 0.6 + 0.5 * asr))
+    if top >= matching.threshold:  # a poor recording asks "is that right?", never drops
+        score = max(score, matching.threshold)
+    score = round(score, 4)
+    if score < matching.threshold or top - second < matching.margin:
+        return Match(OTHER, OTHER, score, name)
+    if score < matching.confirm_below:
+        return Match("confirm", name, score, runner)
+    return Match("intent", name, score, runner)

@@ -1,0 +1,135 @@
+"""The engine's own words: retries, hand-offs, voicemail, confirmations and the whisper.
+
+Kept in one place so they read as one voice and stay short (GetHuman R6). Each has its
+Spanish text (``es-*`` calls); other languages fall back to English until translated here.
+Pure functions of the call and the flow.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ivr.flowlang.model import Flow
+from ivr.runtime.events import CallState
+
+CONNECTING = "Connecting you to a person now. Please hold."
+CLOSED = "Our team is not available right now."
+UNAVAILABLE = "I'm sorry, nobody could take your call just now."
+GIVE_UP = "Let me get you to a person who can help."
+SORRY_CONFIRM = "Sorry about that. Let's try again."
+CALLBACK_GOODBYE = "Thank you. Keep your phone nearby: we will call you back as promised. Goodbye."
+_YES = {"yes", "yeah", "yep", "correct", "right", "sure", "that's right", "thats right", "1",
+        "sí", "si", "claro", "correcto", "así es", "eso es"}
+_NO = {"no", "nope", "wrong", "not really", "incorrect", "2", "incorrecto", "para nada"}
+CALLBACK_HELLO = "Hello, we're returning your call, as you asked. Connecting you to a person now."
+
+_ES = {
+    CONNECTING: "Le comunico con una persona. Por favor, espere.",
+    CLOSED: "Nuestro equipo no está disponible en este momento.",
+    UNAVAILABLE: "Lo siento, nadie pudo atender su llamada en este momento.",
+    GIVE_UP: "Voy a comunicarle con una persona que le pueda ayudar.",
+    SORRY_CONFIRM: "Disculpe. Intentémoslo de nuevo.",
+    CALLBACK_GOODBYE: "Gracias. Tenga su teléfono a mano: le llamaremos como prometimos. "
+                      "Adiós.",
+    CALLBACK_HELLO: "Hola, le devolvemos la llamada, como nos pidió. Le comunico con una "
+                    "persona.",
+    "Sorry, I didn't hear anything.": "Disculpe, no escuché nada.",
+    "Sorry, I didn't get that.": "Disculpe, no le entendí.",
+}
+
+
+def _es(code: str) -> bool:
+    return code.lower().startswith("es")
+
+
+def tr(text: str, code: str) -> str:
+    """One of the engine's fixed sentences in language ``code`` (others unchanged)."""
+    return _ES.get(text, text) if _es(code) else text
+
+
+def retry(why: str, count: int, human_keys: tuple[str, ...], code: str = "") -> str:
+    """What to say before re-prompting after silence or a miss (gentler, then explicit)."""
+    first = tr("Sorry, I didn't hear anything." if why == "no_input" else
+               "Sorry, I didn't get that.", code)
+    if count >= 2 and human_keys:
+        key = human_keys[0]
+        if _es(code):
+            return f"{first} Puede oprimir {key} en cualquier momento para hablar con una persona."
+        return f"{first} You can press {key} at any time to reach a person."
+    return first
+
+
+def confirm(question: str, code: str = "") -> str:
+    """The confirmation asked for a plausible but unsure speech match."""
+    if _es(code):
+        return f"{question} ¿Es correcto? Diga sí u oprima 1, o diga no u oprima 2."
+    return f"{question} Is that right? Say yes or press 1, or say no or press 2."
+
+
+def guess(name: str, phrases: tuple[str, ...], code: str = "") -> str:
+    """The question for an unsure match when the intent has no ``confirm:`` line."""
+    words = phrases[0] if phrases else name.replace("_", " ")
+    return f'Creo que dijo "{words}".' if _es(code) else f'I think you said "{words}".'
+
+
+def yes_no(answer: str, code: str = "") -> bool | None:
+    """True / False for a yes / no answer (words or keys 1/2, English or Spanish), None when
+    unclear."""
+    words = " ".join(re.sub(r"[^\w\s']", " ", answer.lower()).split())
+    first = words.split()[:1]
+    if words in _YES or first in (["yes"], ["sí"], ["si"]):
+        return True
+    if words in _NO or first == ["no"]:
+        return False
+    return None
+
+
+def voicemail(promise: str, code: str = "") -> str:
+    if _es(code):
+        return ("Por favor, deje su nombre, su número y lo que necesita después del tono, y "
+                f"oprima la tecla de número. Le devolveremos la llamada {promise}.")
+    return ("Please leave your name, number and what you need after the tone, then press "
+            f"pound. We will call you back {promise}.")
+
+
+def offer_callback(code: str = "") -> str:
+    """Offered when nobody answered: a call back without leaving a message."""
+    if _es(code):
+        return ("Para que le devolvamos la llamada a este número, oprima 1. O quédese en la "
+                "línea para dejar un mensaje.")
+    return ("To get a call back at the number you're calling from, press 1. Or stay on the "
+            "line to leave a message.")
+
+
+def callback_confirmed(promise: str, code: str = "") -> str:
+    if _es(code):
+        return f"Listo. Le devolveremos la llamada a este número {promise}. Adiós."
+    return f"Done. We will call you back at this number {promise}. Goodbye."
+
+
+def voicemail_saved(promise: str, code: str = "") -> str:
+    if _es(code):
+        return f"Gracias. Su mensaje quedó guardado y le llamaremos {promise}. Adiós."
+    return f"Thank you. Your message is saved and we will call you back {promise}. Goodbye."
+
+
+def whisper(call: CallState, flow: Flow) -> str:
+    """What the agent hears before the caller is connected, so nobody is asked twice."""
+    parts = [f"Caller from the {flow.id.replace('-', ' ')} line."]
+    if call.callback:
+        parts = [f"Callback you promised, from the {flow.id.replace('-', ' ')} line."]
+    if call.reason:
+        parts.append(f"They said: {call.reason}.")
+    where = [p for p in call.path if p in flow.states][-3:]
+    if where:
+        parts.append("They were at " + ", then ".join(w.replace("_", " ") for w in where) + ".")
+    if call.heard and call.heard != call.reason:
+        parts.append(f"Last input: {call.heard}.")
+    slots = [f"{k.replace('_', ' ')} {v}" for k, v in call.slots.items() if "*" not in v]
+    if slots:
+        parts.append("They entered " + ", ".join(slots) + ".")
+    if call.history:
+        parts.append(call.history)
+    if call.language:
+        parts.append(f"They chose to speak {call.language}.")
+    return " ".join(parts)

@@ -1,0 +1,55 @@
+"""What a request of the call server can reach: its settings, flows and store.
+
+One owner for the app's extension keys; routes call :func:`settings`, :func:`flows` and
+:func:`get_store` instead of reading ``current_app.extensions`` themselves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app, g
+
+from ivr.config import Settings
+from ivr.store.calls import Store
+from ivr.store.connection import connect
+
+if TYPE_CHECKING:
+    from ivr.server.registry import Flows
+
+FLOWS_KEY = "ivr.flows"
+SETTINGS_KEY = "ivr.settings"
+STORE_KEY = "ivr.store"
+
+
+def init_app(app: Flask, settings: Settings) -> Store:
+    """Attach ``settings`` and a store (one connection pool per app) to ``app``."""
+    app.extensions[SETTINGS_KEY] = settings
+    store = app.extensions[STORE_KEY] = Store(connect(settings), settings.call_ttl)
+    return store
+
+
+def settings() -> Settings:
+    """The current app's settings."""
+    s: Settings = current_app.extensions[SETTINGS_KEY]
+    return s
+
+
+def flows() -> Flows:
+    """The current app's flow registry."""
+    f: Flows = current_app.extensions[FLOWS_KEY]
+    return f
+
+
+def get_store() -> Store:
+    """The current app's Store, cached on ``flask.g`` for the request."""
+    if "ivr_store" not in g:
+        g.ivr_store = current_app.extensions[STORE_KEY]
+    store: Store = g.ivr_store
+    return store
+
+
+def store_of(app: Flask) -> Store:
+    """The store of ``app`` (outside a request: tests, tools)."""
+    store: Store = app.extensions[STORE_KEY]
+    return store

@@ -1,0 +1,117 @@
+"""The call server's two guards: signed requests only, and never an error for a caller.
+
+:func:`twilio_signed` rejects (403, nothing changed) a request without a valid
+``X-Twilio-Signature``; :func:`guaranteed` turns any failure of a voice route into the
+emergency TwiML (sorry, then ``emergency_number``); :func:`held` does the same for waitUrl
+documents, where the caller keeps their place in line instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from flask import Response, request
+from werkzeug.exceptions import HTTPException
+
+from ivr.runtime.waiting import hold_fallback
+from ivr.server.context import settings
+from ivr.server.registry import UnknownFlow
+from ivr.store.calls import UnknownCall
+from ivr.telephony import twiml
+from ivr.telephony.params import BadParams
+from ivr.telephony.signatures import signed_by_twilio
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+XML = "text/xml"
+
+
+def webhook_params() -> Mapping[str, str]:
+    """The webhook's parameters: the form of a POST, the query of a GET."""
+    return request.form if request.method == "POST" else request.args
+
+
+def public_base() -> str:
+    """The server's public base URL (``public_base_url``, else the request's host URL)."""
+    return (settings().public_base_url or request.host_url).rstrip("/")
+
+
+def emergency_response() -> Response:
+    """The TwiML of last resort: sorry, then the emergency human (config only)."""
+    s = settings()
+    return Response(twiml.emergency(s.emergency_number, s.emergency_message), 200,
+                    mimetype=XML)
+
+
+def guaranteed(view: F) -> F:
+    """Turn any exception in ``view`` into the emergency TwiML (and a log line)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except (UnknownFlow, UnknownCall, BadParams, HTTPException) as exc:
+            log.warning("%s %s: %s: %s; dialling the emergency number", request.method,
+                        request.path, type(exc).__name__, exc)
+        except Exception:
+            log.exception("%s %s failed; dialling the emergency number", request.method,
+                          request.path)
+        return emergency_response()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def held(view: F) -> F:
+    """Like :func:`guaranteed` for waitUrl documents: on any failure keep the caller in line."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except Exception:
+            log.exception("%s %s failed; the caller keeps waiting", request.method, request.path)
+        return Response(twiml.render(hold_fallback(), {}), 200, mimetype=XML)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: ``public_base_url`` + path when set, else the request URL."""
+    base = settings().public_base_url
+    if not base:
+        return request.url
+    qs = request.query_string.decode("latin-1")
+    return base.rstrip("/") + request.path + (f"?{qs}" if qs else "")
+
+
+def signed_urls() -> Iterator[str]:
+    """The URLs Twilio may have signed: :func:`signed_url`, then the URL exactly as it was
+    requested (gunicorn's RAW_URI), which keeps percent-escapes werkzeug decodes."""
+    first = signed_url()
+    yield first
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if raw.startswith("/") and public_base() + raw != first:
+        yield public_base() + raw
+
+
+def twilio_signed(view: F) -> F:
+    """Reject (403, nothing changed) a request without a valid ``X-Twilio-Signature``.
+
+    Skipped only when ``validate_signatures`` is false.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        s = settings()
+        if s.validate_signatures:
+            signature = request.headers.get("X-Twilio-Signature", "")
+            form = request.form.to_dict() if request.method == "POST" else {}
+            if not signed_by_twilio(s.twilio.auth_token, signed_urls(), form, signature):
+                log.warning("rejected unsigned or forged request to %s", request.path)
+                return Response("invalid Twilio signature\n", 403, mimetype="text/plain")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,148 @@
+"""The flow registry: compiled flow versions per process, and publishing new versions.
+
+:class:`Flows` holds the compiled versions this process serves, by (id, version), built
+from the source text stored in Redis the first time a version is asked for (bounded: an
+LRU of ``compiled_cache_size`` versions, see :class:`ivr.flowlang.catalog.LRU`).
+
+Reload without restart: :func:`reload_flows` (``ivr reload``) re-checks ``flows_dir`` and
+moves ``ivr:flow:{id}:current`` to each valid new version; broken files are refused and
+the old version keeps serving. Web workers read the current pointer once per *new* call
+(one GET), so they pick the new version up without a restart, while calls in flight stay
+on the version they started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ivr.config import Settings, load_settings
+from ivr.flowlang.catalog import Checked, check_file, compile_text, flow_files
+from ivr.flowlang.diagnostics import Problem
+from ivr.flowlang.machine import Compiled
+from ivr.store.calls import Store
+from ivr.store.connection import connect
+
+log = logging.getLogger(__name__)
+
+
+class UnknownFlow(LookupError):
+    """No published flow (or flow version) by that id."""
+
+
+class Flows:
+    """Compiled flows by (id, version), built once per process from text in Redis."""
+
+    def __init__(self) -> None:
+        self._by_version: dict[tuple[str, str], Compiled] = {}
+        self._files: dict[str, tuple[Compiled, str]] = {}
+        self._lock = threading.Lock()
+
+    def add_file(self, c: Compiled, text: str) -> None:
+        """Remember the version compiled from ``flows_dir`` at start-up (with its text)."""
+        self.add(c)
+        self._files[c.flow.id] = (c, text)
+
+    def republish(self, store: Store, flow_id: str) -> str | None:
+        """Redis lost ``flow_id``'s current version (restarted empty): put this process's
+        start-up version back (without overriding one another process put back first) and
+        return the version new calls start on; None for a flow this process never had."""
+        hit = self._files.get(flow_id)
+        if hit is None:
+            return None
+        c, text = hit
+        store.put_flow(flow_id, c.flow.version, text)
+        store.set_current_if_missing(flow_id, c.flow.version)
+        log.warning("flow %s had no current version in Redis: republished %s", flow_id,
+                    c.flow.version)
+        return store.current(flow_id) or c.flow.version
+
+    def ids(self) -> set[str]:
+        """Flow ids compiled in this process."""
+        return {flow_id for flow_id, _ in self._by_version}
+
+    def add(self, c: Compiled) -> None:
+        with self._lock:
+            self._by_version[(c.flow.id, c.flow.version)] = c
+
+    def pinned(self, store: Store, flow_id: str, version: str) -> Compiled:
+        """Version ``version`` of ``flow_id``, compiled from Redis the first time."""
+        hit = self._by_version.get((flow_id, version))
+        if hit is not None:
+            return hit
+        text = store.flow_text(flow_id, version)
+        if text is None:
+            raise UnknownFlow(f"{flow_id}@{version}")
+        c = compile_text(text, f"redis:{flow_id}@{version}")
+        if c.flow.id != flow_id:
+            raise UnknownFlow(f"{flow_id}@{version} holds flow {c.flow.id!r}")
+        self.add(c)
+        return c
+
+
+@dataclass
+class ReloadResult:
+    """What a reload did: versions made current, files left unchanged, files refused."""
+
+    published: list[tuple[str, str]] = field(default_factory=list)
+    unchanged: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[Checked] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for c in self.failed for p in c.problems]
+
+
+def check_flows(settings: Settings) -> tuple[list[Compiled], list[Checked], list[str]]:
+    """Check and compile every flow in ``flows_dir``: (compiled, failed files, sources)."""
+    good: list[Compiled] = []
+    texts: list[str] = []
+    failed: list[Checked] = []
+    for path in flow_files([settings.flows_dir]):
+        checked = check_file(path)
+        if checked.flow is None or not checked.ok():
+            failed.append(checked)
+            continue
+        good.append(compile_text(checked.source.text, path))
+        texts.append(checked.source.text)
+    return good, failed, texts
+
+
+def reload_flows(settings: Settings, store: Store, flows: Flows | None = None) -> ReloadResult:
+    """Publish every valid flow in ``flows_dir`` as current; refuse broken files.
+
+    A broken file changes nothing for its flow: the version already current keeps serving.
+    """
+    good, failed, texts = check_flows(settings)
+    result = ReloadResult(failed=failed)
+    for c, text in zip(good, texts, strict=True):
+        key = (c.flow.id, c.flow.version)
+        store.put_flow(c.flow.id, c.flow.version, text)
+        if store.current(c.flow.id) == c.flow.version:
+            result.unchanged.append(key)
+        else:
+            store.set_current(c.flow.id, c.flow.version)
+            result.published.append(key)
+        if flows is not None:
+            flows.add(c)
+    return result
+
+
+def reload_from_config(overrides: Mapping[str, Any] | None = None) -> ReloadResult:
+    """``ivr reload``: load settings (``config_path`` key allowed), connect, publish.
+
+    Raises:
+        ConfigError: Bad settings.
+    """
+    over = dict(overrides or {})
+    settings = load_settings(over.pop("config_path", None), over)
+    conn = connect(settings)
+    try:
+        return reload_flows(settings, Store(conn, settings.call_ttl))
+    finally:
+        conn.close()
+
+

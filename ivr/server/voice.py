@@ -1,0 +1,292 @@
+"""The ``voice`` blueprint: Twilio webhooks → events → ``engine.step`` → TwiML.
+
+Routes (all signed by Twilio, checked by :func:`twilio_signed`):
+
+- ``POST /voice/<flow_id>``: the Voice URL, starts a call on the flow's current version.
+- ``POST /voice/<flow_id>/event?e=<name>&turn=<N>``: every action URL (``e`` is ``turn``,
+  ``no_input``, ``dial`` or ``recording``; ``turn`` makes duplicates harmless).
+- ``GET|POST /voice/<flow_id>/whisper?sid=...``: the context read to the agent.
+- ``POST /voice/<flow_id>/wait?sid=...``: the Enqueue waitUrl: position, expected wait, hold
+  audio and the callback offer (:mod:`ivr.runtime.waiting`); ``/wait/callback?sid=...&step=...``
+  takes the caller's callback choice. Failures there keep the caller in line (hold TwiML).
+- ``POST /voice/status``: status callback; a finished call gets a ``hangup`` event.
+- ``POST /voice/fallback``: Twilio's Fallback URL; dials the emergency number from config
+  and touches neither Redis nor flows.
+
+THE GUARANTEE: whatever fails while serving a call (an engine error, an unknown flow or
+call, Redis down or slow, a garbage request) is logged and answered with 200 TwiML that
+says sorry and dials ``emergency_number``: never a 500, never Twilio's "application error".
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Flask, Response, request
+
+from ivr.flowlang.machine import Compiled
+from ivr.jobs import history
+from ivr.jobs.enqueue import submit
+from ivr.runtime.actions import Action, Job
+from ivr.runtime.engine import step, turn_record
+from ivr.runtime.events import MAX_TEXT, CallState, Event, EventKind
+from ivr.runtime.redact import redact_text
+from ivr.server.context import flows, get_store, settings
+from ivr.server.guard import (
+    XML,
+    emergency_response,
+    guaranteed,
+    public_base,
+    twilio_signed,
+    webhook_params,
+)
+from ivr.server.registry import UnknownFlow
+from ivr.store.calls import Prefetch, Store, Turn
+from ivr.telephony import twiml
+from ivr.telephony.params import BadParams, call_sid, caller_number, count, event_from, is_sid
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+health = Blueprint("health", __name__)
+EVENTS = ("turn", "no_input", "dial", "recording")
+FINISHED = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+# --- turns --------------------------------------------------------------------------------
+
+def event_urls(flow_id: str, turn: int, sid: str) -> dict[str, str]:
+    """Absolute action URLs of the next turn (``turn`` is the call's turn after this one)."""
+    root = f"{public_base()}/voice/{quote(flow_id, safe='')}"
+    urls = {e: f"{root}/event?e={e}&turn={turn}" for e in EVENTS}
+    urls["whisper"] = f"{root}/whisper?sid={quote(sid, safe='')}"
+    urls["wait"] = f"{root}/wait?sid={quote(sid, safe='')}"
+    urls["transcription"] = f"{root}/transcription?sid={quote(sid, safe='')}"
+    return urls
+
+
+def _new_call(store: Store, sid: str, flow_id: str, version: str,
+              known: Prefetch | None = None) -> CallState:
+    """A new call's state; for a callback we placed (``?callback=<sid>``), the caller is
+    the number we rang and the earlier call's context comes along for the whisper.
+
+    ``known`` is the caller's history, read with the turn (see :func:`_history_read`)."""
+    params = webhook_params()
+    earlier_sid = request.args.get("callback", "")
+    if not is_sid(earlier_sid):
+        caller = caller_number(params.get("From", ""))
+        told = _history_from(known) if known is not None else _history(store, caller)
+        return CallState(sid, flow_id, version, caller=caller, history=told)
+    caller = caller_number(params.get("To", ""))
+    earlier = store.load(earlier_sid)
+    if earlier is None:  # expired: the person still knows it is a callback
+        return CallState(sid, flow_id, version, caller=caller, callback=earlier_sid,
+                         reason="(a callback they asked for earlier)")
+    return CallState(sid, flow_id, version, caller=caller, callback=earlier_sid,
+                     reason=earlier.reason, slots=dict(earlier.slots), path=earlier.path[-6:],
+                     heard=earlier.heard, history=_history(store, caller))
+
+
+def _history(store: Store, caller: str) -> str:
+    """The whisper line about this caller's recent calls ('' when unknown or on error)."""
+    try:
+        topics = history.recent(store.conn, caller, settings().now(),
+                                settings().caller_key_secret)
+    except Exception:  # noqa: BLE001 - history is a nicety; the call goes on without it
+        log.warning("caller history unavailable", exc_info=True)
+        return ""
+    return history.summary(topics)
+
+
+def _history_read() -> Prefetch | None:
+    """The read of :func:`ivr.jobs.history.recent` for a new call's caller (same key, same
+    window), to send with the turn's own read instead of one more round trip. None for a
+    callback we placed (its caller and history come from the earlier call) or no number.
+    """
+    if is_sid(request.args.get("callback", "")):
+        return None
+    s = settings()
+    caller = caller_number(webhook_params().get("From", ""))
+    command = history.query(caller, s.now(), s.caller_key_secret)
+    return Prefetch(command) if command else None
+
+
+def _history_from(read: Prefetch) -> str:
+    """The whisper line from a :func:`_history_read` reply ('' when unknown or on error)."""
+    if isinstance(read.result, Exception):
+        log.warning("caller history unavailable: %s", read.result)
+        return ""
+    if not isinstance(read.result, list):
+        return ""
+    return history.summary(history.topics(read.result))
+
+
+def _turn(c: Compiled, before: CallState, event: Event) -> tuple[Turn, list[Action]]:
+    after, actions = step(c, before, event)
+    urls = event_urls(after.flow, after.turn, after.sid)
+    record = turn_record(c, before, event, after, actions)
+    return Turn(after, twiml.render(actions, urls), record), actions
+
+
+def _respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "") -> Response:
+    """Advance call ``sid`` once (re-serving duplicates); enqueue the turn's jobs.
+
+    ``flow_id`` is given for a new call: it starts on that flow's current version (and
+    the caller's history is read in the same round trip as the call).
+    """
+    produced: list[Action] = []
+    known = _history_read() if flow_id else None
+
+    def apply(before: CallState | None, current: str | None) -> Turn:
+        if before is None:
+            current = current or flows().republish(store, flow_id)
+            if current is None:
+                raise UnknownFlow(flow_id)
+            before = _new_call(store, sid, flow_id, current, known)
+        c = flows().pinned(store, before.flow, before.version)
+        result, actions = _turn(c, before, event)
+        produced[:] = actions
+        return result
+
+    outcome = store.advance(sid, turn, apply, current_of=flow_id,
+                            prefetch=(known,) if known is not None else ())
+    if outcome.applied:
+        jobs = [a for a in produced if isinstance(a, Job)]
+        if jobs:
+            submit(store.conn, jobs, settings())
+    elif not outcome.twiml:
+        raise BadParams(f"call {sid}: duplicate with no stored TwiML")
+    response = Response(outcome.twiml, 200, mimetype=XML)
+    if outcome.call is not None:
+        # For QA (`ivr replay --via`) and logs: where the call is now. Not read by Twilio.
+        response.headers["X-IVR-State"] = outcome.call.state
+        response.headers["X-IVR-Outcome"] = outcome.call.outcome
+    return response
+
+
+@bp.route("/<flow_id>", methods=["POST"])
+@guaranteed
+@twilio_signed
+def start(flow_id: str) -> Response:
+    """Voice URL: a new call starts on the flow's current version."""
+    params = webhook_params()
+    sid = call_sid(params)
+    event = event_from("start", params, settings().now())
+    return _respond(get_store(), sid, 0, event, flow_id)
+
+
+@bp.route("/<flow_id>/event", methods=["POST"])
+@guaranteed
+@twilio_signed
+def event(flow_id: str) -> Response:
+    """Action URLs: apply the caller's input to the turn named in the URL."""
+    params = webhook_params()
+    sid = call_sid(params)
+    name = request.args.get("e", "turn")
+    turn = request.args.get("turn", "")
+    number = count(turn)
+    if name not in EVENTS or number is None or number < 1:
+        raise BadParams(f"bad event URL e={name[:20]!r} turn={turn[:20]!r}")
+    ev = event_from(name, params, settings().now())
+    return _respond(get_store(), sid, number, ev)
+
+
+@bp.route("/<flow_id>/transcription", methods=["POST"])
+@twilio_signed
+def transcription(flow_id: str) -> Response:
+    """Twilio's transcription of a recorded "other" capture (``capture`` with ``record:
+    true``): the caller's words join the call's inbox item, through RQ. Not a call turn:
+    whatever happens, Twilio gets an empty 200."""
+    params = webhook_params()
+    text = (params.get("TranscriptionText") or "").strip()[:MAX_TEXT]
+    try:
+        sid = call_sid(params)
+        if text and params.get("TranscriptionStatus", "completed") == "completed":
+            now = (settings().now() or datetime.now(UTC)).isoformat()
+            submit(get_store().conn, [Job("inbox_words", {
+                "sid": sid, "flow": flow_id[:64], "said": redact_text(text), "at": now})],
+                settings())
+    except Exception:  # noqa: BLE001 - a lost transcription loses words, never the call
+        log.exception("transcription for %s not recorded", params.get("CallSid", "")[:64])
+    return Response(twiml.render([], {}), 200, mimetype=XML)
+
+
+@bp.route("/<flow_id>/whisper", methods=["GET", "POST"])
+@twilio_signed
+def whisper(flow_id: str) -> Response:
+    """What the person who answers hears before being connected.
+
+    This TwiML plays on the AGENT's leg: whatever fails (Redis down, a bad request), the
+    agent hears a plain whisper and the call connects; never the caller's emergency dial.
+    """
+    try:
+        call = get_store().load(request.args.get("sid", "")[:64])
+        text = call.whisper if call else ""
+    except Exception:  # noqa: BLE001 - the caller is waiting: connect them without context
+        log.exception("whisper for %s unavailable", request.args.get("sid", "")[:64])
+        text = ""
+    return _plain_whisper(text)
+
+
+def _plain_whisper(text: str = "") -> Response:
+    return Response(twiml.whisper(text), 200, mimetype=XML)
+
+
+@bp.route("/status", methods=["POST"])
+@guaranteed
+@twilio_signed
+def status() -> Response:
+    """Status callback: a call that finished mid-flow gets its ``hangup`` event."""
+    params = webhook_params()
+    response = Response(twiml.render([], {}), 200, mimetype=XML)
+    if params.get("CallStatus", "") in FINISHED:
+        sid = call_sid(params)
+        store = get_store()
+        call = store.load(sid)
+        if call is not None and not call.ended:
+            ev = Event(EventKind.HANGUP, now=settings().now() or datetime.now(UTC))
+            ended = _respond(store, sid, call.turn, ev)
+            for header in ("X-IVR-State", "X-IVR-Outcome"):
+                if header in ended.headers:
+                    response.headers[header] = ended.headers[header]
+    return response
+
+
+@bp.route("/fallback", methods=["GET", "POST"])
+@guaranteed
+@twilio_signed
+def fallback() -> Response:
+    """Twilio's Fallback URL: the emergency human, needing neither Redis nor flows."""
+    return emergency_response()
+
+
+@health.route("/healthz")
+def healthz() -> tuple[dict[str, Any], int]:
+    """200 with the flows when the app and Redis are ready, 503 otherwise."""
+    try:
+        ok = get_store().ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        return {"ok": False, "redis": f"{type(exc).__name__}: {exc}"[:200]}, 503
+    return {"ok": ok, "redis": "ok", "flows": sorted(flows().ids())}, 200 if ok else 503
+
+
+def register_error_pages(app: Flask) -> None:
+    """Routing errors under /voice (404, 405, 413) still answer with TwiML to a person."""
+
+    def handler(exc: Exception) -> Any:
+        if request.path.startswith("/voice") and request.path.endswith("/whisper"):
+            return _plain_whisper()  # the agent's leg: see whisper()
+        if request.path.startswith("/voice"):
+            log.warning("%s %s: %s; dialling the emergency number", request.method,
+                        request.path, exc)
+            return emergency_response()
+        return exc
+
+    for code in (404, 405, 413):
+        app.register_error_handler(code, handler)
+    # Werkzeug answers '//' with a 308 redirect, which no error handler sees (routing
+    # exceptions bypass them) and Twilio would not follow with a signature: make it a 404.
+    app.url_map.merge_slashes = False
+
