@@ -20,7 +20,8 @@ from typing import Any
 
 from ivr.flowlang import phone
 from ivr.flowlang.diagnostics import FlowError, Problem
-from ivr.flowlang.source import Source, load
+from ivr.flowlang.positions import Source
+from ivr.flowlang.source import load
 
 DEFAULT_CONFIG = "config.yaml"
 ENV_PREFIX = "IVR_"

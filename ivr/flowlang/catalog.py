@@ -14,7 +14,8 @@ from ivr.flowlang.checks.rules import check
 from ivr.flowlang.diagnostics import FlowError, Problem, errors_in
 from ivr.flowlang.machine import Compiled, compiled
 from ivr.flowlang.model import Flow, version_of
-from ivr.flowlang.source import Source, load, load_file
+from ivr.flowlang.positions import Source
+from ivr.flowlang.source import load, load_file
 
 FLOW_SUFFIXES = (".yaml", ".yml")
 

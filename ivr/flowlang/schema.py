@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from ivr.flowlang.diagnostics import Problem
-from ivr.flowlang.source import Path, Source
+from ivr.flowlang.positions import Path, Source
 
 _TEXT = {"type": "string", "minLength": 1}
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}

@@ -31,7 +31,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from ivr.flowlang.diagnostics import Problem
-from ivr.flowlang.source import Path, Source, load, load_file
+from ivr.flowlang.positions import Path, Source
+from ivr.flowlang.source import load, load_file
 
 CALLER_KEYS = ("press", "say", "silence", "hangup", "dial_result", "recording")
 ACTIONS = ("dial", "enqueue", "record", "hangup", "gather", "say")

@@ -24,8 +24,6 @@ from ivr.runtime.actions import (
     Job,
     Record,
     Say,
-    kind_name,
-    spoken,
 )
 from ivr.runtime.events import CallState, Event, EventKind
 from ivr.runtime.matcher import match
@@ -377,28 +375,3 @@ def _finish(t: _Turn, outcome: str, hang_up: bool = False) -> None:
     t.out.append(Job("call_end", {"sid": t.call.sid, "flow": t.flow.id,
                                   "version": t.call.version, "outcome": outcome,
                                   "at": t.event.now.isoformat()}))
-
-
-
-def turn_record(c: Compiled, before: CallState, event: Event, after: CallState,
-                actions: list[Action]) -> dict[str, object]:
-    """One redacted line of a call's transcript (what was heard, said and done this turn).
-
-    The web layer appends it to the call's transcript in Redis, the simulator writes it to
-    ``--record`` files, and the call archive stores it: one shape everywhere.
-    """
-    state = c.flow.states.get(before.state)
-    sensitive = bool(state and state.collect and state.collect.sensitive)
-    heard: dict[str, object] = {"kind": event.kind.value}
-    if event.digits:
-        heard["digits"] = redact_digits(event.digits, sensitive)
-    if event.text:
-        heard["text"] = redact_text(event.text)
-    if event.confidence is not None:
-        heard["confidence"] = round(event.confidence, 3)
-    if event.status:
-        heard["status"] = event.status
-    return {"turn": after.turn, "from": before.state, "to": after.state, "heard": heard,
-            "said": spoken(actions),
-            "actions": [kind_name(a) for a in actions if not isinstance(a, Job)],
-            "at": event.now.isoformat()}

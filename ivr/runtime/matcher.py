@@ -19,16 +19,13 @@ The matcher is pure and small on purpose; the engine depends only on :func:`matc
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
 from ivr.flowlang.model import HUMAN, OTHER, Intent, Matching
-
-MAX_CHARS = 600
-"""Longer speech is truncated: nobody says more than this to a menu."""
+from ivr.runtime.words import PAST_TENSE, SPOKEN_KEYS, Words, analyse, in_order, needle
 
 FUZZY_CUTOFF = 85.0
 COVERAGE_WEIGHT = 0.25
@@ -38,42 +35,6 @@ UNKNOWN_WEIGHT = 0.6
 KEYWORD_WEIGHT = 0.7
 """Score of one word found only in this intent's phrases ("dispute"), before coverage."""
 
-_REWRITES = {"credit card": "card", "debit card": "card", "found out": "learned",
-             "find out": "learn", "figure out": "learn", "you know": " ", "i mean": " ",
-             "kind of": " ", "sort of": " ", "can't": "can not", "cannot": "can not",
-             "won't": "will not", "ain't": "is not"}
-_REWRITE = re.compile(r"\b(?:" + "|".join(_REWRITES) + r")\b")
-_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'m", " am"), ("'ve", " have"),
-                 ("'ll", " will"), ("'d", " would"), ("'s", ""), ("s'", "s"))
-_FILLER = re.compile(r"^(u+m+|u+h+|h+m+|e+r+m*|a+h+|m+|o+h+|like|okay|ok|yeah|yep|well|so|"
-                     r"basically|actually|literally|anyway|right|alright|sorry|please)$")
-_DIGITS = dict(zip("0123456789", "zero one two three four five six seven eight nine".split(),
-                   strict=True))
-_KEYS = {word: digit for digit, word in _DIGITS.items()}
-_IRREGULAR = dict(pair.split(":") for pair in """
-lost:lose losing:lose loses:lose misplaced:lose misplace:lose stolen:steal stole:steal
-stealing:steal found:find finding:find paid:pay paying:pay payment:pay payments:pay owed:owe
-owing:owe somebody:someone anybody:anyone everybody:everyone purse:wallet billing:bill
-cancelled:cancel cancelling:cancel canceled:cancel canceling:cancel recognise:recognize
-recognised:recognize appt:appointment meds:medication medicine:medication pills:medication
-medicines:medication hurts:pain hurt:pain hurting:pain aches:pain ache:pain reps:rep
-agents:agent people:person humans:human persons:person locked:locked declined:declined
-""".split())
-_NEGATORS = frozenset({"not", "never", "no", "nothing", "without"})
-_STOP = frozenset("""
-i me my mine myself we us our ours you your yours he him his she her hers it its they them
-their theirs this that these those a an the and or but if of to for from in on at by with about
-into onto as is am are was were be been being do does did doing have has had will would shall
-should could can may might must just really very hi hello hey there here what which who whom
-whose how when where why some any all thing things stuff want wanted wanna need needs needed
-gonna trying try think thought guess call calling called today now still also too then than
-get got getting go going went out up down one's someone anyone everyone something anything
-please thanks thank ma'am sir yes oh option number press choice talked spoke spoken told said
-again back else other able
-""".split())
-_PAST = frozenset({"talked", "spoke", "spoken", "told", "said"})
-_SUFFIXES = ("ations", "ation", "ating", "ated", "ates", "ate", "ments", "ment", "ings", "ing",
-             "ied", "ies", "ed", "es", "s", "ly")
 _HUMAN_STRONG = ("agent", "operator", "representative", "human", "receptionist",
                  "live person", "real person", "actual person", "customer service",
                  "somebody real", "live agent")
@@ -101,97 +62,12 @@ class Match:
     runner_up: str = ""
 
 
-@dataclass(frozen=True)
-class Words:
-    """A normalised utterance: ``seq`` keeps stop words (for phrases in order), ``content``
-    keeps the words that carry meaning (stemmed, negated ones prefixed ``not_``)."""
-
-    seq: tuple[str, ...]
-    content: tuple[str, ...]
-
-
-def stem(word: str) -> str:
-    """A tiny, consistent English stemmer: "charged", "charges" and "charge" → "charg"."""
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
-    if len(word) <= 4 or not word.isalpha() or word in _KEYS:
-        return word
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + ("y" if suffix in ("ied", "ies") else "")
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
-
-
-def _clauses(text: str) -> list[list[str]]:
-    text = " " + text[:MAX_CHARS].lower().replace("’", "'").replace("`", "'") + " "
-    text = _REWRITE.sub(lambda m: _REWRITES[m.group()], text)
-    for old, new in _CONTRACTIONS:
-        text = text.replace(old, new)
-    parts = re.split(r"[.,;:!?\u2026]+|\s-+\s", text)
-    return [re.findall(r"[^\W_]+(?:'[^\W_]+)?", p) for p in parts]
-
-
-def analyse(text: str) -> Words:
-    """Normalise ``text`` (see the module docstring); safe on any string."""
-    seq: list[str] = []
-    content: list[str] = []
-    for clause in _clauses(text):
-        words = [_DIGITS.get(w, w) for w in clause if not _FILLER.match(w)]
-        negate, skipped = False, ""
-        for i, raw in enumerate(words):
-            word = _IRREGULAR.get(raw, raw)
-            if word in _NEGATORS:
-                nxt = words[i + 1] if i + 1 < len(words) else ""
-                negate = word != "no" or (bool(nxt) and nxt not in _STOP)
-                continue
-            if word in _STOP:
-                seq.append(word)
-                skipped = word if negate else ""
-                continue
-            token = ("not_" if negate else "") + stem(word)
-            negate = False
-            seq.append(token)
-            content.append(token)
-        if negate and skipped:
-            seq[-1] = f"not_{skipped}"
-    return Words(tuple(seq), tuple(content))
-
-
-def normalise(text: str) -> str:
-    """The content words of ``text`` as one string (handy in logs and the inbox)."""
-    return " ".join(analyse(text).content)
-
-
-def _needle(phrase: str) -> tuple[str, ...]:
-    return tuple(w for w in analyse(phrase).seq if w not in ("a", "an", "the", "my", "to"))
-
-
-def _in_order(needle: tuple[str, ...], seq: tuple[str, ...], gap: int = 3) -> int:
-    """Position just after ``needle`` in ``seq`` (each word within ``gap`` of the last), or -1."""
-    if not needle or needle[0] not in seq:
-        return -1
-    for start, word in enumerate(seq):
-        if word != needle[0]:
-            continue
-        pos, ok = start, True
-        for want in needle[1:]:
-            window = seq[pos + 1: pos + 2 + gap]
-            if want not in window:
-                ok = False
-                break
-            pos += 1 + window.index(want)
-        if ok:
-            return pos + 1
-    return -1
-
-
 # --- humans and "none of these" -----------------------------------------------------------
 
 @lru_cache(maxsize=64)
 def _human_needles(phrases: tuple[str, ...]) -> tuple[frozenset[str], tuple[tuple[str, ...], ...]]:
     """The flow's and the built-in human phrases: single words, and longer phrases."""
-    needles = {n for n in (_needle(p) for p in (*phrases, *_HUMAN_STRONG)) if n}
+    needles = {n for n in (needle(p) for p in (*phrases, *_HUMAN_STRONG)) if n}
     return frozenset(n[0] for n in needles if len(n) == 1), tuple(n for n in needles if len(n) > 1)
 
 
@@ -209,8 +85,8 @@ def wants_human(words: Words, phrases: tuple[str, ...]) -> bool:
     seq = words.seq
     singles, multis = _human_needles(phrases)
     hits = [i for i, w in enumerate(seq) if _is_human_word(w, singles)]
-    hits += [end - 1 for end in (_in_order(n, seq, gap=1) for n in multis) if end > 0]
-    if any(not _PAST & set(seq[max(0, i - 4): i + 3]) for i in hits):
+    hits += [end - 1 for end in (in_order(n, seq, gap=1) for n in multis) if end > 0]
+    if any(not PAST_TENSE & set(seq[max(0, i - 4): i + 3]) for i in hits):
         return True
     for i, word in enumerate(seq):
         if word in _HUMAN_WEAK and _REQUEST & set(seq[max(0, i - 3): i]):
@@ -220,16 +96,16 @@ def wants_human(words: Words, phrases: tuple[str, ...]) -> bool:
 
 @lru_cache(maxsize=64)
 def _none_needles(phrases: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    return tuple(n for n in {_needle(p) for p in (*_NONE_PHRASES, *phrases)} if n)
+    return tuple(n for n in {needle(p) for p in (*_NONE_PHRASES, *phrases)} if n)
 
 
 def says_none(words: Words, extra: tuple[str, ...] = ()) -> bool:
     """True for "none of these", "something else", "neither" (a short answer or an opener)."""
-    for needle in _none_needles(extra):
-        if len(needle) > 1 and _in_order(needle, words.seq, gap=1) >= 0:
+    for phrase in _none_needles(extra):
+        if len(phrase) > 1 and in_order(phrase, words.seq, gap=1) >= 0:
             return True
-        if len(needle) == 1 and needle[0] in words.seq and (
-                words.seq[0] == needle[0] or set(words.content) <= {needle[0]}):
+        if len(phrase) == 1 and phrase[0] in words.seq and (
+                words.seq[0] == phrase[0] or set(words.content) <= {phrase[0]}):
             return True
     return False
 
@@ -270,7 +146,7 @@ def _index(intents: tuple[Intent, ...]) -> _Index:
                     for plist in tokens)
     return _Index(
         names=tuple(i.name for i in scored), phrases=phrases,
-        negatives=tuple(tuple(n for n in map(_needle, i.negatives) if n) for i in scored),
+        negatives=tuple(tuple(n for n in map(needle, i.negatives) if n) for i in scored),
         vocab={t: tuple(sorted(u)) for t, u in users.items()}, weight=weight,
         top_weight=math.log(1 + count), keys={k: i.name for i in intents for k in i.keys},
         none_phrases=tuple(p for i in intents if i.name == OTHER for p in i.phrases),
@@ -328,7 +204,7 @@ def _scores(idx: _Index, words: Words) -> list[tuple[float, str]]:
     ev = _evidence(idx, words)
     out: list[tuple[float, str]] = []
     for n in ev.explained:
-        if any(_in_order(neg, words.seq) >= 0 for neg in idx.negatives[n]):
+        if any(in_order(neg, words.seq) >= 0 for neg in idx.negatives[n]):
             continue
         recall = max(sum(w * ev.said.get(t, 0.0) for t, w in zip(p, ws, strict=True)) / total
                      for p, ws, total in idx.phrases[n])
@@ -354,7 +230,7 @@ def asr_confidence(confidence: object) -> float | None:
 def _spoken_key(idx: _Index, words: Words) -> str:
     """The intent picked by saying its key ("two", "option 3"), or ""."""
     said = words.content[0] if len(words.content) == 1 else ""
-    return idx.keys.get(_KEYS.get(said, ""), "")
+    return idx.keys.get(SPOKEN_KEYS.get(said, ""), "")
 
 
 def match(text: str, intents: tuple[Intent, ...], human_phrases: tuple[str, ...],

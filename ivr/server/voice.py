@@ -31,8 +31,9 @@ from ivr.flowlang.machine import Compiled
 from ivr.jobs import history
 from ivr.jobs.enqueue import submit
 from ivr.runtime.actions import Action, Job
-from ivr.runtime.engine import step, turn_record
+from ivr.runtime.engine import step
 from ivr.runtime.events import MAX_TEXT, CallState, Event, EventKind
+from ivr.runtime.record import turn_record
 from ivr.runtime.redact import redact_text
 from ivr.server.context import flows, get_store, settings
 from ivr.server.guard import (

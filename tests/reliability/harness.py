@@ -31,7 +31,7 @@ from typing import Any
 
 import redis
 
-from tests.test_e2e import free_port, redis_server_binary, wait_until
+from tests.server.test_e2e import free_port, redis_server_binary, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-auth-token-0123456789abcdef"

@@ -326,7 +326,7 @@ def test_double_slash_under_voice_still_gets_twiml(app: Flask) -> None:
 
 @pytest.mark.parametrize("failure", ["redis down", "body too large"])
 def test_whisper_that_fails_still_whispers(stack: Stack, failure: str) -> None:
-    from tests.test_e2e import free_port
+    from tests.server.test_e2e import free_port
 
     url = stack.redis_url if failure != "redis down" else \
         f"redis://127.0.0.1:{free_port()}/0"               # nothing listens there

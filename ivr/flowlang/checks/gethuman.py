@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from ivr.flowlang.diagnostics import Problem
 from ivr.flowlang.model import HUMAN, OTHER, Flow, Kind, State
-from ivr.flowlang.source import Source
+from ivr.flowlang.positions import Source
 
 MAX_PROMPT_WORDS = 60
 MAX_MENU_OPTIONS = 5

@@ -18,8 +18,9 @@ from ivr.flowlang.checks.translation import check_translations
 from ivr.flowlang.diagnostics import Problem, Severity
 from ivr.flowlang.hours import HoursError, holiday_calendar, parse_days, parse_ranges, zone
 from ivr.flowlang.model import HUMAN, OTHER, PROMPT_KEYS, WAITING, Flow, Kind, build_flow, kind_of
+from ivr.flowlang.positions import Path, Source
 from ivr.flowlang.schema import check_structure
-from ivr.flowlang.source import Path, Source, gc_paused
+from ivr.flowlang.source import gc_paused
 
 
 def check(src: Source) -> tuple[Flow | None, list[Problem]]:

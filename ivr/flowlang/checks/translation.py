@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ivr.flowlang.diagnostics import Problem
 from ivr.flowlang.model import Flow, Kind, State, prompt_key
-from ivr.flowlang.source import Source
+from ivr.flowlang.positions import Source
 
 
 def check_translations(flow: Flow, src: Source) -> list[Problem]:

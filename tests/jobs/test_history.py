@@ -15,7 +15,7 @@ from ivr.jobs import history, tasks
 from ivr.runtime.events import CallState
 from ivr.runtime.prompts import whisper
 from tests.conftest import ROOT
-from tests.test_web import make_app
+from tests.server.test_web import make_app
 from tests.twilio_caller import TwilioCaller, flask_transport
 
 NOW = datetime(2026, 11, 20, 19, 5, tzinfo=UTC)

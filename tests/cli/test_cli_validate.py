@@ -11,8 +11,8 @@ from click.testing import CliRunner, Result
 
 from ivr.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "flows"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).parent.parent / "flows"
 TYPO = FIXTURES / "IVR201-unknown-target.yaml"
 WARN = FIXTURES / "W306-unreachable.yaml"
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.test_web import make_app
+from tests.server.test_web import make_app
 from tests.twilio_caller import CALLER, TwilioCaller, flask_transport, sign
 
 pytestmark = pytest.mark.redis

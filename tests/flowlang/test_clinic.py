@@ -16,7 +16,7 @@ from ivr.runtime.actions import Action, Enqueue, Gather, Hangup, Job, Record, sp
 from ivr.runtime.engine import step
 from ivr.runtime.events import CallState, Event, EventKind
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHI = ZoneInfo("America/Chicago")
 MORNING = datetime(2026, 11, 18, 9, 30, tzinfo=CHI)      # a Wednesday, open
 LUNCH = datetime(2026, 11, 18, 12, 30, tzinfo=CHI)       # closed for lunch

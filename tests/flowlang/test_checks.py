@@ -15,7 +15,7 @@ import pytest
 from ivr.flowlang.catalog import check_file
 from ivr.flowlang.diagnostics import Problem
 
-FLOWS = Path(__file__).parent / "flows"
+FLOWS = Path(__file__).parent.parent / "flows"
 FIXTURES = sorted(FLOWS.glob("*.yaml"))
 _EXPECT = re.compile(rb"^# expect: ([A-Z]+\d+) at (\d+):(\d+)")
 

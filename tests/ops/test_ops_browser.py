@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 from ivr.jobs.archive import Archive
 from ivr.server.context import store_of
 from ivr.store.keys import CALL
-from tests.test_ops import FLOW, TEXT, make_app
+from tests.ops.test_ops import FLOW, TEXT, make_app
 
 CHROMIUM = os.environ.get("IVR_CHROMIUM", "/usr/bin/chromium")
 sync_api = pytest.importorskip(

@@ -20,7 +20,7 @@ from ivr.runtime.actions import Dial, Job, Record
 from ivr.runtime.engine import step
 from ivr.runtime.events import CallState, Event, EventKind
 from tests.conftest import OPEN, ROOT
-from tests.test_web import make_app
+from tests.server.test_web import make_app
 from tests.twilio_caller import TwilioCaller, flask_transport, sign
 
 CAPTURE = '''    capture: "No problem. In a few words, tell me why you're calling'''

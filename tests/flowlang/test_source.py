@@ -9,9 +9,10 @@ from click.testing import CliRunner
 
 from ivr.cli import main
 from ivr.flowlang.catalog import check_file, check_text
-from ivr.flowlang.source import MAX_BYTES, dotted, load, load_file
+from ivr.flowlang.positions import dotted
+from ivr.flowlang.source import MAX_BYTES, load, load_file
 
-VALID = (Path(__file__).resolve().parent.parent / "flows" / "card-services.yaml").read_text()
+VALID = (Path(__file__).resolve().parents[2] / "flows" / "card-services.yaml").read_text()
 
 ALIAS_BOMB = "\n".join(
     ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]

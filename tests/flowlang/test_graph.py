@@ -19,8 +19,8 @@ from ivr.flowlang.catalog import check_file, check_text
 from ivr.flowlang.graph import ANYWHERE, Style, build, find_flow, render, to_mermaid
 from ivr.flowlang.model import Flow
 
-ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = Path(__file__).parent / "golden"
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).parent.parent / "golden"
 SHIPPED = sorted((ROOT / "flows").glob("*.yaml"))
 EXT = {"mermaid": "mmd", "dot": "dot"}
 
@@ -113,13 +113,13 @@ def test_cli_unknown_flow_suggests_and_exits_2() -> None:
 
 
 def test_cli_invalid_flow_prints_problems_and_exits_1() -> None:
-    bad = Path(__file__).parent / "flows" / "IVR201-unknown-target.yaml"
+    bad = Path(__file__).parent.parent / "flows" / "IVR201-unknown-target.yaml"
     result = CliRunner().invoke(main, ["graph", str(bad)])
     assert result.exit_code == 1
     assert "error[IVR201]" in result.output and "flowchart" not in result.output
 
 
 def test_cli_flows_dir_option() -> None:
-    flows = str(Path(__file__).parent / "flows")
+    flows = str(Path(__file__).parent.parent / "flows")
     result = CliRunner().invoke(main, ["graph", "--flows-dir", flows, "W306-unreachable"])
     assert result.exit_code == 0 and "old_promo" in result.output

@@ -22,7 +22,7 @@ from tests.twilio_caller import TOKEN, TwilioCaller, flask_transport, sign
 pytestmark = pytest.mark.redis
 EMERGENCY = "+15559990000"
 OPEN_CLOCK = "2026-11-20T14:05:00-05:00"
-PAYLOADS = Path(__file__).parent / "payloads"
+PAYLOADS = Path(__file__).parent.parent / "payloads"
 
 
 def make_app(redis_url: str, **extra: Any) -> Flask:

@@ -14,7 +14,7 @@ from ivr.cli import main
 from ivr.flowlang.catalog import check_text
 from ivr.flowlang.schema import FLOW_SCHEMA
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "flows").glob("*.yaml"))
 HEAD = 'flow: t\nstart: m\nhuman: {keys: ["0"], phrases: [agent], dial: "+15551230000"}\n'
 MENU = 'states:\n  m:\n    ask: "Press 9."\n    intents:\n      other: {keys: ["9"], goto: human}\n'

@@ -29,7 +29,7 @@ from ivr.runtime.events import CallState, Event
 from ivr.telephony import twiml
 from tests.conftest import CLOSED, OPEN
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parent.parent / "golden"
 BASE = "https://ivr.example.com/voice/card-services"
 URLS = {e: f"{BASE}/event?e={e}&turn=7" for e in ("turn", "no_input", "dial", "recording")}
 URLS["whisper"] = f"{BASE}/whisper?sid=CA1"

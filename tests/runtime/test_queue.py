@@ -29,10 +29,10 @@ from ivr.runtime.events import CallState, Event, EventKind
 from ivr.runtime.waiting import QueueStatus, WaitConfig
 from ivr.store.calls import Store
 from ivr.telephony import twiml
-from tests.test_web import make_app
+from tests.server.test_web import make_app
 from tests.twilio_caller import CALLER, TwilioCaller, flask_transport
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parent.parent / "golden"
 ROOT = "https://ivr.example.com/voice/clinic-appointments/wait"
 URLS = {"wait": f"{ROOT}?sid=CA1&t=0", "no_input": f"{ROOT}?sid=CA1&t=0",
         **{f"cb_{s}": f"{ROOT}/callback?sid=CA1&t=0&in=600&step={s}" for s in queue.STEPS}}
@@ -135,7 +135,7 @@ def test_leaving_the_queue_for_a_callback_ends_politely(catalog: Catalog) -> Non
 
 
 def test_gh2_queue_flows_pass_because_waits_are_announced() -> None:
-    text = (Path(__file__).parent / "test_gethuman.py").read_text()
+    text = (Path(__file__).parent.parent / "flowlang" / "test_gethuman.py").read_text()
     base = text.split('BASE = """\\\n', 1)[1].split('"""', 1)[0]
     checked = check_text(base.replace('  dial: "+15551230000"', "  enqueue: support"), "q.yaml")
     assert checked.flow is not None, checked.problems

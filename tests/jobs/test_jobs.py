@@ -33,7 +33,7 @@ from ivr.jobs.archive import Archive
 from ivr.runtime.actions import Hangup, Job
 
 pytestmark = pytest.mark.redis
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CARD = "4111 1111 1111 1111"
 AT = "2026-11-20T14:05:00-05:00"
 

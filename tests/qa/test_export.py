@@ -20,7 +20,7 @@ from ivr.jobs import tasks
 from ivr.qa.export import placeholder, transcript_for
 from ivr.runtime.redact import luhn_ok
 from tests.conftest import ROOT
-from tests.test_web import make_app
+from tests.server.test_web import make_app
 from tests.twilio_caller import TwilioCaller, flask_transport
 
 pytestmark = pytest.mark.redis

@@ -13,7 +13,8 @@ import pytest
 from bench.intents import Outcome, evaluate, found_card_misroutes, load_rows, summary
 from ivr.flowlang.catalog import Catalog
 from ivr.flowlang.model import Intent, Matching
-from ivr.runtime.matcher import Match, analyse, asr_confidence, match
+from ivr.runtime.matcher import Match, asr_confidence, match
+from ivr.runtime.words import analyse
 
 
 @pytest.fixture(scope="module")
