@@ -15,6 +15,9 @@ from enum import StrEnum
 from typing import Any
 
 MAX_TEXT = 500
+PER_CALLER = 120          # seconds per caller ahead when Twilio's average is unknown
+MAX_SECONDS = 24 * 3600   # any larger QueueTime / AvgQueueTime is nonsense: unknown
+MAX_POSITION = 10_000
 
 
 class EventKind(StrEnum):
@@ -24,7 +27,24 @@ class EventKind(StrEnum):
     NO_INPUT = "no_input"
     DIAL_RESULT = "dial_result"
     RECORDING = "recording"
+    QUEUE_TICK = "queue_tick"
     HANGUP = "hangup"
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """Where the caller is in the queue; 0 means unknown."""
+
+    position: int = 0
+    waited: int = 0
+    average: int = 0
+    size: int = 0
+
+    @property
+    def expected(self) -> int:
+        """Expected seconds until a person answers (position x seconds per caller)."""
+        per_caller = self.average if 0 < self.average <= MAX_SECONDS else PER_CALLER
+        return min(max(self.position, 1) * per_caller, MAX_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,8 @@ class Event:
     status: str = ""
     url: str = ""
     duration: int = 0
+    queue: QueueStatus | None = None
+    """QUEUE_TICK: where the caller is in the queue (Twilio's waitUrl parameters)."""
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @classmethod

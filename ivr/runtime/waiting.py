@@ -16,38 +16,18 @@ minutes"). Event names the actions use (the web layer maps them to URLs): ``wait
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ivr.flowlang.phone import spoken as spoken_number
 from ivr.flowlang.phone import valid_number
 from ivr.runtime.actions import Action, Gather, Leave, Pause, Play, Redirect, Say
+from ivr.runtime.events import MAX_SECONDS, QueueStatus
 
-PER_CALLER = 120          # seconds per caller ahead when Twilio's average is unknown
-MAX_SECONDS = 24 * 3600   # any larger QueueTime / AvgQueueTime is nonsense: unknown
-MAX_POSITION = 10_000
 HOLD_SECONDS = 30         # silence between updates when there is no hold music
 MIN_CALLBACK = 5 * 60     # a callback is never promised sooner than this
 STEPS = ("offer", "confirm", "number", "retry")
 OFFER = ("If you'd rather not wait, press 1 to keep your place in line and we'll call you "
          "back. Or stay on the line.")
-
-
-@dataclass(frozen=True)
-class QueueStatus:
-    """Where the caller is in the queue; 0 means unknown."""
-
-    position: int = 0
-    waited: int = 0
-    average: int = 0
-    size: int = 0
-
-    @property
-    def expected(self) -> int:
-        """Expected seconds until a person answers (position x seconds per caller)."""
-        per_caller = self.average if 0 < self.average <= MAX_SECONDS else PER_CALLER
-        return min(max(self.position, 1) * per_caller, MAX_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -65,22 +45,6 @@ class WaitConfig:
 
     def say(self, text: str) -> Say:
         return Say(text, self.voice, self.language)
-
-
-def number(raw: str | None, limit: int = MAX_SECONDS) -> int:
-    """A Twilio count as an int in [0, limit]; garbage, negative or huge values are 0."""
-    text = (raw or "").strip()
-    if not re.fullmatch(r"\d{1,9}(\.\d+)?", text):
-        return 0
-    value = int(float(text))
-    return value if value <= limit else 0
-
-
-def parse(params: Mapping[str, str]) -> QueueStatus:
-    """The QueueStatus in a waitUrl request's parameters."""
-    return QueueStatus(number(params.get("QueuePosition"), MAX_POSITION),
-                       number(params.get("QueueTime")), number(params.get("AvgQueueTime")),
-                       number(params.get("CurrentQueueSize"), MAX_POSITION))
 
 
 def in_words(seconds: int) -> str:

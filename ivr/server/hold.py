@@ -20,7 +20,7 @@ from ivr.runtime.events import CallState
 from ivr.server.context import flows, get_store, settings
 from ivr.server.guard import XML, held, public_base, twilio_signed, webhook_params
 from ivr.telephony import twiml
-from ivr.telephony.params import BadParams, event_from, is_sid
+from ivr.telephony.params import BadParams, event_from, is_sid, queue_number, queue_status
 
 log = logging.getLogger(__name__)
 bp = Blueprint("hold", __name__, url_prefix="/voice")
@@ -59,9 +59,9 @@ def _waiting() -> tuple[str, CallState | None, queue.WaitConfig]:
 def wait(flow_id: str) -> Response:
     """Enqueue waitUrl: position and expected wait, hold audio, now and then a callback offer."""
     sid, _, cfg = _waiting()
-    status = queue.parse(webhook_params())
+    status = queue_status(webhook_params())
     last = request.args.get("t")
-    actions = queue.wait_actions(status, queue.number(last) if last else None, cfg)
+    actions = queue.wait_actions(status, queue_number(last) if last else None, cfg)
     urls = wait_urls(flow_id, sid, status.expected, status.waited)
     return Response(twiml.render(actions, urls), 200, mimetype=XML)
 
@@ -72,14 +72,14 @@ def wait(flow_id: str) -> Response:
 def wait_callback(flow_id: str) -> Response:
     """One step of the callback choice; a confirmed number becomes a callback job."""
     sid, call, cfg = _waiting()
-    expected = queue.number(request.args.get("in"))
+    expected = queue_number(request.args.get("in"))
     digits = event_from("turn", webhook_params()).digits
     turn = queue.callback_step(request.args.get("step", ""), digits,
                                call.caller if call else "", expected, cfg)
     if turn.number:
         job = _callback_job(call or CallState(sid, flow_id, ""), turn.number, expected)
         submit(get_store().conn, [job], settings())
-    urls = wait_urls(flow_id, sid, expected, queue.number(request.args.get("t")))
+    urls = wait_urls(flow_id, sid, expected, queue_number(request.args.get("t")))
     return Response(twiml.render(turn.actions, urls), 200, mimetype=XML)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from ivr.flowlang import phone
-from ivr.runtime.events import MAX_TEXT, Event, EventKind
+from ivr.runtime.events import MAX_POSITION, MAX_SECONDS, MAX_TEXT, Event, EventKind, QueueStatus
 
 _DTMF = frozenset("0123456789*#")
 _SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -82,3 +82,18 @@ def event_from(event: str, params: Mapping[str, str], now: datetime | None = Non
     return Event(EventKind.NO_INPUT, now=now)
 
 
+def queue_number(raw: str | None, limit: int = MAX_SECONDS) -> int:
+    """A Twilio count as an int in [0, limit]; garbage, negative or huge values are 0."""
+    text = (raw or "").strip()
+    if not re.fullmatch(r"\d{1,9}(\.\d+)?", text):
+        return 0
+    value = int(float(text))
+    return value if value <= limit else 0
+
+
+def queue_status(params: Mapping[str, str]) -> QueueStatus:
+    """The QueueStatus in a waitUrl request's parameters."""
+    return QueueStatus(queue_number(params.get("QueuePosition"), MAX_POSITION),
+                       queue_number(params.get("QueueTime")),
+                       queue_number(params.get("AvgQueueTime")),
+                       queue_number(params.get("CurrentQueueSize"), MAX_POSITION))

@@ -25,10 +25,11 @@ from ivr.jobs.callbacks import DRY_LIST
 from ivr.runtime import waiting as queue
 from ivr.runtime.actions import Gather, Hangup, Job, Leave, Pause, Play, Redirect, Say, spoken
 from ivr.runtime.engine import step
-from ivr.runtime.events import CallState, Event, EventKind
-from ivr.runtime.waiting import QueueStatus, WaitConfig
+from ivr.runtime.events import MAX_SECONDS, CallState, Event, EventKind, QueueStatus
+from ivr.runtime.waiting import WaitConfig
 from ivr.store.calls import Store
 from ivr.telephony import twiml
+from ivr.telephony.params import queue_number, queue_status
 from tests.server.test_web import make_app
 from tests.twilio_caller import CALLER, TwilioCaller, flask_transport
 
@@ -45,7 +46,7 @@ CFG = WaitConfig(voice="Polly.Joanna", language="en-US")
                                        ("-4", 0), ("abc", 0), ("1e9", 0), ("NaN", 0),
                                        ("99999999999", 0), ("86401", 0), ("0x10", 0)])
 def test_twilio_numbers_garbage_is_unknown(raw: str | None, value: int) -> None:
-    assert queue.number(raw) == value
+    assert queue_number(raw) == value
 
 
 @pytest.mark.parametrize("seconds,words", [
@@ -62,7 +63,7 @@ def test_estimate_uses_twilio_average_or_two_minutes_per_caller() -> None:
     assert QueueStatus(position=5, average=120).expected == 600
     assert QueueStatus(position=3, average=30).expected == 90
     assert QueueStatus().expected == 120          # position unknown: as if next
-    assert QueueStatus(position=10_000, average=86_400).expected == queue.MAX_SECONDS
+    assert QueueStatus(position=10_000, average=86_400).expected == MAX_SECONDS
 
 
 def test_promises_are_never_too_soon_and_stay_honest() -> None:
@@ -103,7 +104,7 @@ CASES: dict[str, tuple[dict[str, str], int | None, WaitConfig]] = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_wait_twiml_golden(name: str) -> None:
     params, last, cfg = CASES[name]
-    out = twiml.render(queue.wait_actions(queue.parse(params), last, cfg), URLS)
+    out = twiml.render(queue.wait_actions(queue_status(params), last, cfg), URLS)
     path = GOLDEN / f"wait-{name}.xml"
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(out + "\n", encoding="utf-8")
@@ -114,8 +115,8 @@ def test_wait_documents_use_only_verbs_twilio_allows_there() -> None:
     allowed = (Say, Play, Pause, Gather, Redirect, Leave)
     for params, last, cfg in CASES.values():
         assert all(isinstance(a, allowed) for a in queue.wait_actions(
-            queue.parse(params), last, cfg))
-    said = " ".join(spoken(queue.wait_actions(queue.parse(CASES["garbage"][0]), None, CFG)))
+            queue_status(params), last, cfg))
+    said = " ".join(spoken(queue.wait_actions(queue_status(CASES["garbage"][0]), None, CFG)))
     assert "in line for the next available person" in said and "about 2 minutes" in said
 
 
