@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from transitions import Machine, MachineError
+from transitions import Machine
 
 from ivr.flowlang.model import HUMAN, Flow, Kind
 from ivr.flowlang.source import gc_paused
@@ -30,24 +30,21 @@ class _Model:
 
 @dataclass
 class Compiled:
-    """A compiled flow: the model, its ``transitions`` definitions and a reusable machine."""
+    """A compiled flow: the model, its ``transitions`` definitions, the machine built from
+    them and the destination table read off that machine."""
 
     flow: Flow
     states: list[dict[str, Any]]
     transitions: list[dict[str, Any]]
     machine: Machine = field(repr=False)
-    _model: _Model = field(repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    table: dict[tuple[str, str], str] = field(repr=False)
 
     def fire(self, state: str, trigger: str) -> str:
         """Destination of ``trigger`` from ``state``; KeyError when there is no such edge."""
-        with self._lock:
-            self.machine.set_state(state, model=self._model)
-            try:
-                self._model.trigger(trigger)  # type: ignore[attr-defined]
-            except (MachineError, AttributeError) as exc:
-                raise KeyError(f"no transition {trigger!r} from {state!r}") from exc
-            return self._model.state
+        try:
+            return self.table[(state, trigger)]
+        except KeyError:
+            raise KeyError(f"no transition {trigger!r} from {state!r}") from None
 
     def edges(self) -> set[tuple[str, str, str]]:
         """Every (source, trigger, dest) the flow itself defines (for coverage)."""
@@ -86,7 +83,18 @@ def compile_flow(flow: Flow) -> Compiled:
         machine = Machine(model=model, states=states, transitions=trans, initial=flow.start,
                           auto_transitions=False, send_event=True,
                           ignore_invalid_triggers=False)
-    return Compiled(flow, states, trans, machine, model)
+    return Compiled(flow, states, trans, machine, destinations(machine))
+
+
+def destinations(machine: Machine) -> dict[tuple[str, str], str]:
+    """Every (source, trigger) → dest the machine allows (first matching transition wins,
+    as ``transitions`` fires it: none of ours has conditions)."""
+    table: dict[tuple[str, str], str] = {}
+    for trigger, event in machine.events.items():
+        for source, candidates in event.transitions.items():
+            if candidates and candidates[0].dest is not None:
+                table[(source, trigger)] = str(candidates[0].dest)
+    return table
 
 
 _CACHE: dict[tuple[str, str], Compiled] = {}
