@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.test_e2e import free_port, redis_server_binary, wait_until  # noqa: E402
+from ivr.store.keys import CALL, TRANSCRIPT, sid_of  # noqa: E402
+from tests.server.test_e2e import free_port, redis_server_binary, wait_until  # noqa: E402
 from tests.twilio_caller import sign  # noqa: E402
 
 TOKEN = "bench-token"
@@ -64,10 +65,10 @@ def measure(levels: list[int], turns: int, conn: redis.Redis, client: Any) -> li
             _call(client)
             active += 1
         mem = int(conn.info("memory")["used_memory"])
-        sample = [k.decode().split(":", 2)[2] for k in conn.scan_iter("ivr:call:*", count=1000)]
+        sample = [sid_of(k, CALL) for k in conn.scan_iter(CALL.format("*"), count=1000)]
         sample = sample[:200]
-        usage = sum((conn.memory_usage(f"ivr:call:{s}") or 0) +
-                    (conn.memory_usage(f"ivr:transcript:{s}") or 0) for s in sample)
+        usage = sum((conn.memory_usage(CALL.format(s)) or 0) +
+                    (conn.memory_usage(TRANSCRIPT.format(s)) or 0) for s in sample)
         starts, presses = [], []
         for _ in range(turns):
             a, b, _sid = _call(client)

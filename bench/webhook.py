@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.compile import generate  # noqa: E402
-from tests.test_e2e import free_port, redis_server_binary, wait_until  # noqa: E402
+from ivr.store.keys import CALL, TRANSCRIPT  # noqa: E402
+from tests.server.test_e2e import free_port, redis_server_binary, wait_until  # noqa: E402
 
 TOKEN = "bench-token"
 CLOCK = "2026-11-20T14:05:00-05:00"
@@ -154,8 +155,8 @@ def ratio(label: str, a: dict[str, float], b: dict[str, float],
 def bytes_per_call(url: str, sids: list[str]) -> float:
     r = redis.Redis.from_url(url)
     sample = sids[:200]
-    total = sum((r.memory_usage(f"ivr:call:{s}") or 0) +
-                (r.memory_usage(f"ivr:transcript:{s}") or 0) for s in sample)
+    total = sum((r.memory_usage(CALL.format(s)) or 0) +
+                (r.memory_usage(TRANSCRIPT.format(s)) or 0) for s in sample)
     return total / max(1, len(sample))
 
 

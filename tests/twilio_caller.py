@@ -41,7 +41,7 @@ def flask_transport(client: Any) -> Transport:
     """Send through a Flask test client (absolute URLs are fine)."""
 
     def send(url: str, data: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
-        r = client.post(url, data=dict(data), headers=dict(headers))
+        r = client.post(url, data=dict(data), headers=dict(headers), buffered=True)
         return Reply(r.status_code, r.get_data(as_text=True))
 
     return send

@@ -1,13 +1,18 @@
-"""After the call: hand the engine's :class:`~ivr.runtime.actions.Job` effects to RQ, and
-lose nothing.
+"""Hand :class:`~ivr.runtime.actions.Job` effects to RQ: the routes, ids and retries, and
+the disk spool for jobs that are in no outbox.
 
-:func:`submit` runs inside a webhook turn, so it is fast and never raises: each job is
-enqueued with a deterministic id (``{CallSid}-{kind}``, ``unique=True``) so a duplicate
-webhook delivery never enqueues twice; when Redis is down the job is written to a local
-spool directory instead, and :func:`drain_spool` (run by ``ivr worker`` at start) puts it
-back later. Jobs use the JSON serializer (never pickle), an explicit timeout and
+A turn's jobs do not come through here directly: the turn's compare-and-set commits them
+to the call's outbox and :mod:`ivr.jobs.outbox` moves them with :func:`enqueue`, under
+ids ``{CallSid}-t{turn}-{n}-{suffix}`` (``unique=True``), so a repeated move is a no-op.
+
+:func:`submit` is for jobs that belong to no turn (the transcription callback, the queue's
+callback choice): it is fast and never raises; each job is enqueued with a deterministic
+id (``{CallSid}[-{tag}]-{suffix}``, ``unique=True``) so a duplicate webhook never enqueues
+twice, and when Redis is down the job is written to a local spool directory instead, which
+:func:`drain_spool` (``ivr worker`` at start and at each maintenance, the web app at start)
+puts back later. Jobs use the JSON serializer (never pickle), an explicit timeout and
 ``Retry(max=3, interval=[1, 5, 30])``; the job functions themselves are idempotent
-(upserts keyed by CallSid), so a re-run after a crash writes nothing twice.
+(upserts keyed by CallSid, turn and capture), so a re-run after a crash writes nothing twice.
 """
 
 from __future__ import annotations
@@ -69,9 +74,14 @@ ROUTES: dict[str, tuple[Route, ...]] = {
 }
 
 
-def job_id(sid: str, suffix: str) -> str:
-    """The idempotency key of a job: ``{CallSid}-{suffix}`` with only RQ-safe characters."""
-    return f"{_ID_UNSAFE.sub('_', sid)[:64] or 'nosid'}-{suffix}"
+def job_id(sid: str, suffix: str, tag: str = "") -> str:
+    """The idempotency key of a job: ``{CallSid}[-{tag}]-{suffix}``, only RQ-safe characters.
+
+    ``tag`` tells apart jobs of one kind in one call: the outbox entry (``t7-0``: turn 7,
+    first job) or the recording a transcription is of.
+    """
+    tagged = f"{_ID_UNSAFE.sub('_', tag)[:40]}-{suffix}" if tag else suffix
+    return f"{_ID_UNSAFE.sub('_', sid)[:64] or 'nosid'}-{tagged}"
 
 
 def spool_dir(settings: Settings | None) -> Path:
@@ -86,79 +96,97 @@ def retry_policy(settings: Settings | None = None) -> Retry:
     return Retry(max=3, interval=intervals)
 
 
-def submit(conn: redis.Redis, jobs: Iterable[Job], settings: Settings | None = None) -> None:
-    """Enqueue the engine's ``jobs`` to RQ; spool them to disk when Redis fails. Never raises.
+def submit(conn: redis.Redis, jobs: Iterable[Job], settings: Settings | None = None,
+           tag: str = "") -> None:
+    """Enqueue ``jobs`` that belong to no turn to RQ; spool them to disk when Redis fails.
+    Never raises. (A turn's jobs go through the call's outbox instead: :mod:`ivr.jobs.outbox`.)
 
     Args:
-        conn: The Redis connection (give it a short ``socket_timeout``: this runs in a turn).
-        jobs: Job effects from :func:`ivr.runtime.engine.step` (other actions are ignored).
+        conn: The Redis connection (give it a short ``socket_timeout``: this runs in a request).
+        jobs: Job effects (other actions are ignored).
         settings: Optional settings; ``spool_dir`` and ``job_retry_intervals`` are read.
+        tag: Part of the job ids (see :func:`job_id`); kept in the spool file.
     """
     redis_down = False
     for job in jobs:
         if not isinstance(job, Job):
             continue
         if redis_down:
-            _spool(job, settings)
+            _spool(job, settings, tag)
             continue
         try:
-            _enqueue(conn, job, settings)
+            enqueue(conn, job, settings, tag)
         except Exception as exc:  # noqa: BLE001 - a call turn must never fail because of RQ
             log.warning("enqueue of %s job failed (%s); spooling it", job.kind, exc)
             redis_down = isinstance(exc, redis.ConnectionError | redis.TimeoutError)
-            _spool(job, settings)
+            _spool(job, settings, tag)
 
 
-def _enqueue(conn: redis.Redis, job: Job, settings: Settings | None) -> None:
+def enqueue(conn: redis.Redis, job: Job, settings: Settings | None, tag: str = "") -> int:
+    """Put ``job``'s RQ jobs (its :data:`ROUTES`) on their queues, each with a unique id
+    (:func:`job_id`); a job already there (DuplicateJobError) is left as it is.
+
+    Returns:
+        How many RQ jobs were new (0: unknown kind, or every one enqueued before).
+
+    Raises:
+        redis.RedisError: Redis failed (some of the routes may be enqueued already).
+    """
     routes = ROUTES.get(job.kind)
     if routes is None:
         log.error("unknown job kind %r dropped: %s", job.kind, json.dumps(job.payload)[:200])
-        return
+        return 0
     sid = str(job.payload.get("sid") or "")
-    pipe = conn.pipeline()
+    new = 0
     for route in routes:
         queue = Queue(route.queue, connection=conn, serializer=JSONSerializer)
         if route.at:
-            _schedule(queue, route, job, settings)
+            new += _schedule(queue, route, job, settings, tag)
             continue
-        try:
+        jid = job_id(sid, route.suffix, tag)
+        try:  # unique=True: rq checks and enqueues in one Lua script (one round trip)
             queue.enqueue_call(route.func, args=(job.payload, job.kind), timeout=route.timeout,
-                               result_ttl=RESULT_TTL, job_id=job_id(sid, route.suffix),
-                               retry=retry_policy(settings), pipeline=pipe, unique=True)
+                               result_ttl=RESULT_TTL, job_id=jid, retry=retry_policy(settings),
+                               unique=True)
+            new += 1
         except DuplicateJobError:
-            log.debug("job %s already enqueued", job_id(sid, route.suffix))
-    pipe.execute()
+            log.debug("job %s already enqueued", jid)
+    return new
 
 
-def _schedule(queue: Queue, route: Route, job: Job, settings: Settings | None) -> None:
+def _schedule(queue: Queue, route: Route, job: Job, settings: Settings | None,
+              tag: str) -> int:
     """Enqueue ``route`` at the payload's ``route.at`` time (skipped when it has none)."""
     raw = job.payload.get(route.at)
     if not raw:
-        return
+        return 0
     try:
         at = datetime.fromisoformat(str(raw))
     except ValueError:
         log.error("%s job dropped: %s %r is not an ISO time", route.func, route.at, raw)
-        return
-    jid = job_id(str(job.payload.get("sid") or ""), route.suffix)
+        return 0
+    jid = job_id(str(job.payload.get("sid") or ""), route.suffix, tag)
     try:
         queue.enqueue_at(at if at.tzinfo else at.replace(tzinfo=UTC), route.func,
                          job.payload, job.kind, job_timeout=route.timeout, job_id=jid,
                          result_ttl=RESULT_TTL, retry=retry_policy(settings), unique=True)
     except DuplicateJobError:
         log.debug("job %s already scheduled", jid)
+        return 0
+    return 1
 
 
-def _spool(job: Job, settings: Settings | None) -> None:
+def _spool(job: Job, settings: Settings | None, tag: str = "") -> None:
     try:
-        write_spool(spool_dir(settings), job)
+        write_spool(spool_dir(settings), job, tag)
     except Exception:  # noqa: BLE001 - last resort: the log is all that is left
         log.exception("could not spool %s job: %s", job.kind, json.dumps(job.payload,
                                                                           default=str)[:500])
 
 
-def write_spool(directory: Path, job: Job) -> Path:
-    """Write ``job`` as one JSON file in ``directory`` (atomically: temp file, then rename).
+def write_spool(directory: Path, job: Job, tag: str = "") -> Path:
+    """Write ``job`` (and its id ``tag``) as one JSON file in ``directory`` (atomically:
+    temp file, then rename).
 
     Returns:
         The path of the spooled file.
@@ -167,7 +195,8 @@ def write_spool(directory: Path, job: Job) -> Path:
     sid = _ID_UNSAFE.sub("_", str(job.payload.get("sid") or "nosid"))[:64]
     name = f"{time.time_ns()}-{os.getpid()}-{sid}-{_ID_UNSAFE.sub('_', job.kind)}.json"
     tmp = directory / f".{name}.tmp"
-    tmp.write_text(json.dumps({"kind": job.kind, "payload": job.payload}, default=str))
+    data = {"kind": job.kind, "payload": job.payload, **({"tag": tag} if tag else {})}
+    tmp.write_text(json.dumps(data, default=str))
     os.replace(tmp, directory / name)
     return directory / name
 
@@ -187,13 +216,14 @@ def drain_spool(conn: redis.Redis, directory: str | Path,
         try:
             data = json.loads(file.read_text())
             job = Job(str(data["kind"]), dict(data["payload"]))
+            tag = str(data.get("tag") or "")
         except FileNotFoundError:
             continue  # another worker drained it first
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.error("bad spool file %s (%s): kept as .bad", file, exc)
             file.replace(file.with_suffix(".bad"))
             continue
-        _enqueue(conn, job, settings)  # ids are unique: two drainers enqueue it once
+        enqueue(conn, job, settings, tag)  # ids are unique: two drainers enqueue it once
         file.unlink(missing_ok=True)
         done += 1
     return done

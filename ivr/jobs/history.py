@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 import redis
 
 from ivr.runtime.redact import number_key, redact_text
+from ivr.store.keys import HISTORY
 
 DAYS = 7
-KEY = "ivr:history:{}"
+KEY = HISTORY
 _SKIP = {"human", "__end__", "__voicemail__", ""}
 
 

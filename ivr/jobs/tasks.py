@@ -20,6 +20,7 @@ from ivr.jobs import history
 from ivr.jobs.archive import DEFAULT_PATH as DEFAULT_ARCHIVE
 from ivr.jobs.archive import Archive, scrub
 from ivr.runtime.redact import mask_number
+from ivr.store.calls import adopt_legacy
 from ivr.store.keys import CALL, TRANSCRIPT
 
 log = logging.getLogger(__name__)
@@ -84,12 +85,15 @@ def _redis() -> redis.Redis:
 def record_call(payload: dict[str, Any], kind: str = "call_end") -> dict[str, Any]:
     """Archive a finished call: its row from the stored state and every transcript turn.
 
-    Reads ``ivr:call:{sid}`` (field ``state``) and ``ivr:transcript:{sid}`` from Redis;
-    the payload's outcome and time win over the stored state's.
+    Reads the call's state (``ivr:call:{sid}``, field ``state``) and transcript
+    (``ivr:transcript:{sid}``) from Redis; the payload's outcome and time win over the
+    stored state's.
     """
     p = _checked(kind, payload, ("sid", "flow", "at"))
     conn = _redis()
     raw_state = conn.hget(CALL.format(p["sid"]), "state")
+    if raw_state is None and adopt_legacy(conn, p["sid"]):  # ended before the upgrade
+        raw_state = conn.hget(CALL.format(p["sid"]), "state")
     state = json.loads(raw_state) if raw_state else {}
     turns = [json.loads(x) for x in conn.lrange(TRANSCRIPT.format(p["sid"]), 0, -1)]
     turns = [t for t in turns if isinstance(t, dict) and isinstance(t.get("turn"), int)]

@@ -1,7 +1,8 @@
 """Running and inspecting the job pipeline: ``ivr worker`` and ``ivr jobs``.
 
 The worker is rq's HerokuWorker (warm shutdown on SIGTERM) with the JSON serializer, the
-built-in scheduler for retries, and a spool drain at start and at every maintenance run.
+built-in scheduler for retries, and, at start and at every maintenance run, a drain of the
+spool and of the call outboxes a web process left (:func:`ivr.jobs.outbox.drain_pending`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import HerokuWorker
 
 from ivr.config import Settings, load_settings
+from ivr.jobs import outbox
 from ivr.jobs.enqueue import MAINTENANCE_INTERVAL, RETRY_INTERVALS, drain_spool, queues, spool_dir
 from ivr.jobs.tasks import configure, current_settings
 from ivr.store.connection import embedded_socket
@@ -50,7 +52,8 @@ def settings_for(config_path: str | None, redis_url: str | None = None,
 
 def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool = False,
                name: str | None = None) -> bool:
-    """Drain the spool, then work the ivr queues (Heroku-style SIGTERM, with the scheduler).
+    """Drain the spool and every outbox, then work the ivr queues (Heroku-style SIGTERM,
+    with the scheduler).
 
     On SIGTERM the running job is interrupted and, being idempotent, retried by a later
     worker; scheduled retries are moved back to their queue by the built-in scheduler.
@@ -66,22 +69,32 @@ def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool 
 
 
 class Worker(HerokuWorker):
-    """rq's HerokuWorker that also re-enqueues spooled jobs at start and at each maintenance.
+    """rq's HerokuWorker that also moves jobs to RQ at start and at each maintenance: the
+    spooled ones and the ones left in call outboxes (the index each time; a SCAN of every
+    outbox at start and every ``outbox.SCAN_EVERY`` runs).
 
     SIGTERM interrupts the running job (it is idempotent and retried); registries are
     cleaned every MAINTENANCE_INTERVAL seconds, which re-runs jobs of killed workers.
     """
 
+    _runs = 0
+
     def drain(self) -> None:
-        """Re-enqueue spooled jobs; a failure is logged and retried at the next maintenance."""
+        """Re-enqueue spooled and outbox jobs; a failure is logged and retried at the next
+        maintenance."""
+        settings = current_settings()
         try:
-            drained = drain_spool(self.connection, spool_dir(current_settings()),
-                                  current_settings())
+            drained = drain_spool(self.connection, spool_dir(settings), settings)
         except Exception as exc:  # noqa: BLE001 - never stop the worker over the spool
             log.warning("spool not drained: %s", exc)
-            return
+            drained = 0
         if drained:
             log.info("re-enqueued %d spooled job(s)", drained)
+        moved = outbox.drain_pending(self.connection, settings,
+                                     scan=self._runs % outbox.SCAN_EVERY == 0)
+        self._runs += 1
+        if moved:
+            log.info("moved %d job(s) left in call outboxes to RQ", moved)
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]

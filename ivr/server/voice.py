@@ -20,8 +20,10 @@ says sorry and dials ``emergency_number``: never a 500, never Twilio's "applicat
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +32,8 @@ from flask import Blueprint, Flask, Response, request
 from ivr.flowlang.machine import Compiled
 from ivr.jobs import history
 from ivr.jobs.enqueue import submit
-from ivr.runtime.actions import Action, Job
+from ivr.jobs.outbox import drain_quietly
+from ivr.runtime.actions import Job
 from ivr.runtime.engine import step
 from ivr.runtime.events import MAX_TEXT, CallState, Event, EventKind
 from ivr.runtime.record import turn_record
@@ -45,7 +48,7 @@ from ivr.server.guard import (
     webhook_params,
 )
 from ivr.server.registry import UnknownFlow
-from ivr.store.calls import Prefetch, Store, Turn
+from ivr.store.calls import Commit, Prefetch, Served, Stale, Store, UnknownCall
 from ivr.telephony import twiml
 from ivr.telephony.params import BadParams, call_sid, caller_number, count, event_from, is_sid
 
@@ -124,46 +127,54 @@ def _history_from(read: Prefetch) -> str:
     return history.summary(history.topics(read.result))
 
 
-def _turn(c: Compiled, before: CallState, event: Event) -> tuple[Turn, list[Action]]:
+def _turn(c: Compiled, before: CallState, event: Event) -> Commit:
     after, actions = step(c, before, event)
     urls = event_urls(after.flow, after.turn, after.sid)
     record = turn_record(c, before, event, after, actions)
-    return Turn(after, twiml.render(actions, urls), record), actions
+    return Commit(after, twiml.render(actions, urls), record,
+                  [a for a in actions if isinstance(a, Job)])
 
 
 def _respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "") -> Response:
-    """Advance call ``sid`` once (re-serving duplicates); enqueue the turn's jobs.
+    """Advance call ``sid`` once (re-serving duplicates). The turn's jobs are committed with
+    it, into the call's outbox, and moved to RQ once the response has been sent.
 
     ``flow_id`` is given for a new call: it starts on that flow's current version (and
     the caller's history is read in the same round trip as the call).
     """
-    produced: list[Action] = []
     known = _history_read() if flow_id else None
 
-    def apply(before: CallState | None, current: str | None) -> Turn:
+    def apply(before: CallState | None, current: str | None) -> Commit:
         if before is None:
             current = current or flows().republish(store, flow_id)
             if current is None:
                 raise UnknownFlow(flow_id)
             before = _new_call(store, sid, flow_id, current, known)
         c = flows().pinned(store, before.flow, before.version)
-        result, actions = _turn(c, before, event)
-        produced[:] = actions
-        return result
+        return _turn(c, before, event)
 
-    outcome = store.advance(sid, turn, apply, current_of=flow_id,
-                            prefetch=(known,) if known is not None else ())
-    if outcome.applied:
-        jobs = [a for a in produced if isinstance(a, Job)]
-        if jobs:
-            submit(store.conn, jobs, settings())
-    elif not outcome.twiml:
+    served = store.advance(sid, turn, apply, current_of=flow_id,
+                           prefetch=(known,) if known is not None else ())
+    if not served.applied and not served.twiml:
         raise BadParams(f"call {sid}: duplicate with no stored TwiML")
-    response = Response(outcome.twiml, 200, mimetype=XML)
-    if outcome.call is not None:
-        # For QA (`ivr replay --via`) and logs: where the call is now. Not read by Twilio.
-        response.headers["X-IVR-State"] = outcome.call.state
-        response.headers["X-IVR-Outcome"] = outcome.call.outcome
+    response = Response(served.twiml, 200, mimetype=XML)
+    _where(response, served)
+    return drain_after(response, store, sid, served)
+
+
+def _where(response: Response, served: Served) -> None:
+    """For QA (`ivr replay --via`) and logs: where the call is now. Not read by Twilio."""
+    if served.call is not None:
+        response.headers["X-IVR-State"] = served.call.state
+        response.headers["X-IVR-Outcome"] = served.call.outcome
+
+
+def drain_after(response: Response, store: Store, sid: str, served: Served) -> Response:
+    """When the call's outbox holds jobs (this turn's, or ones an earlier drain left),
+    move them to RQ once ``response`` has been sent (its ``close``), never before: the
+    TwiML reaches Twilio whatever RQ does. Nothing to do costs nothing."""
+    if served.pending:
+        response.call_on_close(partial(drain_quietly, store.conn, sid, settings()))
     return response
 
 
@@ -198,17 +209,21 @@ def event(flow_id: str) -> Response:
 @twilio_signed
 def transcription(flow_id: str) -> Response:
     """Twilio's transcription of a recorded "other" capture (``capture`` with ``record:
-    true``): the caller's words join the call's inbox item, through RQ. Not a call turn:
-    whatever happens, Twilio gets an empty 200."""
+    true``): the caller's words join the call's inbox item, through RQ. Not a call turn
+    (so not through the outbox: :func:`~ivr.jobs.enqueue.submit`, spooled when Redis is
+    down): whatever happens, Twilio gets an empty 200."""
     params = webhook_params()
     text = (params.get("TranscriptionText") or "").strip()[:MAX_TEXT]
     try:
         sid = call_sid(params)
         if text and params.get("TranscriptionStatus", "completed") == "completed":
             now = (settings().now() or datetime.now(UTC)).isoformat()
+            said = redact_text(text)
+            # one job per recording: a second recorded capture's words are kept too
+            tag = params.get("RecordingSid", "")[:40] or hashlib.sha1(
+                said.encode(), usedforsecurity=False).hexdigest()[:12]
             submit(get_store().conn, [Job("inbox_words", {
-                "sid": sid, "flow": flow_id[:64], "said": redact_text(text), "at": now})],
-                settings())
+                "sid": sid, "flow": flow_id[:64], "said": said, "at": now})], settings(), tag)
     except Exception:  # noqa: BLE001 - a lost transcription loses words, never the call
         log.exception("transcription for %s not recorded", params.get("CallSid", "")[:64])
     return Response(twiml.render([], {}), 200, mimetype=XML)
@@ -239,20 +254,31 @@ def _plain_whisper(text: str = "") -> Response:
 @guaranteed
 @twilio_signed
 def status() -> Response:
-    """Status callback: a call that finished mid-flow gets its ``hangup`` event."""
+    """Status callback: a call that finished mid-flow gets its ``hangup`` event.
+
+    The hang-up belongs to the call, not to one turn: it is applied to whatever turn is
+    current and, when a Dial or Record action of that turn commits first, stepped again on
+    the newer state (``turn=None``), so it is never dropped; a call that has ended already
+    is left as it is (:class:`~ivr.store.calls.Stale`).
+    """
     params = webhook_params()
     response = Response(twiml.render([], {}), 200, mimetype=XML)
-    if params.get("CallStatus", "") in FINISHED:
-        sid = call_sid(params)
-        store = get_store()
-        call = store.load(sid)
-        if call is not None and not call.ended:
-            ev = Event(EventKind.HANGUP, now=settings().now() or datetime.now(UTC))
-            ended = _respond(store, sid, call.turn, ev)
-            for header in ("X-IVR-State", "X-IVR-Outcome"):
-                if header in ended.headers:
-                    response.headers[header] = ended.headers[header]
-    return response
+    if params.get("CallStatus", "") not in FINISHED:
+        return response
+    sid, store = call_sid(params), get_store()
+    ev = Event(EventKind.HANGUP, now=settings().now() or datetime.now(UTC))
+
+    def apply(before: CallState | None, current: str | None) -> Commit:
+        if before is None or before.ended:
+            raise Stale(sid)
+        return _turn(flows().pinned(store, before.flow, before.version), before, ev)
+
+    try:
+        served = store.advance(sid, None, apply)
+    except UnknownCall:  # never started here, or expired: nothing to end
+        return response
+    _where(response, served)
+    return drain_after(response, store, sid, served)
 
 
 @bp.route("/fallback", methods=["GET", "POST"])

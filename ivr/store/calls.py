@@ -1,17 +1,18 @@
 """Redis call-state store: one call's turns applied exactly once, whoever receives them.
 
-Keys (all JSON or text; call keys expire ``call_ttl`` seconds after the last turn):
+Keys (see :mod:`ivr.store.keys`; call keys expire ``call_ttl`` seconds after the last turn,
+and all of one call share the ``{CallSid}`` hash tag, so they live in one Cluster slot):
 
 ``ivr:call:{CallSid}``
     Hash. ``state``: JSON of :meth:`ivr.runtime.events.CallState.to_dict`; ``turn``: the call's
     turn counter (copied out of the JSON so a duplicate check needs no parsing);
     ``twiml``: the last TwiML served, zlib-compressed, re-served to duplicate deliveries.
 ``ivr:transcript:{CallSid}``
-    List of :func:`ivr.runtime.engine.turn_record` lines (JSON), one per accepted turn.
-``ivr:flow:{flow_id}:{version}``
-    Flow source text of one version (no TTL): any worker can rebuild a pinned version.
-``ivr:flow:{flow_id}:current``
-    The version new calls start on (``ivr reload`` moves it).
+    List of :func:`ivr.runtime.record.turn_record` lines (JSON), one per accepted turn.
+``ivr:outbox:{CallSid}``
+    List of the call's committed jobs not yet handed to RQ (see :mod:`ivr.jobs.outbox`).
+``ivr:flow:{flow_id}:{version}`` / ``ivr:flow:{flow_id}:current``
+    Flow source text of one version (no TTL) / the version new calls start on.
 
 Concurrency is optimistic, keyed on the turn: a webhook's action URL carries ``turn=N``.
 :meth:`Store.advance` reads the call; when the stored turn is not N the delivery is a
@@ -19,37 +20,57 @@ duplicate or stale, so the stored TwiML is re-served and nothing is stepped. Oth
 steps the engine and commits with an atomic compare-and-set (a small Lua script, the
 WATCH/MULTI idea in one round trip instead of three): the commit happens only if the
 stored turn is still N. Concurrent duplicates all step, exactly one commits, and the
-others serve the winner's TwiML. Both call keys of a CallSid are touched by that script,
-so under Redis Cluster they would need one hash slot (not a supported deployment).
+others serve the winner's TwiML. The same script appends the turn's jobs to the call's
+outbox, so a turn's side effects are committed with it or not at all.
+
+An event that belongs to the call rather than to one turn (the status callback's hang-up)
+uses ``turn=None``: it applies to whatever turn is current and, when another turn commits
+first, is stepped again on the newer state (at most :data:`MAX_TRIES` times), never dropped.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from ivr.runtime.actions import Job
 from ivr.runtime.events import CallState
-from ivr.store.keys import CALL, CURRENT, FLOW, TRANSCRIPT
+from ivr.store.keys import (
+    CALL,
+    CURRENT,
+    FLOW,
+    LEGACY_CALL,
+    LEGACY_TRANSCRIPT,
+    OUTBOX,
+    TRANSCRIPT,
+)
 
-Apply = Callable[[CallState | None, str | None], "Turn"]
+Apply = Callable[[CallState | None, str | None], "Commit"]
+MAX_TRIES = 8
+"""How often a ``turn=None`` event is stepped again after losing the compare-and-set."""
 
-# Compare-and-set on the turn: commit the new state, TwiML and transcript line only when
-# the stored turn is still the one this delivery was for (a new call: no stored turn).
+# Compare-and-set on the turn: commit the new state, TwiML, transcript line and the turn's
+# jobs (outbox) only when the stored turn is still the one this delivery was for (a new
+# call: no stored turn). A loss answers with what is stored now, so the caller can serve
+# it, or step again on it, without another read.
 _CAS = """
 local cur = redis.call('HGET', KEYS[1], 'turn')
 if (cur and tonumber(cur) ~= tonumber(ARGV[1])) or (not cur and ARGV[1] ~= '0') then
-  return {0, redis.call('HGET', KEYS[1], 'twiml'), redis.call('HGET', KEYS[1], 'state')}
+  return {0, redis.call('HGET', KEYS[1], 'twiml'), redis.call('HGET', KEYS[1], 'state'), cur}
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'turn', ARGV[3], 'twiml', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 if ARGV[6] ~= '' then
   redis.call('RPUSH', KEYS[2], ARGV[6])
   redis.call('EXPIRE', KEYS[2], ARGV[5])
+end
+if #ARGV > 6 then
+  redis.call('RPUSH', KEYS[3], unpack(ARGV, 7))
 end
 return {1}
 """
@@ -66,29 +87,56 @@ class Prefetch:
 
 
 @dataclass
-class Turn:
-    """What a turn produced: the new state, the TwiML to serve and one transcript line."""
+class Commit:
+    """What a turn commits: the new state, the TwiML to serve, one transcript line and the
+    turn's jobs (written to the call's outbox by the same compare-and-set)."""
 
     call: CallState
     twiml: str
     record: dict[str, Any] | None = None
+    jobs: Sequence[Job] = ()
 
 
 @dataclass
-class Outcome:
-    """Result of :meth:`Store.advance`: the TwiML to serve and whether this request won."""
+class Served:
+    """Result of :meth:`Store.advance`: the TwiML to serve and whether this request won.
+
+    ``pending`` counts the outbox entries this request saw or committed (the ones it
+    committed plus those already waiting when it read): more than 0 means the call's
+    outbox should be drained (:func:`ivr.jobs.outbox.drain`) once the response is sent.
+    """
 
     twiml: str
     applied: bool
     call: CallState | None = None
+    pending: int = 0
 
 
 class UnknownCall(LookupError):
     """An event arrived for a CallSid the store does not know (expired or never started)."""
 
 
+class Stale(Exception):  # noqa: N818 - a signal from ``apply``, not an error
+    """Raised by an ``apply`` function: there is nothing to apply to this state (e.g. a
+    hang-up for a call that has ended already). :meth:`Store.advance` serves what is stored."""
+
+
+class Contended(RuntimeError):
+    """A ``turn=None`` event lost the compare-and-set :data:`MAX_TRIES` times in a row."""
+
+
+@dataclass
+class _Read:
+    """The stored call as one read (or a lost compare-and-set) saw it."""
+
+    turn: int | None
+    twiml: bytes | None
+    state: bytes | None
+    pending: int = 0
+
+
 class Store:
-    """Call state, transcripts and flow versions in one Redis.
+    """Call state, transcripts, outboxes and flow versions in one Redis.
 
     Args:
         conn: A redis-py client (with short socket timeouts in production).
@@ -105,59 +153,93 @@ class Store:
     def load(self, sid: str) -> CallState | None:
         """The stored state of call ``sid``, or None."""
         raw = self.conn.hget(CALL.format(sid), "state")
+        if raw is None and adopt_legacy(self.conn, sid):
+            raw = self.conn.hget(CALL.format(sid), "state")
         return CallState.from_dict(json.loads(raw)) if raw else None
 
-    def advance(self, sid: str, turn: int, apply: Apply, current_of: str = "",
-                prefetch: tuple[Prefetch, ...] = ()) -> Outcome:
+    def advance(self, sid: str, turn: int | None, apply: Apply, current_of: str = "",
+                prefetch: tuple[Prefetch, ...] = ()) -> Served:
         """Apply one webhook to call ``sid`` exactly once.
 
-        Two round trips: one pipelined read (the call, plus the current version of
-        ``current_of`` for a new call, plus any ``prefetch`` commands), then one atomic
-        compare-and-set on the turn.
+        Two round trips: one pipelined read (the call, its outbox length, plus the current
+        version of ``current_of`` for a new call, plus any ``prefetch`` commands), then one
+        atomic compare-and-set on the turn that also appends the turn's jobs to the outbox.
 
         Args:
             sid: The CallSid.
-            turn: The turn number from the action URL (0 for the call's start).
+            turn: The turn number from the action URL (0 for the call's start), or None for
+                an event of the whole call: it applies to the current turn, and is stepped
+                again on the newer state when another turn commits first.
             apply: Steps the engine: gets the stored state (None for a new call) and the
                 current version of ``current_of`` (None when not asked or unpublished), and
-                returns the Turn. Only called when this delivery is the expected one.
+                returns the Commit, or raises :class:`Stale` when there is nothing to apply.
+                Only called when this delivery is the expected one.
             current_of: A flow id whose current version a new call needs.
             prefetch: Extra reads ``apply`` may use (their ``result`` is set before it runs).
 
         Returns:
-            The TwiML to serve; ``applied`` is False for a duplicate or stale delivery.
+            The TwiML to serve; ``applied`` is False for a duplicate, stale or Stale delivery.
 
         Raises:
-            UnknownCall: ``turn`` > 0 but the call is not stored.
+            UnknownCall: ``turn`` is not 0 but the call is not stored.
+            Contended: ``turn`` is None and the compare-and-set was lost MAX_TRIES times.
         """
-        key = CALL.format(sid)
+        read, current = self._read(sid, turn, current_of, prefetch)
+        for _ in range(MAX_TRIES):
+            if turn is not None and read.turn is not None and read.turn != turn:
+                return Served(_unpack(read.twiml), False, _state(read.state), read.pending)
+            before = _state(read.state) if read.turn is not None else None
+            try:
+                result = apply(before, current)
+            except Stale:
+                return Served(_unpack(read.twiml), False, before, read.pending)
+            lost = self._commit(sid, read.turn or 0, result)
+            if lost is None:
+                return Served(result.twiml, True, result.call, read.pending + len(result.jobs))
+            lost.pending = read.pending
+            if turn is not None:  # another delivery of the same turn committed first
+                return Served(_unpack(lost.twiml), False, _state(lost.state), read.pending)
+            read = lost
+        raise Contended(f"call {sid}: lost the compare-and-set {MAX_TRIES} times")
+
+    def _read(self, sid: str, turn: int | None, current_of: str,
+              prefetch: tuple[Prefetch, ...], adopt: bool = True) -> tuple[_Read, str | None]:
+        """The turn's one read: the call, its outbox length, the current version, prefetches."""
         pipe = self.conn.pipeline(transaction=False)
-        pipe.hmget(key, "turn", "twiml", "state")
+        pipe.hmget(CALL.format(sid), "turn", "twiml", "state")
+        pipe.llen(OUTBOX.format(sid))
         if current_of:
             pipe.get(FLOW.format(current_of, CURRENT))
         for p in prefetch:
             pipe.execute_command(*p.command)  # type: ignore[no-untyped-call]
         got = pipe.execute(raise_on_error=not prefetch)
-        mine = got[:2] if current_of else got[:1]
+        mine = got[:3] if current_of else got[:2]
         for reply in mine:
             if isinstance(reply, Exception):
                 raise reply
         for p, reply in zip(prefetch, got[len(mine):], strict=True):
             p.result = reply
-        stored, current = got[0], (got[1] if current_of else None)
-        if stored[0] is None and turn:
+        (stored_turn, twiml, state), pending = got[0], int(got[1])
+        current = got[2] if current_of else None
+        if stored_turn is None and turn != 0:
+            if adopt and adopt_legacy(self.conn, sid):
+                return self._read(sid, turn, current_of, (), adopt=False)
             raise UnknownCall(sid)
-        if stored[0] is not None and int(stored[0]) != turn:
-            return Outcome(_unpack(stored[1]), False, _state(stored[2]))
-        before = _state(stored[2]) if stored[0] is not None else None
-        result = apply(before, current.decode() if isinstance(current, bytes) else current)
+        read = _Read(None if stored_turn is None else int(stored_turn), twiml, state, pending)
+        return read, current.decode() if isinstance(current, bytes) else current
+
+    def _commit(self, sid: str, expected: int, result: Commit) -> _Read | None:
+        """The compare-and-set; None when it committed, else what is stored now."""
         record = json.dumps(result.record, separators=(",", ":")) if result.record else ""
-        won = self._cas(keys=[key, TRANSCRIPT.format(sid)], args=[
-            turn, json.dumps(result.call.to_dict(), separators=(",", ":")), result.call.turn,
-            _pack(result.twiml), self.ttl, record])
-        if won[0] != 1:  # another delivery of the same turn committed first
-            return Outcome(_unpack(won[1]), False, _state(won[2]))
-        return Outcome(result.twiml, True, result.call)
+        entries = [json.dumps({"id": f"t{result.call.turn}-{i}", "kind": job.kind,
+                               "payload": job.payload}, separators=(",", ":"), default=str)
+                   for i, job in enumerate(result.jobs)]
+        won = self._cas(keys=[CALL.format(sid), TRANSCRIPT.format(sid), OUTBOX.format(sid)],
+                        args=[expected, json.dumps(result.call.to_dict(), separators=(",", ":")),
+                              result.call.turn, _pack(result.twiml), self.ttl, record, *entries])
+        if won[0] == 1:
+            return None
+        return _Read(None if won[3] is None else int(won[3]), won[1], won[2])
 
     def transcript(self, sid: str) -> list[dict[str, Any]]:
         """Every transcript line of call ``sid``, oldest first."""
@@ -187,6 +269,27 @@ class Store:
 
     def ping(self) -> bool:
         return bool(self.conn.ping())
+
+
+def adopt_legacy(conn: redis.Redis, sid: str) -> bool:
+    """Rename call ``sid``'s keys from the untagged names of earlier versions
+    (``ivr:call:CA…``) to the tagged ones; True when there was such a call.
+
+    Only runs when a tagged key is missing (a miss costs one more round trip). Earlier
+    versions ran on a single Redis only, so the cross-slot RENAMENX cannot meet a cluster
+    there; on a cluster the error is taken as "no such call".
+    """
+    legacy = LEGACY_CALL.format(sid)
+    if legacy == CALL.format(sid):
+        return False
+    pipe = conn.pipeline(transaction=True)
+    pipe.renamenx(legacy, CALL.format(sid))
+    pipe.renamenx(LEGACY_TRANSCRIPT.format(sid), TRANSCRIPT.format(sid))
+    try:
+        moved = pipe.execute(raise_on_error=False)
+    except redis.ResponseError:  # CROSSSLOT on a cluster: nothing legacy can be there
+        return False
+    return not isinstance(moved[0], Exception)  # renamed, or another request just did
 
 
 def _state(raw: bytes | None) -> CallState | None:

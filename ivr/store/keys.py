@@ -1,19 +1,48 @@
-"""Every Redis key name ivr uses, in one place (see docs/operations.md, "Redis keys").
+"""Every Redis key name of the call store and the job pipeline, in one place (see
+docs/operations.md, "Redis keys"). The ops console's own keys live in ``ivr/ops``.
 
-Call keys carry a call's CallSid; flow keys a flow id (and version). Nothing else spells a
-key out: the store, the job functions, the CLI and the console format these.
+Call keys carry a call's CallSid in a Redis Cluster hash tag (``{CA…}``, literal braces):
+every key of one call hashes to the same slot, so the pipelined read and the Lua
+compare-and-set of a turn touch one slot only. Flow keys carry a flow id (and version).
+Nothing else spells a key out: the store, the job functions, the CLI and the console
+format these.
 """
 
 from __future__ import annotations
 
-CALL = "ivr:call:{}"
+CALL = "ivr:call:{{{}}}"
 """Hash of one call: ``state`` (CallState JSON), ``turn``, ``twiml`` (the last served)."""
-TRANSCRIPT = "ivr:transcript:{}"
+TRANSCRIPT = "ivr:transcript:{{{}}}"
 """List of one call's transcript lines (JSON), one per accepted turn."""
+OUTBOX = "ivr:outbox:{{{}}}"
+"""List of one call's committed, not yet enqueued jobs (JSON ``{"id", "kind", "payload"}``),
+RPUSHed by the turn's compare-and-set and removed by :mod:`ivr.jobs.outbox` once in RQ.
+No TTL: it exists only while something is pending."""
+OUTBOXES = "ivr:outboxes"
+"""Sorted set of CallSids whose outbox may hold jobs (score: when a drain began, in µs).
+Written after the commit, never by the compare-and-set (it is in another hash slot); a
+SCAN of ``OUTBOX.format("*")`` is the backstop for a sid that never got here."""
 FLOW = "ivr:flow:{}:{}"
 """Source text of one flow version; ``FLOW.format(id, CURRENT)`` is the current pointer."""
 CURRENT = "current"
 CALLBACK_PLACED = "ivr:callback:placed:{}"
-"""A placed callback's Twilio CallSid, by the CallSid of the call that asked for it."""
+"""The callback asked for in call CallSid: ``claimed …`` while Twilio is being asked, then
+the placed call's CallSid (or ``dry-run``). Claimed with SET NX before Twilio is called."""
 DRY_CALLBACKS = "ivr:callbacks:dry"
 """List of the callbacks a dry run would have placed (JSON requests)."""
+HISTORY = "ivr:history:{}"
+"""Sorted set of a caller's recent calls (``{sid}|{topic}``), by a keyed hash of the number."""
+
+LEGACY_CALL = "ivr:call:{}"
+LEGACY_TRANSCRIPT = "ivr:transcript:{}"
+"""The call keys of versions before hash tags: read (renamed to the tagged names) when a
+turn finds no tagged key, so a deploy does not strand calls in flight."""
+
+
+def sid_of(key: bytes | str, template: str) -> str:
+    """The CallSid in ``key``, a name made from ``template`` (e.g. ``OUTBOX``)."""
+    text = key.decode() if isinstance(key, bytes) else key
+    head, _, tail = template.format("\0").partition("\0")
+    if not (text.startswith(head) and text.endswith(tail)) or len(text) <= len(head + tail):
+        return ""
+    return text[len(head):len(text) - len(tail)]

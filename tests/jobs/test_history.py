@@ -14,6 +14,7 @@ from ivr.jobs import enqueue as jobs
 from ivr.jobs import history, tasks
 from ivr.runtime.events import CallState
 from ivr.runtime.prompts import whisper
+from ivr.store.keys import HISTORY
 from tests.conftest import ROOT
 from tests.server.test_web import make_app
 from tests.twilio_caller import TwilioCaller, flask_transport
@@ -37,7 +38,7 @@ def test_recent_topics_are_kept_a_week_and_never_hold_the_number(
 def test_masked_or_missing_numbers_have_no_history(redis_conn: redis.Redis) -> None:
     history.remember(redis_conn, "+1******4567", "CA1", "x", NOW)
     history.remember(redis_conn, "", "CA1", "x", NOW)
-    assert redis_conn.keys("ivr:history:*") == []
+    assert redis_conn.keys(HISTORY.format("*")) == []
     assert history.summary([]) == ""
 
 

@@ -31,6 +31,7 @@ from ivr.jobs import enqueue as jobs
 from ivr.jobs import tasks, worker
 from ivr.jobs.archive import Archive
 from ivr.runtime.actions import Hangup, Job
+from ivr.store.keys import CALL, TRANSCRIPT
 
 pytestmark = pytest.mark.redis
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,9 +56,9 @@ def store_call(conn: redis.Redis, sid: str = "CA1", turns: int = 3, said: str = 
     """What the web layer leaves in Redis: the state hash and the transcript list."""
     state = {"sid": sid, "flow": "card-services", "version": "v1", "caller": "+15551230000",
              "reason": said, "path": ["welcome", "main_menu", "other"], "started": AT}
-    conn.hset(f"ivr:call:{sid}", mapping={"state": json.dumps(state), "turn": turns})
+    conn.hset(CALL.format(sid), mapping={"state": json.dumps(state), "turn": turns})
     for n in range(1, turns + 1):
-        conn.rpush(f"ivr:transcript:{sid}", json.dumps(
+        conn.rpush(TRANSCRIPT.format(sid), json.dumps(
             {"turn": n, "from": "main_menu", "to": "other", "said": ["ok"], "actions": [],
              "heard": {"kind": "speech", "text": said}, "at": AT}))
 
@@ -317,7 +318,7 @@ def slow_record(payload: dict[str, Any], kind: str = "call_end") -> dict[str, An
     runs = marker.read_text().count("run") if marker.exists() else 0
     if runs == 0:
         conn = tasks._redis()
-        first = json.loads(conn.lindex(f"ivr:transcript:{payload['sid']}", 0) or "{}")
+        first = json.loads(conn.lindex(TRANSCRIPT.format(payload['sid']), 0) or "{}")
         tasks.archive().record_call({**payload, "ended": payload["at"]}, [first])
         marker.write_text("run\n")
         time.sleep(120)

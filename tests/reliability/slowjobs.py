@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from ivr.jobs import tasks
+from ivr.store.keys import TRANSCRIPT
 
 PAUSE = 0.6
 _record, _inbox = tasks.record_call, tasks.inbox_item
@@ -21,7 +22,7 @@ def record_call(payload: dict[str, Any], kind: str = "call_end") -> dict[str, An
     """Archive the call row with its first turn only, pause, then archive it properly."""
     if isinstance(payload, dict) and payload.get("sid"):
         conn = tasks._redis()
-        first = conn.lindex(f"ivr:transcript:{payload['sid']}", 0)
+        first = conn.lindex(TRANSCRIPT.format(payload['sid']), 0)
         if first:
             tasks.archive().record_call(
                 {"sid": payload["sid"], "flow": payload.get("flow", ""),

@@ -153,7 +153,8 @@ def test_worker_sigkilled_mid_job_three_times_loses_and_duplicates_nothing(
     STATS["calls"] += len(sids)
     STATS["reached_human"] += len(sids)
     ivr_q = jobs.queues(conn)[0]
-    assert ivr_q.count >= 2 * len(sids)
+    # each call's jobs reach RQ once its last response has been sent (the outbox drain)
+    wait_for(lambda: ivr_q.count >= 2 * len(sids), 10, "the calls' jobs in RQ")
     kills = 0
     killed_mid_job: list[str] = []
     for _ in range(3):

@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr.app import create_app
 from ivr.store.calls import Store
+from ivr.store.keys import CALL
 from tests.conftest import ROOT
 from tests.twilio_caller import TOKEN, TwilioCaller, flask_transport, sign
 
@@ -337,9 +338,9 @@ def test_healthz(client: FlaskClient) -> None:
 def test_engine_error_becomes_emergency(caller: TwilioCaller, store: Store,
                                         redis_conn: redis.Redis) -> None:
     caller.dial()
-    raw = json.loads(redis_conn.hget(f"ivr:call:{caller.sid}", "state") or b"{}")
+    raw = json.loads(redis_conn.hget(CALL.format(caller.sid), "state") or b"{}")
     raw["state"] = "no_such_state"
-    redis_conn.hset(f"ivr:call:{caller.sid}", "state", json.dumps(raw))
+    redis_conn.hset(CALL.format(caller.sid), "state", json.dumps(raw))
     caller.press("1")
     assert is_emergency(caller)
 

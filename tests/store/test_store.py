@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 import redis
+from redis.crc import key_slot
 
 from ivr.config import Settings
+from ivr.runtime.actions import Job
 from ivr.runtime.events import CallState
-from ivr.store.calls import Store, Turn, UnknownCall
+from ivr.store.calls import MAX_TRIES, Commit, Contended, Stale, Store, UnknownCall
 from ivr.store.connection import connect, embedded_socket, stop_embedded
+from ivr.store.keys import CALL, LEGACY_CALL, LEGACY_TRANSCRIPT, OUTBOX, TRANSCRIPT
 
 pytestmark = pytest.mark.redis
 
@@ -23,20 +27,20 @@ def store(redis_conn: redis.Redis) -> Store:
 
 
 def starter(sid: str, twiml: str = "<Response>start</Response>"):  # type: ignore[no-untyped-def]
-    def apply(before: CallState | None, current: str | None = None) -> Turn:
+    def apply(before: CallState | None, current: str | None = None) -> Commit:
         assert before is None
-        return Turn(CallState(sid, "f", "v1", state="menu", turn=1), twiml, {"turn": 1})
+        return Commit(CallState(sid, "f", "v1", state="menu", turn=1), twiml, {"turn": 1})
     return apply
 
 
 def stepper(calls: list[int], delay: float = 0.0):  # type: ignore[no-untyped-def]
-    def apply(before: CallState | None, current: str | None = None) -> Turn:
+    def apply(before: CallState | None, current: str | None = None) -> Commit:
         assert before is not None
         calls.append(before.turn)
         time.sleep(delay)
         after = CallState(before.sid, before.flow, before.version, state="next",
                           turn=before.turn + 1)
-        return Turn(after, f"<Response>turn {after.turn}</Response>", {"turn": after.turn})
+        return Commit(after, f"<Response>turn {after.turn}</Response>", {"turn": after.turn})
     return apply
 
 
@@ -45,11 +49,11 @@ def test_start_stores_state_twiml_and_transcript_with_ttl(store: Store,
     out = store.advance("CA1", 0, starter("CA1"))
     assert out.applied and out.twiml == "<Response>start</Response>"
     assert store.load("CA1") == CallState("CA1", "f", "v1", state="menu", turn=1)
-    assert 0 < redis_conn.ttl("ivr:call:CA1") <= 600
-    assert 0 < redis_conn.ttl("ivr:transcript:CA1") <= 600
+    assert 0 < redis_conn.ttl(CALL.format("CA1")) <= 600
+    assert 0 < redis_conn.ttl(TRANSCRIPT.format("CA1")) <= 600
     assert store.transcript("CA1") == [{"turn": 1}]
-    stored = json.loads(redis_conn.hget("ivr:call:CA1", "state") or b"{}")
-    assert stored["state"] == "menu" and redis_conn.hget("ivr:call:CA1", "turn") == b"1"
+    stored = json.loads(redis_conn.hget(CALL.format("CA1"), "state") or b"{}")
+    assert stored["state"] == "menu" and redis_conn.hget(CALL.format("CA1"), "turn") == b"1"
 
 
 def test_duplicate_start_reserves_the_first_twiml(store: Store) -> None:
@@ -136,3 +140,121 @@ def test_redis_down_raises_quickly() -> None:
     with pytest.raises(redis.ConnectionError):
         Store(conn).advance("CA1", 0, starter("CA1"))
     assert time.monotonic() - started < 2
+
+
+# --- the outbox: a turn's jobs commit with it ------------------------------------------------
+
+def jobber(sid: str, jobs: list[Job]):  # type: ignore[no-untyped-def]
+    def apply(before: CallState | None, current: str | None = None) -> Commit:
+        turn = before.turn + 1 if before else 1
+        return Commit(CallState(sid, "f", "v1", state="s", turn=turn), f"<R>{turn}</R>",
+                      {"turn": turn}, jobs)
+    return apply
+
+
+def test_the_turns_jobs_are_in_its_outbox_in_one_slot(store: Store,
+                                                       redis_conn: redis.Redis) -> None:
+    jobs = [Job("inbox", {"sid": "CA1", "said": "hi"}), Job("call_end", {"sid": "CA1"})]
+    out = store.advance("CA1", 0, jobber("CA1", jobs))
+    assert out.applied and out.pending == 2
+    entries = [json.loads(x) for x in redis_conn.lrange(OUTBOX.format("CA1"), 0, -1)]
+    assert entries == [{"id": "t1-0", "kind": "inbox", "payload": {"sid": "CA1", "said": "hi"}},
+                       {"id": "t1-1", "kind": "call_end", "payload": {"sid": "CA1"}}]
+    assert redis_conn.ttl(OUTBOX.format("CA1")) == -1      # kept until drained
+    names = [CALL.format("CA1"), TRANSCRIPT.format("CA1"), OUTBOX.format("CA1")]
+    assert names == ["ivr:call:{CA1}", "ivr:transcript:{CA1}", "ivr:outbox:{CA1}"]
+    assert len({key_slot(n.encode()) for n in names}) == 1    # Redis Cluster: one slot
+    again = store.advance("CA1", 0, jobber("CA1", jobs))      # a duplicate commits nothing
+    assert not again.applied and again.pending == 2
+    assert redis_conn.llen(OUTBOX.format("CA1")) == 2
+
+
+def test_a_lost_compare_and_set_commits_no_jobs(redis_url: str) -> None:
+    a, b = redis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+    Store(a).advance("CA1", 0, starter("CA1"))
+
+    def racing(before: CallState | None, current: str | None = None) -> Commit:
+        Store(b).advance("CA1", 1, stepper([]))               # the other delivery wins
+        return jobber("CA1", [Job("call_end", {"sid": "CA1"})])(before, current)
+
+    out = Store(a).advance("CA1", 1, racing)
+    assert not out.applied and out.twiml == "<Response>turn 2</Response>"
+    assert a.llen(OUTBOX.format("CA1")) == 0
+    a.close()
+    b.close()
+
+
+# --- events of the whole call (turn=None) -----------------------------------------------------
+
+def test_turn_none_applies_to_the_current_turn(store: Store) -> None:
+    store.advance("CA1", 0, starter("CA1"))
+    store.advance("CA1", 1, stepper([]))
+    seen: list[int] = []
+    out = store.advance("CA1", None, stepper(seen))
+    assert out.applied and seen == [2] and store.load("CA1").turn == 3  # type: ignore[union-attr]
+
+
+def test_turn_none_is_stepped_again_when_another_turn_commits_first(redis_url: str) -> None:
+    a, b = redis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+    Store(a).advance("CA1", 0, starter("CA1"))
+    seen: list[int] = []
+
+    def hangup(before: CallState | None, current: str | None = None) -> Commit:
+        assert before is not None
+        seen.append(before.turn)
+        if len(seen) < 3:                                     # two Dial actions sneak in
+            Store(b).advance("CA1", before.turn, stepper([]))
+        return jobber("CA1", [Job("call_end", {"sid": "CA1"})])(before, current)
+
+    out = Store(a).advance("CA1", None, hangup)
+    assert out.applied and seen == [1, 2, 3]
+    assert Store(a).load("CA1").turn == 4  # type: ignore[union-attr]
+    assert [json.loads(x)["id"] for x in a.lrange(OUTBOX.format("CA1"), 0, -1)] == ["t4-0"]
+    a.close()
+    b.close()
+
+
+def test_turn_none_gives_up_after_max_tries(redis_url: str) -> None:
+    a, b = redis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+    Store(a).advance("CA1", 0, starter("CA1"))
+
+    def always_late(before: CallState | None, current: str | None = None) -> Commit:
+        assert before is not None
+        Store(b).advance("CA1", before.turn, stepper([]))
+        return stepper([])(before, current)
+
+    with pytest.raises(Contended):
+        Store(a).advance("CA1", None, always_late)
+    assert Store(a).load("CA1").turn == 1 + MAX_TRIES  # type: ignore[union-attr]
+    a.close()
+    b.close()
+
+
+def test_stale_serves_what_is_stored(store: Store) -> None:
+    store.advance("CA1", 0, starter("CA1"))
+
+    def nothing(before: CallState | None, current: str | None = None) -> Commit:
+        raise Stale("CA1")
+
+    out = store.advance("CA1", None, nothing)
+    assert not out.applied and out.twiml == "<Response>start</Response>"
+    assert out.call is not None and out.call.turn == 1
+    with pytest.raises(UnknownCall):
+        store.advance("CAnope", None, nothing)
+
+
+def test_calls_stored_under_untagged_names_are_adopted(store: Store,
+                                                       redis_conn: redis.Redis) -> None:
+    """A deploy does not strand calls in flight: keys of the earlier names are renamed."""
+    state = CallState("CAold", "f", "v1", state="menu", turn=1)
+    redis_conn.hset(LEGACY_CALL.format("CAold"), mapping={
+        "state": json.dumps(state.to_dict()), "turn": 1, "twiml": b""})
+    redis_conn.expire(LEGACY_CALL.format("CAold"), 300)
+    redis_conn.rpush(LEGACY_TRANSCRIPT.format("CAold"), json.dumps({"turn": 1}))
+    out = store.advance("CAold", 1, stepper([]))
+    assert out.applied and store.load("CAold").turn == 2  # type: ignore[union-attr]
+    assert [x["turn"] for x in store.transcript("CAold")] == [1, 2]
+    assert not redis_conn.exists(LEGACY_CALL.format("CAold"))
+    redis_conn.hset(LEGACY_CALL.format("CAold2"), mapping={
+        "state": json.dumps(replace(state, sid="CAold2").to_dict()), "turn": 1})
+    assert store.load("CAold2") is not None and redis_conn.exists(CALL.format("CAold2"))
