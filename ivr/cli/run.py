@@ -54,15 +54,19 @@ def jobs_list(ctx: CliContext) -> None:
 @jobs_group.command(name="retry")
 @click.argument("job_ids", nargs=-1)
 @click.option("--all", "retry_all", is_flag=True, help="Requeue every failed job.")
+@click.option("--release-callbacks", is_flag=True,
+              help="Also release the unconfirmed claims of these callback jobs so they ring "
+              "(only once Twilio's call log shows they did not).")
 @pass_cli_context
-def jobs_retry(ctx: CliContext, job_ids: tuple[str, ...], retry_all: bool) -> None:
+def jobs_retry(ctx: CliContext, job_ids: tuple[str, ...], retry_all: bool,
+               release_callbacks: bool) -> None:
     """Requeue failed jobs: the JOB_IDS given, or --all. Exit 1 if an id is not failed."""
     from ivr.jobs import worker as rq_worker
 
     if bool(job_ids) == retry_all:
         raise click.UsageError("give failed job ids or --all (not both)")
     conn = rq_worker.connect(ctx.redis_url, job_settings(ctx))
-    done = rq_worker.retry_failed(conn, None if retry_all else job_ids)
+    done = rq_worker.retry_failed(conn, None if retry_all else job_ids, release_callbacks)
     click.echo(f"requeued {len(done)} job(s)" + (": " + ", ".join(done) if done else ""))
     missing = sorted(set(job_ids) - set(done))
     if missing:

@@ -1,18 +1,28 @@
-"""The callback a queued caller asked for: placed by an RQ job at the promised time.
+"""The callback a caller asked for: placed by an RQ job at the promised time, at most once.
 
-The web layer submits ``Job("callback", {... "number", "promise"})`` once the caller has
-confirmed; :data:`ivr.jobs.enqueue.ROUTES` schedules :func:`place_callback` at ``promise``
-(rq's
-``enqueue_at``, moved to the queue by the worker's scheduler) besides archiving the request
-and telling ops. The job rings the caller with the Twilio REST API::
+A ``Job("callback", {... "number", "promise"})`` (the caller confirmed a number) is routed
+by :data:`ivr.jobs.enqueue.ROUTES` to :func:`place_callback`, scheduled at ``promise``
+(rq's ``enqueue_at``, moved to the queue by the worker's scheduler), besides archiving the
+request and telling ops. The job rings the caller with the Twilio REST API::
 
     Client(account_sid, auth_token).calls.create(to=number, from_=callback_from_number,
                                                  url=<voice URL of the flow>?callback=<sid>)
 
 In dry-run mode (``callback_dry_run``, or no account SID / auth token) nothing leaves the
 machine: the request that would go to Twilio is appended as JSON to the Redis list
-``ivr:callbacks:dry``. Idempotent by CallSid: ``ivr:callback:placed:{sid}`` records a placed
-callback, and a re-run (retry, duplicate) finds it and places nothing.
+``ivr:callbacks:dry``.
+
+**Never twice.** ``ivr:callback:placed:{sid}`` is claimed with ``SET NX`` *before* Twilio
+is asked (value ``claimed <job id> <time>``), then overwritten with the placed call's
+CallSid. A run that finds the key placed does nothing. When Twilio refuses the request
+(4xx: :class:`ivr.telephony.rest.Rejected`) no call exists, so the claim is released and
+RQ's retries apply. Any other failure after the claim (a timeout after the request was
+sent, a lost connection, a 5xx, a worker killed mid-job) leaves it unknown whether the
+phone rang: the claim stays, and the next run (RQ's retry) stops with
+:class:`Unconfirmed`, without retries, so it waits in the failed registry for a person
+(``ivr jobs list``) instead of ringing the caller a second time or being dropped. The
+person checks Twilio's call log for a call to that number after the claim time and, if
+none was placed, runs ``ivr jobs retry --release-callbacks <job id>``.
 """
 
 from __future__ import annotations
@@ -24,9 +34,11 @@ from typing import Any
 from urllib.parse import quote
 
 import redis
+from rq import get_current_job
 
 from ivr.flowlang.phone import valid_number
 from ivr.jobs import tasks as jobs
+from ivr.runtime.redact import mask_number
 from ivr.store.keys import CALLBACK_PLACED as PLACED
 from ivr.store.keys import DRY_CALLBACKS as DRY_LIST
 from ivr.telephony import rest
@@ -34,6 +46,12 @@ from ivr.telephony import rest
 log = logging.getLogger(__name__)
 PLACED_TTL = 7 * 24 * 3600
 DRY_BASE = "http://localhost"
+CLAIMED = "claimed"
+# Delete the claim only if it is still the one given (compare-and-delete).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 def _credentials() -> tuple[str, str]:
@@ -67,18 +85,53 @@ def request_for(p: dict[str, Any], dry: bool) -> dict[str, str]:
 
 
 def place_callback(payload: dict[str, Any], kind: str = "callback") -> dict[str, Any]:
-    """Ring back a caller who left the queue for a callback (once per CallSid)."""
+    """Ring back a caller who asked for it: once per CallSid (claimed before Twilio is
+    called; see the module docstring for what happens when the outcome is unknown)."""
     p = jobs._checked(kind, payload, ("sid", "flow", "number"))
     conn = jobs._redis()
-    key = PLACED.format(p["sid"])
-    if conn.exists(key):
-        return {"sid": p["sid"], "skipped": "already placed"}
     dry = dry_run()
     req = request_for(p, dry)
-    placed = _record_dry(conn, p, req) if dry else _call_twilio(req)
+    key = PLACED.format(p["sid"])
+    current = get_current_job()
+    claim = f"{CLAIMED} {current.id if current else '-'} {datetime.now(UTC).isoformat()}"
+    if not conn.set(key, claim, nx=True, ex=PLACED_TTL):
+        held = _text(conn.get(key))
+        if not held.startswith(CLAIMED):
+            return {"sid": p["sid"], "skipped": "already placed"}
+        raise jobs._no_retry(Unconfirmed(p["sid"], mask_number(req["to"]), held))
+    try:
+        placed = _record_dry(conn, p, req) if dry else _call_twilio(req)
+    except rest.Rejected:
+        conn.register_script(_RELEASE)(keys=[key], args=[claim])  # nothing rang: retry
+        raise
     conn.set(key, placed, ex=PLACED_TTL)
     log.info("callback for %s placed (%s)", p["sid"], "dry run" if dry else placed)
     return {"sid": p["sid"], "call": placed, "dry_run": dry}
+
+
+class Unconfirmed(RuntimeError):
+    """The callback was claimed but not confirmed placed: it may have rung. Not retried."""
+
+    def __init__(self, sid: str, to: str, claim: str) -> None:
+        super().__init__(
+            f"callback for {sid} to {to} was claimed ({claim}) but never confirmed placed: "
+            "check Twilio's call log for it; if none was placed, run `ivr jobs retry "
+            "--release-callbacks <this job id>`")
+        self.sid = sid
+
+
+def release(conn: redis.Redis, sid: str) -> bool:
+    """Drop an unconfirmed claim of call ``sid``'s callback (a person checked it did not
+    ring); a placed callback's key is kept. True when a claim was dropped."""
+    key = PLACED.format(sid)
+    held = _text(conn.get(key))
+    if not held.startswith(CLAIMED):
+        return False
+    return bool(conn.register_script(_RELEASE)(keys=[key], args=[held]))
+
+
+def _text(raw: bytes | str | None) -> str:
+    return raw.decode() if isinstance(raw, bytes) else (raw or "")
 
 
 def _record_dry(conn: redis.Redis, p: dict[str, Any], req: dict[str, str]) -> str:

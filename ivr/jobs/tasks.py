@@ -26,6 +26,7 @@ from ivr.store.keys import CALL, TRANSCRIPT
 log = logging.getLogger(__name__)
 NOTIFY_HTTP_TIMEOUT = 10
 T = TypeVar("T")
+E = TypeVar("E", bound=Exception)
 
 
 _settings: Settings = Settings()
@@ -121,7 +122,8 @@ def _remember(conn: redis.Redis, call: dict[str, Any], state: dict[str, Any]) ->
                      at, _settings.caller_key_secret)
 
 
-def _no_retry(exc: PayloadError) -> PayloadError:
+def _no_retry(exc: E) -> E:
+    """``exc``, with the running job's retries spent: it fails once, for a person."""
     current = get_current_job()
     if current is not None:
         current.retries_left = 0

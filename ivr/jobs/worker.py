@@ -17,12 +17,13 @@ from rq.serializers import JSONSerializer
 from rq.worker import HerokuWorker
 
 from ivr.config import Settings, load_settings
-from ivr.jobs import outbox
+from ivr.jobs import callbacks, outbox
 from ivr.jobs.enqueue import MAINTENANCE_INTERVAL, RETRY_INTERVALS, drain_spool, queues, spool_dir
 from ivr.jobs.tasks import configure, current_settings
 from ivr.store.connection import embedded_socket
 
 log = logging.getLogger(__name__)
+PLACE = "ivr.jobs.callbacks.place_callback"
 
 
 def connect(url: str | None, settings: Settings | None = None) -> redis.Redis:
@@ -126,8 +127,14 @@ def failed(conn: redis.Redis) -> list[dict[str, str]]:
     return out
 
 
-def retry_failed(conn: redis.Redis, ids: Iterable[str] | None = None) -> list[str]:
+def retry_failed(conn: redis.Redis, ids: Iterable[str] | None = None,
+                 release_callbacks: bool = False) -> list[str]:
     """Requeue failed jobs (all when ``ids`` is None) with their retries restored.
+
+    Args:
+        release_callbacks: Also drop the unconfirmed claim of each callback job requeued
+            (:class:`ivr.jobs.callbacks.Unconfirmed`), so it rings: only after a person
+            checked Twilio's call log that it did not.
 
     Returns:
         The ids requeued; unknown ids are skipped.
@@ -140,6 +147,9 @@ def retry_failed(conn: redis.Redis, ids: Iterable[str] | None = None) -> list[st
             job = q.fetch_job(jid) if wanted is None or jid in wanted else None
             if job is None:
                 continue
+            if release_callbacks and job.func_name == PLACE and job.args and \
+                    isinstance(job.args[0], dict):
+                callbacks.release(conn, str(job.args[0].get("sid") or ""))
             job.retries_left = len(RETRY_INTERVALS)
             registry.requeue(job)
             done.append(jid)
