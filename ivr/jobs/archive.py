@@ -10,9 +10,15 @@ Tables::
 
     calls(sid PK, flow, version, caller, caller_key, outcome, reason, path, started, ended)
     turns(sid, turn, data, PK(sid, turn))
-    inbox(sid PK, flow, version, state, path, said, caller, caller_key, at, handled)
+    inbox(sid PK, flow, version, state, path, said, caller, caller_key, at, handled,
+          recording)
+    inbox_said(sid, part, said, at, PK(sid, part))
     callbacks(sid PK, flow, caller, caller_key, number, recording, duration, reason, slots,
               path, at, done)
+
+One inbox item per call: every capture of the call (and each transcription of a recorded
+one) is a row of ``inbox_said``, keyed by the job that wrote it, and the item's ``said``
+is all of them in the order they were said, joined with "; ".
 
 Times are stored as ISO 8601 in UTC so that text order is time order.
 """
@@ -20,6 +26,7 @@ Times are stored as ISO 8601 in UTC so that text order is time order.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -46,6 +53,9 @@ CREATE TABLE IF NOT EXISTS inbox (
     said TEXT NOT NULL DEFAULT '', caller TEXT NOT NULL DEFAULT '',
     caller_key TEXT NOT NULL DEFAULT '', at TEXT NOT NULL, handled INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS inbox_by_time ON inbox (at);
+CREATE TABLE IF NOT EXISTS inbox_said (
+    sid TEXT NOT NULL, part TEXT NOT NULL, said TEXT NOT NULL, at TEXT NOT NULL,
+    PRIMARY KEY (sid, part));
 CREATE TABLE IF NOT EXISTS callbacks (
     sid TEXT PRIMARY KEY, flow TEXT NOT NULL, caller TEXT NOT NULL DEFAULT '',
     caller_key TEXT NOT NULL DEFAULT '', number TEXT NOT NULL DEFAULT '',
@@ -98,10 +108,15 @@ class Archive:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
+            had_parts = db.execute("SELECT 1 FROM sqlite_master WHERE name='inbox_said'")
+            seed = had_parts.fetchone() is None
             db.executescript(SCHEMA)
             columns = {r[1] for r in db.execute("PRAGMA table_info(inbox)")}
             if "recording" not in columns:  # archives written before recorded captures
                 db.execute("ALTER TABLE inbox ADD COLUMN recording TEXT NOT NULL DEFAULT ''")
+            if seed:  # archives written before inbox_said: what they said stays said
+                db.execute("INSERT OR IGNORE INTO inbox_said SELECT sid, 'earlier', said, at "
+                           "FROM inbox WHERE said != ''")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -145,21 +160,35 @@ class Archive:
             count = db.execute("SELECT count(*) FROM turns WHERE sid=?", (call["sid"],))
             return int(count.fetchone()[0])
 
-    def add_inbox(self, item: Mapping[str, Any]) -> None:
-        """Upsert an "other" capture; a second capture in the same call is appended once."""
+    def add_inbox(self, item: Mapping[str, Any], part: str = "") -> None:
+        """Upsert the call's inbox item with one capture (what was said, a recording).
+
+        Args:
+            item: sid, flow, version, state, path, said, recording, caller, at.
+            part: What this capture is, stable across re-runs: the job id (a capture's
+                ``{sid}-t{turn}-{n}-inbox``, a transcription's ``{sid}-{RecordingSid}-…``).
+                Default: the words themselves. A part already stored is not added again;
+                every other capture of the call is, in the order it was said.
+        """
+        said = redact_text(str(item.get("said") or ""))
         masked, key = self._caller(item.get("caller"))
+        at = utc(item["at"])
         row = (item["sid"], item["flow"], str(item.get("version") or ""),
-               str(item.get("state") or ""), _json(list(item.get("path") or [])),
-               redact_text(str(item.get("said") or "")), masked, key, utc(item["at"]),
-               str(item.get("recording") or ""))
+               str(item.get("state") or ""), _json(list(item.get("path") or [])), said,
+               masked, key, at, str(item.get("recording") or ""))
         with self._db() as db:
+            if said:
+                db.execute("INSERT OR IGNORE INTO inbox_said VALUES (?,?,?,?)",
+                           (item["sid"], part or f"said:{said}", said, at))
             db.execute(
                 "INSERT INTO inbox (sid, flow, version, state, path, said, caller, caller_key, "
                 "at, recording) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(sid) DO UPDATE SET "
-                "said = CASE WHEN excluded.said = '' OR instr(inbox.said, excluded.said) > 0 "
-                "THEN inbox.said WHEN inbox.said = '' THEN excluded.said "
-                "ELSE inbox.said || '; ' || excluded.said END, recording = CASE WHEN "
-                "excluded.recording = '' THEN inbox.recording ELSE excluded.recording END", row)
+                "recording = CASE WHEN excluded.recording = '' THEN inbox.recording "
+                "ELSE excluded.recording END", row)
+            parts = db.execute("SELECT part, said, at, rowid FROM inbox_said WHERE sid=?",
+                               (item["sid"],)).fetchall()
+            merged = "; ".join(r["said"] for r in sorted(parts, key=_said_order))
+            db.execute("UPDATE inbox SET said=? WHERE sid=?", (merged, item["sid"]))
 
     def add_callback(self, item: Mapping[str, Any]) -> None:
         """Upsert a voicemail / callback request (the newest recording wins)."""
@@ -251,6 +280,16 @@ class Archive:
         with self._db() as db:
             return {t: int(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
                     for t in ("calls", "turns", "inbox", "callbacks")}
+
+
+_TURN = re.compile(r"-t(\d+)-\d+-")
+
+
+def _said_order(row: sqlite3.Row) -> tuple[str, int, int]:
+    """Captures in the order they were said: time, then the turn in the job id, then the
+    order they were written."""
+    turn = _TURN.search(str(row["part"]))
+    return str(row["at"]), int(turn.group(1)) if turn else 1 << 30, int(row["rowid"])
 
 
 def _row(row: sqlite3.Row) -> dict[str, Any]:

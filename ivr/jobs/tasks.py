@@ -139,9 +139,11 @@ def _write(kind: str, write: Callable[[], T]) -> T:
 
 
 def inbox_item(payload: dict[str, Any], kind: str = "inbox") -> dict[str, Any]:
-    """Archive an "other" capture (what the caller said that no menu option matched)."""
+    """Archive an "other" capture (what the caller said that no menu option matched) into
+    the call's one inbox item; a second capture in the call joins it (per-turn job ids)."""
     p = _checked(kind, payload, ("sid", "flow", "at"))
-    _write(kind, lambda: archive().add_inbox(p))
+    current = get_current_job()  # its id tells this capture from the call's others
+    _write(kind, lambda: archive().add_inbox(p, current.id if current else ""))
     return {"sid": p["sid"]}
 
 

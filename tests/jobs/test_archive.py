@@ -77,6 +77,35 @@ def test_second_capture_in_a_call_is_appended_once(archive: Archive) -> None:
     assert archive.counts()["inbox"] == 1
 
 
+def test_every_capture_of_a_call_is_kept_once_in_the_order_said(archive: Archive) -> None:
+    item = {"sid": "CA1", "flow": "f", "state": "other", "at": NOW.isoformat()}
+    archive.add_inbox({**item, "said": "card"}, "CA1-t10-0-inbox")
+    archive.add_inbox({**item, "said": "I found a card"}, "CA1-t9-0-inbox")
+    archive.add_inbox({**item, "said": "I found a card"}, "CA1-t9-0-inbox")   # a re-run
+    archive.add_inbox({**item, "said": "card"}, "CA1-t10-0-inbox")
+    archive.add_inbox({**item, "said": "it was on the bus", "at": (
+        NOW + timedelta(minutes=1)).isoformat()}, "CA1-RE1-inbox-words")
+    [row] = archive.inbox()
+    assert row["said"] == "I found a card; card; it was on the bus"   # a substring is kept
+    assert row["at"] == "2026-11-20T19:00:00+00:00" and row["state"] == "other"
+
+
+def test_an_archive_from_before_inbox_said_keeps_its_words(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE inbox (sid TEXT PRIMARY KEY, flow TEXT NOT NULL, version TEXT "
+                   "NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT '', path TEXT NOT NULL "
+                   "DEFAULT '[]', said TEXT NOT NULL DEFAULT '', caller TEXT NOT NULL DEFAULT "
+                   "'', caller_key TEXT NOT NULL DEFAULT '', at TEXT NOT NULL, handled INTEGER "
+                   "NOT NULL DEFAULT 0)")
+        db.execute("INSERT INTO inbox (sid, flow, said, at) VALUES ('CA1', 'f', 'lost card', "
+                   "'2026-11-20T19:00:00+00:00')")
+    archive = Archive(path)
+    archive.add_inbox({"sid": "CA1", "flow": "f", "said": "and my PIN",
+                       "at": (NOW + timedelta(minutes=1)).isoformat()}, "CA1-t5-0-inbox")
+    assert archive.inbox()[0]["said"] == "lost card; and my PIN"
+
+
 def test_inbox_filters_and_order(archive: Archive) -> None:
     for i, flow in enumerate(["a", "b", "a"]):
         archive.add_inbox({"sid": f"CA{i}", "flow": flow, "said": f"s{i}",
@@ -124,7 +153,7 @@ def test_wal_mode_and_schema(archive: Archive) -> None:
     with sqlite3.connect(archive.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"calls", "turns", "inbox", "callbacks"}
+    assert tables == {"calls", "turns", "inbox", "inbox_said", "callbacks"}
 
 
 def test_scrub_is_deep() -> None:
