@@ -30,6 +30,7 @@ E = TypeVar("E", bound=Exception)
 
 
 _settings: Settings = Settings()
+_archives: dict[tuple[str, str], Archive] = {}
 
 
 class PayloadError(ValueError):
@@ -50,6 +51,7 @@ def configure(settings: Settings | None) -> None:
     """Give the job functions the worker's settings (archive path, ops webhook, spool)."""
     global _settings
     _settings = settings or Settings()
+    _archives.clear()
 
 
 def current_settings() -> Settings:
@@ -58,8 +60,14 @@ def current_settings() -> Settings:
 
 
 def archive() -> Archive:
-    """The archive named by ``settings.archive_path`` (default ``var/archive.db``)."""
-    return Archive(_settings.archive_path or DEFAULT_ARCHIVE, _settings.caller_key_secret)
+    """The archive named by ``settings.archive_path`` (default ``var/archive.db``), opened
+    (schema checked) once per process: it holds no connection, so forked work horses
+    inherit it from the worker that opened it at start."""
+    key = (_settings.archive_path or DEFAULT_ARCHIVE, _settings.caller_key_secret)
+    found = _archives.get(key)
+    if found is None:
+        found = _archives[key] = Archive(*key)
+    return found
 
 
 def _checked(kind: str, payload: object, required: tuple[str, ...]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from rq.worker import HerokuWorker
 from ivr.config import Settings, load_settings
 from ivr.jobs import callbacks, outbox
 from ivr.jobs.enqueue import MAINTENANCE_INTERVAL, RETRY_INTERVALS, drain_spool, queues, spool_dir
-from ivr.jobs.tasks import configure, current_settings
+from ivr.jobs.tasks import archive, configure, current_settings
 from ivr.store.connection import embedded_socket
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool 
         True when at least one job was processed (rq's ``work()`` result).
     """
     configure(settings)
+    archive()  # the schema once here, not in every forked job
     worker = Worker(queues(conn), connection=conn, serializer=JSONSerializer, name=name,
                     maintenance_interval=MAINTENANCE_INTERVAL)
     worker.drain()

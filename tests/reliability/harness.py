@@ -189,8 +189,9 @@ def http_status(url: str) -> int:
 class Stack:
     """Redis, gunicorn and workers for one test session, in ``tmp``."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, fsync: str = "always") -> None:
         self.tmp = tmp
+        self.fsync = fsync  # appendfsync: "always" survives a SIGKILL of Redis itself
         self.flows = tmp / "flows"
         shutil.copytree(ROOT / "flows", self.flows)
         self.redis_dir = tmp / "redis"
@@ -214,7 +215,7 @@ class Stack:
     def start_redis(self) -> None:
         self.redis_proc = subprocess.Popen(
             [redis_server_binary(), "--port", str(self.redis_port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+             "--save", "", "--appendonly", "yes", "--appendfsync", self.fsync,
              "--dir", str(self.redis_dir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: bool(self.conn().ping()), timeout=20)
@@ -238,11 +239,13 @@ class Stack:
             env.pop(name, None)
         return env
 
-    def start_web(self) -> None:
+    def start_web(self, *extra: str) -> None:
+        """gunicorn, 2 sync workers; ``extra`` arguments (e.g. ``-c conf.py``) come first."""
         log = self.web_log.open("ab")
         self.web_proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{self.port}",
-             "--timeout", "30", "--log-level", "warning", "ivr.app:create_app()"],
+            [sys.executable, "-m", "gunicorn", *extra, "-w", "2", "-b",
+             f"127.0.0.1:{self.port}", "--timeout", "30", "--log-level", "warning",
+             "ivr.app:create_app()"],
             cwd=self.tmp, env=self.env(), stdout=log, stderr=log)
         wait_until(lambda: http_status(self.base + "/healthz") == 200, timeout=30)
 
