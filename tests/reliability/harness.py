@@ -210,6 +210,7 @@ class Stack:
         self.config.write_text(f'emergency_number: "{EMERGENCY}"\nspool_dir: {self.spool}\n'
                                f"flows_dir: {self.flows}\n")
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.extra_env: dict[str, str] = {}
 
     # Redis
     def start_redis(self) -> None:
@@ -237,6 +238,7 @@ class Stack:
                    IVR_ARCHIVE_PATH=str(self.archive), PYTHONPATH=str(ROOT))
         for name in ("REDIS_URL", "IVR_CONFIG"):
             env.pop(name, None)
+        env.update(self.extra_env)
         return env
 
     def start_web(self, *extra: str) -> None:
