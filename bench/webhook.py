@@ -7,8 +7,10 @@ redis-server and, one after the other, gunicorn (2 sync workers, loopback) servi
 Gather TwiML, and drives each with ``--threads`` client threads placing ``--calls`` signed
 calls (start + one menu press). It prints p50/p99 per turn and the ratio ours/bare (target
 ≤ 1.3), the same for a generated 10-state vs 1000-state flow (target ≤ 1.1 apart), and
-the Redis bytes per active call (``MEMORY USAGE`` of its keys; target ≤ 2 KB).
-Every process it starts is stopped before it exits.
+the Redis bytes per active call (``MEMORY USAGE`` of its keys; target ≤ 2 KB), and the
+Redis round trips of each kind of turn, counted in process with a redis-py connection
+class that counts what it sends (target ≤ 2 for a turn; the outbox drain after the
+response is counted apart). Every process it starts is stopped before it exits.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ import time
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
 from twilio.request_validator import RequestValidator
@@ -152,6 +155,72 @@ def ratio(label: str, a: dict[str, float], b: dict[str, float],
     return out
 
 
+class CountingConnection(redis.Connection):
+    """A redis-py connection that counts round trips: one per ``send_packed_command``
+    (a pipeline or a script is one send, then its replies are read)."""
+
+    sent = 0
+
+    def send_packed_command(self, command: object, check_health: bool = True) -> None:
+        type(self).sent += 1
+        super().send_packed_command(command, check_health)  # type: ignore[arg-type]
+
+
+def round_trips(rurl: str, flows: Path, tmp: Path) -> dict[str, dict[str, int]]:
+    """Redis round trips of each turn of a card-services call, in process: while the
+    request is served (``turn``: what the caller waits for) and in the outbox drain once
+    the response is closed (``drain``), after a warm-up call (scripts loaded)."""
+    from ivr.app import create_app
+    from ivr.server.context import store_of
+    from tests.twilio_caller import Reply, TwilioCaller
+
+    app = create_app({"redis_url": rurl, "flows_dir": str(flows), "clock": CLOCK,
+                      "emergency_number": "+15559990000", "twilio": {"auth_token": TOKEN},
+                      "spool_dir": str(tmp / "spool"), "TESTING": True})
+    pool = store_of(app).conn.connection_pool
+    pool.connection_class = CountingConnection
+    pool.reset()  # type: ignore[no-untyped-call]  # drop the connections made at start
+    client = app.test_client()
+    out: dict[str, dict[str, int]] = {}
+    label: list[str] = []
+
+    def send(url: str, data: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
+        before = CountingConnection.sent
+        r = client.post(url, data=dict(data), headers=dict(headers))  # not closed yet
+        served = CountingConnection.sent - before
+        body = r.get_data(as_text=True)
+        r.close()                                           # what gunicorn does once sent
+        if label:
+            out[label[0]] = {"turn": served, "drain": CountingConnection.sent - before - served}
+        return Reply(r.status_code, body)
+
+    for warm in (True, False):
+        c = TwilioCaller(send, token=TOKEN)
+        _call_steps(c, label, warm)
+    return out
+
+
+def _call_steps(c: Any, label: list[str], warm: bool) -> None:
+    """One call through the turns :func:`round_trips` reports, each under its label."""
+
+    def step(name: str) -> None:
+        label[:] = [] if warm else [name]
+
+    step("start (new call; caller history read with it)")
+    c.dial()
+    step("menu press")
+    c.press("9")
+    step("capture (commits the inbox job)")
+    c.say("I found a card")
+    dial = c.action("Dial")
+    step("dial answered (commits the call_end job)")
+    c.answered("completed")
+    step("duplicate of that delivery (a Twilio retry)")
+    c.post(dial, c.params(DialCallStatus="completed"))
+    step("status callback after the end (nothing to apply)")
+    c.hangup()
+
+
 def bytes_per_call(url: str, sids: list[str]) -> float:
     r = redis.Redis.from_url(url)
     sample = sids[:200]
@@ -223,12 +292,16 @@ def run(args: argparse.Namespace, env: dict[str, str], tmp: Path,
     per_call = bytes_per_call(rurl, sids)
     print(f"Redis bytes per active call (after start + press): {per_call:.0f} B  "
           "(target <= 2048)")
+    trips = round_trips(rurl, tmp / "flows", tmp)
+    print("Redis round trips per turn (in process; target <= 2 for the turn itself):")
+    for name, n in trips.items():
+        print(f"  {name:<52} turn {n['turn']}  drain after the response {n['drain']}")
     return {"calls": args.calls, "threads": args.threads,
             "latency_ms": {"ivr": r_ours, "bare": r_bare, "gen10": r_small, "gen1000": r_big},
             "ratio_ours_vs_bare": vs_bare, "ratio_1000_vs_10_states": vs_size,
-            "redis_bytes_per_call": per_call,
+            "redis_bytes_per_call": per_call, "redis_round_trips": trips,
             "targets": {"ours_vs_bare": 1.3, "1000_vs_10_states": 1.1,
-                        "redis_bytes_per_call": 2048}}
+                        "redis_bytes_per_call": 2048, "redis_round_trips_per_turn": 2}}
 
 
 if __name__ == "__main__":

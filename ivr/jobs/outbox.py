@@ -13,6 +13,10 @@ they exist exactly when the turn does. :func:`drain` moves them:
    drop the index mark if it is still ours (the score did not change, i.e. no other drain
    began since).
 
+So a turn with one job costs the drain 1 + 2 + 1 round trips (rq's unique enqueue is two:
+its queue registration and its Lua script), with two jobs 1 + 4 + 1; the turn itself
+stays at two (``bench/webhook.py`` counts them).
+
 A crash anywhere leaves the entries (and usually the mark) in place, and the next drain
 moves them again without duplicates. Drains run after the webhook's response is sent
 (:func:`ivr.server.voice.drain_after`: also on a later turn that sees entries left
@@ -29,6 +33,7 @@ something is pending, so the SCAN finds exactly the calls that need a drain.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -53,6 +58,7 @@ if score and tonumber(score) == tonumber(ARGV[2]) then
 end
 return 0
 """
+_UNMARK_SHA = hashlib.sha1(_UNMARK.encode(), usedforsecurity=False).hexdigest()
 
 
 def drain(conn: redis.Redis, sid: str, settings: Settings | None = None,
@@ -83,14 +89,28 @@ def drain(conn: redis.Redis, sid: str, settings: Settings | None = None,
             _move(conn, sid, raw, settings)
             done.append(raw)
     finally:
-        pipe = conn.pipeline(transaction=False)
-        for raw in done:
-            pipe.lrem(key, 1, raw)  # type: ignore[arg-type]  # bytes are fine for redis-py
-        if len(done) == len(entries):
-            conn.register_script(_UNMARK)(keys=[OUTBOXES], args=[sid, mark], client=pipe)
-        if done or len(done) == len(entries):
-            pipe.execute()
+        _remove(conn, sid, done, mark if len(done) == len(entries) else None)
     return len(done)
+
+
+def _remove(conn: redis.Redis, sid: str, done: list[bytes], mark: float | None) -> None:
+    """One round trip: LREM the moved entries and, when ``mark`` is given, drop the
+    index mark if it is still that one. EVALSHA in the pipeline (a Script object would
+    cost a SCRIPT EXISTS round trip each time); EVAL once if Redis lost the script."""
+    pipe = conn.pipeline(transaction=False)
+    for raw in done:
+        pipe.lrem(OUTBOX.format(sid), 1, raw)  # type: ignore[arg-type]  # bytes are fine
+    if mark is not None:
+        pipe.evalsha(_UNMARK_SHA, 1, OUTBOXES, sid, mark)
+    if not done and mark is None:
+        return
+    replies = pipe.execute(raise_on_error=False)
+    if mark is not None and isinstance(replies[-1], redis.exceptions.NoScriptError):
+        conn.eval(_UNMARK, 1, OUTBOXES, sid, mark)
+    errors = [r for r in replies if isinstance(r, Exception)
+              and not isinstance(r, redis.exceptions.NoScriptError)]
+    if errors:
+        raise errors[0]
 
 
 def _move(conn: redis.Redis, sid: str, raw: bytes, settings: Settings | None) -> None:

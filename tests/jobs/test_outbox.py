@@ -137,3 +137,11 @@ def test_worker_start_and_maintenance_drain_outboxes(redis_conn: redis.Redis,
         assert "CA5-t1-0-record" in rq_ids(redis_conn)
     finally:
         tasks.configure(None)
+
+
+def test_the_unmark_survives_a_flushed_script_cache(redis_conn: redis.Redis,
+                                                    settings: Settings) -> None:
+    commit(Store(redis_conn), "CA6", call_jobs("CA6")[2:])
+    redis_conn.script_flush()
+    assert outbox.drain(redis_conn, "CA6", settings) == 1
+    assert redis_conn.zcard(OUTBOXES) == 0

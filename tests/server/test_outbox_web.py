@@ -89,3 +89,45 @@ def test_hangup_and_dial_result_of_one_turn_end_the_call_once(
         [f"{c.sid}-t{call.turn}-0-record"]      # the hang-up's turn, once
     c.hangup()                                    # a second status callback: nothing new
     assert Store(redis_conn).load(c.sid).turn == call.turn  # type: ignore[union-attr]
+
+
+def counting(pool: redis.ConnectionPool) -> list[int]:
+    """Make ``pool`` count round trips (sends): the returned list holds the count."""
+    sent = [0]
+    base = pool.connection_class
+
+    def send_packed_command(self: Any, command: Any, check_health: bool = True) -> None:
+        sent[0] += 1
+        base.send_packed_command(self, command, check_health)
+
+    pool.connection_class = type("Counting", (base,), {
+        "send_packed_command": send_packed_command})
+    pool.reset()  # type: ignore[no-untyped-call]
+    return sent
+
+
+def test_a_turn_is_two_round_trips_and_its_drain_comes_after(app: Flask) -> None:
+    """The outbox costs the turn nothing: still one read pipeline and one script."""
+    from ivr.server.context import store_of
+    from tests.twilio_caller import Reply
+
+    sent = counting(store_of(app).conn.connection_pool)
+    counts: list[tuple[int, int]] = []
+
+    def send(url: str, data: Any, headers: Any) -> Reply:
+        before = sent[0]
+        r = app.test_client().post(url, data=dict(data), headers=dict(headers))
+        served = sent[0] - before
+        r.close()
+        counts.append((served, sent[0] - before - served))
+        return Reply(r.status_code, r.get_data(as_text=True))
+
+    for _ in range(2):                            # the second call: scripts are loaded
+        counts.clear()
+        c = TwilioCaller(send)
+        c.dial()
+        c.press("9")
+        c.say("I found a card")
+        c.answered("completed")
+    assert [turn for turn, _ in counts] == [2, 2, 2, 2]
+    assert [drain for _, drain in counts] == [0, 0, 6, 4]   # 1 + 2 per RQ job + 1
