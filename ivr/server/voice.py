@@ -13,6 +13,10 @@ Routes (all signed by Twilio, checked by :func:`twilio_signed`):
 - ``POST /voice/fallback``: Twilio's Fallback URL; dials the emergency number from config
   and touches neither Redis nor flows.
 
+A turn's jobs (archive, inbox, callback) are committed with it, into the call's outbox
+(:meth:`ivr.store.calls.Store.advance`), and moved to RQ by :func:`drain_after` once the
+response has been sent; nothing is enqueued while Twilio waits for the TwiML.
+
 THE GUARANTEE: whatever fails while serving a call (an engine error, an unknown flow or
 call, Redis down or slow, a garbage request) is logged and answered with 200 TwiML that
 says sorry and dials ``emergency_number``: never a 500, never Twilio's "application error".
