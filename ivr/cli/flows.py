@@ -21,6 +21,8 @@ from ivr.flowlang.diagnostics import (
     format_standard,
     to_json,
 )
+from ivr.flowlang.phone import is_e164
+from ivr.qa.transcript_schema import DEFAULT_CALLER
 
 
 @main.command()
@@ -154,8 +156,11 @@ def _prompt() -> None:
 @click.option("--clock", metavar="ISO", help="Time of the call, e.g. 2026-11-22T14:05:00-05:00.")
 @click.option("--record", "record_path", type=click.Path(dir_okay=False),
               help="Write the call as a transcript (replay it with ivr replay).")
+@click.option("--caller", default=DEFAULT_CALLER, show_default=True, metavar="NUMBER",
+              help="The number the call comes from (E.164), or 'anonymous' (withheld).")
 @pass_cli_context
-def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | None) -> None:
+def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | None,
+             caller: str) -> None:
     """Call FLOW (an id in flows/, or a file) in the terminal. Type help during the call."""
     from ivr.flowlang.diagnostics import FlowError
     from ivr.qa.simulate import Session, open_flow, run_console
@@ -172,7 +177,10 @@ def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | N
     when = parse_clock(clock, c.flow) if clock else None
     if clock and when is None:
         raise click.BadParameter(f"'{clock}' is not an ISO date and time", param_hint="--clock")
-    session = Session(c, when)
+    if caller != "anonymous" and not is_e164(caller):
+        raise click.BadParameter(f"'{caller}' is not an E.164 number (e.g. +12125550100) or "
+                                 "'anonymous'", param_hint="--caller")
+    session = Session(c, when, "" if caller == "anonymous" else caller)
     stdin = sys.stdin  # CliRunner swaps it in tests; get_text_stream is deprecated (click 8.5)
     run_console(session, stdin, _echo, _prompt if stdin.isatty() else None)
     if record_path:

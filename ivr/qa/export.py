@@ -57,7 +57,11 @@ def step_for(turn: Mapping[str, Any]) -> dict[str, Any] | None:
     elif kind == "dial_result":
         step = {"dial_result": str(heard.get("status") or "failed")}
     elif kind == "recording":
-        step = {"recording": True}
+        seconds = heard.get("seconds", 10)  # lines archived before 'seconds' had a message
+        step = {"record": {"seconds": int(seconds)} if seconds else "none"}
+    elif kind == "queue_tick":
+        step = {"wait": {"position": int(heard.get("position") or 0),
+                         "seconds": int(heard.get("waited") or 0)}}
     elif kind == "hangup":
         step = {"hangup": True}
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ivr.flowlang.machine import Compiled
 from ivr.runtime.actions import Action, Job, kind_name, spoken
-from ivr.runtime.events import CallState, Event
+from ivr.runtime.events import CallState, Event, EventKind
 from ivr.runtime.redact import redact_digits, redact_text
 
 
@@ -30,6 +30,10 @@ def turn_record(c: Compiled, before: CallState, event: Event, after: CallState,
         heard["confidence"] = round(event.confidence, 3)
     if event.status:
         heard["status"] = event.status
+    if event.kind is EventKind.RECORDING:
+        heard["seconds"] = event.duration if event.url else 0
+    if event.queue is not None:
+        heard["position"], heard["waited"] = event.queue.position, event.queue.waited
     return {"turn": after.turn, "from": before.state, "to": after.state, "heard": heard,
             "said": spoken(actions),
             "actions": [kind_name(a) for a in actions if not isinstance(a, Job)],

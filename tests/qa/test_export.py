@@ -54,6 +54,7 @@ def place_calls(redis_url: str, redis_conn: redis.Redis) -> None:
     for _ in range(3):
         silent.silence()
     silent.answered("no-answer")
+    silent.silence()                   # no call back: leave a message
     silent.record()
     silent.hangup()
     Worker(jobs.queues(redis_conn), connection=redis_conn,
