@@ -19,7 +19,7 @@ _DTMF = frozenset("0123456789*#")
 _SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _COUNT = re.compile(r"[0-9]{1,9}")
 _DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?")
-"""ASCII only: ``\d`` would accept fullwidth and other scripts' digits."""
+"""ASCII only: a regex digit class would accept fullwidth and other scripts' digits."""
 
 
 class BadParams(ValueError):
