@@ -12,7 +12,7 @@ from ivr.cli.base import (
     main,
     pass_cli_context,
 )
-from ivr.flowlang.catalog import check_file, flow_files
+from ivr.flowlang.catalog import check_file, check_files, flow_files
 from ivr.flowlang.diagnostics import (
     Problem,
     errors_in,
@@ -41,8 +41,7 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, color: bool | None,
         raise click.UsageError(f"no flow files (*.yaml) in {', '.join(paths or ('flows',))}")
     color = sys.stdout.isatty() if color is None else color
     all_problems: list[Problem] = []
-    for path in files:
-        checked = check_file(path)
+    for checked in check_files(files):
         if "gethuman" in standards and checked.flow is not None:
             from ivr.flowlang.checks.gethuman import check_gethuman
 
@@ -171,8 +170,8 @@ def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | N
     except LookupError as exc:
         raise click.UsageError(str(exc.args[0])) from exc
     except FlowError as exc:
-        for p in exc.problems:
-            click.echo(format_parsable(p), err=True)
+        for p in exc.problems:  # the caret view, as ivr validate and ivr graph show it
+            click.echo(format_standard(p, _lines_of(p.file)) + "\n", err=True)
         sys.exit(1)
     when = parse_clock(clock, c.flow) if clock else None
     if clock and when is None:
@@ -187,3 +186,12 @@ def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | N
         with open(record_path, "w", encoding="utf-8") as fh:
             fh.write(session.transcript())
         click.echo(f"transcript written to {record_path}")
+
+
+def _lines_of(path: str) -> list[str] | None:
+    """The lines of a flow file, for the caret view (None when it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None

@@ -56,6 +56,31 @@ def check_file(path: str) -> Checked:
     return check_source(load_file(path))
 
 
+def check_files(paths: Iterable[str]) -> list[Checked]:
+    """Check every flow file under ``paths``, and that no two of them share a flow id
+    (IVR209 at each one's ``flow:``: copying a flow file and keeping its id would otherwise
+    publish one, then the other)."""
+    results = [check_file(path) for path in flow_files(paths)]
+    by_id: dict[str, list[Checked]] = {}
+    for checked in results:
+        if checked.flow is not None:
+            by_id.setdefault(checked.flow.id, []).append(checked)
+    for flow_id, same in by_id.items():
+        for checked in same if len(same) > 1 else ():
+            others = ", ".join(_where(o) for o in same if o is not checked)
+            checked.problems.append(checked.source.problem(
+                "IVR209", f"flow id '{flow_id}' is also the id of {others}", ("flow",),
+                "give each flow file its own `flow:` id (the id is what a phone number's "
+                "Voice URL names)"))
+            checked.problems.sort(key=Problem.sort_key)
+    return results
+
+
+def _where(checked: Checked) -> str:
+    at = checked.source.pos(("flow",))
+    return f"{checked.source.file}:{at.line}:{at.col}"
+
+
 def check_text(text: str, file: str = "<flow>") -> Checked:
     return check_source(load(text, file))
 
@@ -89,10 +114,9 @@ class Catalog:
 def load_dir(paths: Iterable[str]) -> tuple[Catalog, list[Checked]]:
     """Compile every valid flow under ``paths``; return the catalog and the failures."""
     catalog, failed = Catalog(), []
-    for path in flow_files(paths):
-        checked = check_file(path)
+    for checked in check_files(paths):
         if checked.flow is None or not checked.ok():
             failed.append(checked)
             continue
-        catalog.add_text(checked.source.text, path)
+        catalog.add_text(checked.source.text, checked.source.file)
     return catalog, failed

@@ -267,12 +267,16 @@ def open_flow(flow: str, flows_dir: str) -> Compiled:
         ivr.flowlang.diagnostics.FlowError: The flow file has errors.
     """
     from ivr.flowlang.catalog import compile_text, load_dir
+    from ivr.flowlang.diagnostics import FlowError, errors_in
 
     if os.path.isfile(flow):
         with open(flow, encoding="utf-8") as fh:
             return compile_text(fh.read(), flow)
-    cat, _failed = load_dir([flows_dir])
+    cat, failed = load_dir([flows_dir])
     found = cat.get(flow)
+    broken = [c for c in failed if c.flow is not None and c.flow.id == flow]
+    if found is None and broken:  # the flow exists but cannot run: say why, where
+        raise FlowError([p for c in broken for p in errors_in(c.problems)])
     if found is None:
         close = difflib.get_close_matches(flow, sorted(cat.current), n=2)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

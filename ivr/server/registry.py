@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ivr.config import Settings, load_settings
-from ivr.flowlang.catalog import Checked, check_file, compile_text, flow_files
+from ivr.flowlang.catalog import Checked, check_files, compile_text
 from ivr.flowlang.diagnostics import Problem
 from ivr.flowlang.machine import Compiled
 from ivr.store.calls import Store
@@ -101,12 +101,11 @@ def check_flows(settings: Settings) -> tuple[list[Compiled], list[Checked], list
     good: list[Compiled] = []
     texts: list[str] = []
     failed: list[Checked] = []
-    for path in flow_files([settings.flows_dir]):
-        checked = check_file(path)
+    for checked in check_files([settings.flows_dir]):
         if checked.flow is None or not checked.ok():
             failed.append(checked)
             continue
-        good.append(compile_text(checked.source.text, path))
+        good.append(compile_text(checked.source.text, checked.source.file))
         texts.append(checked.source.text)
     return good, failed, texts
 
