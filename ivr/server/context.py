@@ -49,6 +49,12 @@ def get_store() -> Store:
     return store
 
 
+def settings_of(app: Flask) -> Settings:
+    """The settings ``app`` was built with (outside a request)."""
+    s: Settings = app.extensions[SETTINGS_KEY]
+    return s
+
+
 def store_of(app: Flask) -> Store:
     """The store of ``app`` (outside a request: tests, tools)."""
     store: Store = app.extensions[STORE_KEY]
