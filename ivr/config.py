@@ -24,6 +24,8 @@ from ivr.flowlang.positions import Source
 from ivr.flowlang.source import load
 
 DEFAULT_CONFIG = "config.yaml"
+ARCHIVE_PATH = "var/archive.db"
+"""Where the call archive is when no ``archive_path`` is set (its one spelling)."""
 ENV_PREFIX = "IVR_"
 
 
@@ -100,7 +102,7 @@ class Settings:
     max_body: int = 64 * 1024
     secret_key: str = ""
     ops_users: dict[str, str] = field(default_factory=dict)
-    archive_path: str = "var/archive.db"
+    archive_path: str = ARCHIVE_PATH
     caller_key_secret: str = ""
     hold_music_url: str = ""
     wait_offer_every: int = 5
