@@ -121,18 +121,18 @@ def _current_or_404(store: Store, flow_id: str) -> tuple[str, str]:
 
 
 def flow_page(flow_id: str, text: str | None = None, status: int = 200,
-              outcome: ov.Outcome | None = None, based_on: str | None = None) -> Any:
+              result: ov.PublishResult | None = None, based_on: str | None = None) -> Any:
     """The flow page; ``text``/``based_on`` keep a refused edit in the editor."""
     store = get_store()
     version, current_text = _current_or_404(store, flow_id)
     shown = current_text if text is None else text
-    checked = outcome.checked if outcome and outcome.checked else ov.check(shown, flow_id)
+    checked = result.checked if result and result.checked else ov.check(shown, flow_id)
     flow = checked.flow or (checked_version(store, flow_id, version) or checked).flow
     graph = render(flow, "mermaid") if flow else ""
     html = render_template(
         "ops/flow.html", nav="flows", flow_id=flow_id, version=version, text=shown,
         based_on=version if based_on is None else based_on, problems=problem_rows(checked),
-        outcome=outcome, graph=graph, has_dot=bool(shutil.which("dot")),
+        result=result, graph=graph, has_dot=bool(shutil.which("dot")),
         versions=ov.versions(store.conn, flow_id), audit=ov.audit(store.conn, flow_id),
         description=flow.description if flow else "", draft=text is not None)
     return html, status

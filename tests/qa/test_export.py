@@ -56,7 +56,7 @@ def place_calls(redis_url: str, redis_conn: redis.Redis) -> None:
     silent.answered("no-answer")
     silent.record()
     silent.hangup()
-    Worker(jobs.queues(redis_conn), connection=redis_conn,
+    Worker(jobs.job_queues(redis_conn), connection=redis_conn,
            serializer=JSONSerializer).work(burst=True)
 
 
