@@ -71,7 +71,7 @@ def test_recorded_calls_export_and_replay_green(redis_url: str, redis_conn: redi
     files = sorted((out / "card-services").glob("*.yaml"))
     assert len(files) == 3
     texts = "".join(f.read_text() for f in files)
-    assert "54321" not in texts and "press: '11111'" in texts
+    assert "54321" not in texts and 'press: "11111"' in texts
     assert "version:" in texts and list((out / "flows").glob("card-services@*.yaml"))
     res = runner.invoke(main, ["replay", "--flows-dir", str(ROOT / "flows"), str(out)])
     assert res.exit_code == 0, res.output
