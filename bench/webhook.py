@@ -10,7 +10,7 @@ calls (start + one menu press). It prints p50/p99 per turn and the ratio ours/ba
 the Redis bytes per active call (``MEMORY USAGE`` of its keys; target ≤ 2 KB).
 Then, in this process on the same Redis (:mod:`bench.inprocess`): a turn as one WSGI call
 (no HTTP) against its floor, two raw redis-py round trips (target ≤ 2x), and the parts
-of a press turn (:mod:`bench.turnparts`). Every process it starts is stopped before it
+of a press turn. Every process it starts is stopped before it
 exits.
 """
 
@@ -20,7 +20,6 @@ import argparse
 import http.client
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,8 +27,6 @@ import time
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -38,7 +35,7 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import CLOCK, TOKEN, inprocess  # noqa: E402
+from bench import CLOCK, TOKEN, inprocess, process  # noqa: E402
 from bench.compile import generate  # noqa: E402
 from tests.server.test_e2e import free_port, redis_server_binary, wait_until  # noqa: E402
 
@@ -52,20 +49,6 @@ XML = open({path!r}).read()
 def voice(flow):
     return Response(XML, mimetype="text/xml")
 '''
-
-
-@contextmanager
-def process(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def gunicorn(app: str, port: int, env: dict[str, str], cwd: Path) -> list[str]:
