@@ -70,7 +70,7 @@ def job_settings(ctx: CliContext, **extra: Any) -> Settings:
 
 
 ARCHIVE = click.option("--archive", "archive_path", type=click.Path(dir_okay=False),
-                        help="Call archive (SQLite) file; default var/archive.db.")
+                        help="Call archive (SQLite) file; default: the archive_path setting.")
 
 
 def since_option(since: str | None) -> datetime | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from ivr.flowlang.checks.rules import check
 from ivr.flowlang.diagnostics import FlowError, Problem, errors_in
-from ivr.flowlang.machine import Compiled, compiled
+from ivr.flowlang.machine import Compiled, compile_flow, compiled
 from ivr.flowlang.model import Flow, version_of
 from ivr.flowlang.positions import Source
 from ivr.flowlang.source import load, load_file
@@ -85,12 +85,16 @@ def check_text(text: str, file: str = "<flow>") -> Checked:
     return check_source(load(text, file))
 
 
-def compile_text(text: str, file: str = "<flow>") -> Compiled:
-    """Check and compile flow text; FlowError when it has errors."""
+def compile_text(text: str, file: str = "<flow>", cached: bool = True) -> Compiled:
+    """Check and compile flow text; FlowError when it has errors.
+
+    ``cached=False`` builds a machine of its own instead of going through the process's
+    cache of compiled versions (drafts, which must not crowd published versions out).
+    """
     checked = check_text(text, file)
     if checked.flow is None or not checked.ok():
         raise FlowError(errors_in(checked.problems) or checked.problems)
-    return compiled(checked.flow)
+    return compiled(checked.flow) if cached else compile_flow(checked.flow)
 
 
 @dataclass

@@ -9,12 +9,12 @@ validate: :mod:`ivr.flowlang.checks.rules` has proved every reference before we 
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from transitions import Machine
 
+from ivr.flowlang.lru import LRU
 from ivr.flowlang.model import HUMAN, Flow, Kind
 from ivr.flowlang.source import gc_paused
 
@@ -140,15 +140,22 @@ def destinations(machine: Machine) -> dict[tuple[str, str], str]:
     return table
 
 
-_CACHE: dict[tuple[str, str], Compiled] = {}
-_CACHE_LOCK = threading.Lock()
+_CACHE: LRU[tuple[str, str], Compiled] = LRU(64)  # the app sets compiled_cache_size
 
 
 def compiled(flow: Flow) -> Compiled:
-    """The compiled form of ``flow``, built once per (flow id, version)."""
+    """The compiled form of ``flow``, built once per (flow id, version) while it stays among
+    the ``compiled_cache_size`` most recently used (then it is simply built again)."""
     key = (flow.id, flow.version)
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-        if hit is None or hit.flow is not flow and not flow.version:
-            hit = _CACHE[key] = compile_flow(flow)
+    hit = _CACHE.get(key)
+    if hit is not None and (hit.flow is flow or flow.version):
         return hit
+    if not flow.version:  # an unversioned flow (tests, tools): the newest build wins
+        _CACHE.put(key, built := compile_flow(flow))
+        return built
+    return _CACHE.add(key, compile_flow(flow))
+
+
+def resize_cache(size: int) -> None:
+    """Keep at most ``size`` compiled versions in this process (``compiled_cache_size``)."""
+    _CACHE.resize(size)

@@ -32,9 +32,9 @@ from ivr.runtime.actions import Job
 
 log = logging.getLogger(__name__)
 
-QUEUE = "ivr"
-NOTIFY_QUEUE = "ivr-notify"
-QUEUES = (QUEUE, NOTIFY_QUEUE)
+JOB_QUEUE = "ivr"
+NOTIFY_JOB_QUEUE = "ivr-notify"
+JOB_QUEUES = (JOB_QUEUE, NOTIFY_JOB_QUEUE)
 RETRY_INTERVALS = (1, 5, 30)
 JOB_TIMEOUT = 60
 NOTIFY_TIMEOUT = 30
@@ -57,14 +57,14 @@ class Route:
 
 #: Engine job kind -> the RQ jobs it becomes (ops are told about inbox items and callbacks).
 ROUTES: dict[str, tuple[Route, ...]] = {
-    "call_end": (Route("ivr.jobs.tasks.record_call", QUEUE, "record", JOB_TIMEOUT),),
-    "inbox": (Route("ivr.jobs.tasks.inbox_item", QUEUE, "inbox", JOB_TIMEOUT),
-              Route("ivr.jobs.tasks.notify_ops", NOTIFY_QUEUE, "notify-inbox", NOTIFY_TIMEOUT)),
-    "inbox_words": (Route("ivr.jobs.tasks.inbox_item", QUEUE, "inbox-words", JOB_TIMEOUT),),
-    "callback": (Route("ivr.jobs.tasks.callback_request", QUEUE, "callback", JOB_TIMEOUT),
-                 Route("ivr.jobs.tasks.notify_ops", NOTIFY_QUEUE, "notify-callback",
+    "call_end": (Route("ivr.jobs.tasks.record_call", JOB_QUEUE, "record", JOB_TIMEOUT),),
+    "inbox": (Route("ivr.jobs.tasks.inbox_item", JOB_QUEUE, "inbox", JOB_TIMEOUT),
+              Route("ivr.jobs.tasks.notify_ops", NOTIFY_JOB_QUEUE, "notify-inbox", NOTIFY_TIMEOUT)),
+    "inbox_words": (Route("ivr.jobs.tasks.inbox_item", JOB_QUEUE, "inbox-words", JOB_TIMEOUT),),
+    "callback": (Route("ivr.jobs.tasks.callback_request", JOB_QUEUE, "callback", JOB_TIMEOUT),
+                 Route("ivr.jobs.tasks.notify_ops", NOTIFY_JOB_QUEUE, "notify-callback",
                        NOTIFY_TIMEOUT),
-                 Route("ivr.jobs.callbacks.place_callback", QUEUE, "place", JOB_TIMEOUT,
+                 Route("ivr.jobs.callbacks.place_callback", JOB_QUEUE, "place", JOB_TIMEOUT,
                        at="promise")),
 }
 
@@ -199,6 +199,6 @@ def drain_spool(conn: redis.Redis, directory: str | Path,
     return done
 
 
-def queues(conn: redis.Redis) -> list[Queue]:
-    """The ivr queues, in the order workers take from them."""
-    return [Queue(name, connection=conn, serializer=JSONSerializer) for name in QUEUES]
+def job_queues(conn: redis.Redis) -> list[Queue]:
+    """The RQ job queues, in the order workers take from them."""
+    return [Queue(name, connection=conn, serializer=JSONSerializer) for name in JOB_QUEUES]

@@ -56,7 +56,7 @@ def current_settings() -> Settings:
 
 
 def archive() -> Archive:
-    """The archive named by ``settings.archive_path`` (default ``var/archive.db``)."""
+    """The archive named by ``settings.archive_path`` (default ``config.ARCHIVE_PATH``)."""
     return Archive(_settings.archive_path or DEFAULT_ARCHIVE, _settings.caller_key_secret)
 
 

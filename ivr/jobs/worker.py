@@ -16,7 +16,13 @@ from rq.serializers import JSONSerializer
 from rq.worker import HerokuWorker
 
 from ivr.config import Settings, load_settings
-from ivr.jobs.enqueue import MAINTENANCE_INTERVAL, RETRY_INTERVALS, drain_spool, queues, spool_dir
+from ivr.jobs.enqueue import (
+    MAINTENANCE_INTERVAL,
+    RETRY_INTERVALS,
+    drain_spool,
+    job_queues,
+    spool_dir,
+)
 from ivr.jobs.tasks import configure, current_settings
 from ivr.store.connection import embedded_socket
 
@@ -50,7 +56,7 @@ def settings_for(config_path: str | None, redis_url: str | None = None,
 
 def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool = False,
                name: str | None = None) -> bool:
-    """Drain the spool, then work the ivr queues (Heroku-style SIGTERM, with the scheduler).
+    """Drain the spool, then work the ivr job queues (Heroku-style SIGTERM, with the scheduler).
 
     On SIGTERM the running job is interrupted and, being idempotent, retried by a later
     worker; scheduled retries are moved back to their queue by the built-in scheduler.
@@ -59,7 +65,7 @@ def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool 
         True when at least one job was processed (rq's ``work()`` result).
     """
     configure(settings)
-    worker = Worker(queues(conn), connection=conn, serializer=JSONSerializer, name=name,
+    worker = Worker(job_queues(conn), connection=conn, serializer=JSONSerializer, name=name,
                     maintenance_interval=MAINTENANCE_INTERVAL)
     worker.drain()
     return bool(worker.work(burst=burst, with_scheduler=True))
@@ -91,7 +97,7 @@ class Worker(HerokuWorker):
 def stats(conn: redis.Redis) -> dict[str, dict[str, int]]:
     """Jobs per queue: queued, started, scheduled (waiting to retry) and failed."""
     out = {}
-    for q in queues(conn):
+    for q in job_queues(conn):
         out[q.name] = {"queued": q.count, "started": q.started_job_registry.count,
                        "scheduled": q.scheduled_job_registry.count,
                        "failed": q.failed_job_registry.count}
@@ -101,7 +107,7 @@ def stats(conn: redis.Redis) -> dict[str, dict[str, int]]:
 def failed(conn: redis.Redis) -> list[dict[str, str]]:
     """Failed jobs: id, queue, function and the last line of the exception."""
     out = []
-    for q in queues(conn):
+    for q in job_queues(conn):
         for jid in q.failed_job_registry.get_job_ids():
             job = q.fetch_job(jid)
             result = job.latest_result() if job else None
@@ -121,7 +127,7 @@ def retry_failed(conn: redis.Redis, ids: Iterable[str] | None = None) -> list[st
     """
     wanted = set(ids) if ids is not None else None
     done = []
-    for q in queues(conn):
+    for q in job_queues(conn):
         registry = q.failed_job_registry
         for jid in registry.get_job_ids():
             job = q.fetch_job(jid) if wanted is None or jid in wanted else None

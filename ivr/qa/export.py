@@ -17,13 +17,12 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import yaml
-
 from ivr.flowlang.catalog import compile_text, flow_files
 from ivr.flowlang.diagnostics import Problem
 from ivr.flowlang.machine import Compiled
 from ivr.flowlang.model import version_of
 from ivr.qa.transcript import Loaded
+from ivr.qa.writer import dump
 from ivr.runtime.redact import MASK, luhn_ok
 
 Source = Callable[[str, str], str | None]
@@ -109,7 +108,7 @@ def write(calls: Iterable[Mapping[str, Any]], out_dir: str,
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, f"{call['sid']}.yaml")
         with open(path, "w", encoding="utf-8") as fh:
-            yaml.safe_dump(data, fh, sort_keys=False, allow_unicode=True, width=100)
+            fh.write(dump(data))
         paths.append(path)
         key = (str(data["flow"]), str(data.get("version", "")))
         if source and key[1] and key not in pinned:

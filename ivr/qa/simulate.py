@@ -10,7 +10,6 @@ stdin (no prompts are printed when stdin is not a terminal).
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -21,6 +20,7 @@ from ivr.flowlang.machine import QUEUE_STATES, Compiled
 from ivr.qa.drivers import EngineDriver, Observed
 from ivr.qa.transcript import Step, Transcript
 from ivr.qa.transcript_schema import DEFAULT_CALLER
+from ivr.qa.writer import dump
 
 HELP = """\
   1, 0#, 12345       press keys (a trailing # ends a digit entry, as on a phone)
@@ -195,22 +195,15 @@ class Session:
 
     def transcript(self, name: str = "") -> str:
         """The session as transcript YAML, with an expect for every state visited."""
-        lines = [f"flow: {self.c.flow.id}",
-                 f"name: {json.dumps(name or f'simulated call to {self.c.flow.id}')}",
-                 f'clock: "{self.clock.isoformat()}"']
+        data: dict[str, Any] = {"flow": self.c.flow.id,
+                                "name": name or f"simulated call to {self.c.flow.id}",
+                                "clock": self.clock.isoformat()}
         if self.caller != DEFAULT_CALLER:
-            lines.append(f'caller: "{self.caller or "anonymous"}"')
-        lines.append("steps:")
-        for s in self.steps:
-            (key, value), *rest = s.items()
-            if key == "expect":
-                lines.append(f"  - expect: {{state: {value['state']}}}")
-                continue
-            lines.append(f"  - {key}: {_yaml_scalar(value)}")
-            lines += [f"    {k}: {_yaml_scalar(v)}" for k, v in rest]
+            data["caller"] = self.caller or "anonymous"
+        data["steps"] = self.steps
         if self.turn.outcome:
-            lines.append(f"outcome: {self.turn.outcome}")
-        return "\n".join(lines) + "\n"
+            data["outcome"] = self.turn.outcome
+        return dump(data)
 
 
 def _step_dict(s: Step) -> dict[str, Any]:
@@ -223,16 +216,6 @@ def _step_dict(s: Step) -> dict[str, Any]:
     if s.kind == "say":
         return {"say": s.value} | ({} if s.confidence is None else {"confidence": s.confidence})
     return {s.kind: True}
-
-
-def _yaml_scalar(value: object) -> str:
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)  # a flow mapping: JSON is YAML
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return json.dumps(str(value), ensure_ascii=False)
 
 
 def run_console(session: Session, lines: Iterable[str], echo: Callable[[str], None],

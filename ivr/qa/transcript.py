@@ -20,7 +20,6 @@ problems are reported the same way, with ``IVR5xx`` codes (YAML problems keep th
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,11 +27,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
-from ivr.flowlang.diagnostics import Problem
+from ivr.flowlang.diagnostics import Problem, expected_one_of
 from ivr.flowlang.machine import BUILT_IN
-from ivr.flowlang.positions import Path, Source
+from ivr.flowlang.positions import Source
+from ivr.flowlang.schema_errors import SchemaCodes, schema_problems
 from ivr.flowlang.source import load, load_file
 from ivr.qa.transcript_schema import (
     CALLER_KEYS,
@@ -42,6 +41,8 @@ from ivr.qa.transcript_schema import (
 )
 
 _VALIDATOR = Draft202012Validator(TRANSCRIPT_SCHEMA)
+_CODES = SchemaCodes(wrong_type="IVR501", missing_key="IVR503", unknown_key="IVR502",
+                     bad_value="IVR504", yaml_traps=False)
 
 
 @dataclass(frozen=True)
@@ -164,63 +165,11 @@ def _structure(src: Source) -> list[Problem]:
     if not isinstance(src.data, dict):
         return [src.problem("IVR501", "a transcript must be a mapping",
                             (), "start with 'flow: <flow id>' and 'steps:'")]
-    seen: set[tuple[int, int, str]] = set()
-    out = []
-    for err in sorted(_VALIDATOR.iter_errors(src.data), key=lambda e: list(map(str, e.path))):
-        p = _problem(src, err)
-        if (p.line, p.col, p.message) not in seen:
-            seen.add((p.line, p.col, p.message))
-            out.append(p)
-    return out
-
-
-def _problem(src: Source, err: ValidationError) -> Problem:
-    path: Path = tuple(err.absolute_path)
-    if err.validator == "additionalProperties":
-        allowed = sorted(err.schema.get("properties", {}))
-        name = str(next((k for k in err.instance if k not in allowed), "?"))
-        return src.problem("IVR502", f"unknown key '{name}'", path + (name,),
-                           _expected(name, allowed), key=True)
-    if err.validator == "required":
-        missing = err.message.split("'")[1]
-        return src.problem("IVR503", f"missing required key '{missing}'", path,
-                           f"add '{missing}:' here", key=True)
-    if err.validator == "type" or err.validator == "const":
-        return _wrong_type(src, err, path)
-    if err.validator == "enum":
-        return src.problem("IVR504", f"'{err.instance}' is not allowed here", path,
-                           _expected(str(err.instance), [str(v) for v in err.validator_value]))
-    desc = err.schema.get("description", "") if isinstance(err.schema, dict) else ""
-    return src.problem("IVR504", f"invalid value: {err.message}", path,
-                       f"expected: {desc}" if desc else "")
+    return schema_problems(src, _VALIDATOR, _CODES)
 
 
 def _expected(name: str, allowed: list[str]) -> str:
-    hint = f"expected one of: {', '.join(repr(a) for a in allowed)}"
-    close = difflib.get_close_matches(name, allowed, n=1)
-    return hint + (f"  (did you mean '{close[0]}'?)" if close else "")
-
-
-def _wrong_type(src: Source, err: ValidationError, path: Path) -> Problem:
-    at = src.pos(path)
-    wanted = {"string": "text", "object": "a mapping", "array": "a list", "number": "a number",
-              "boolean": "true"}
-    names = {"str": "text", "int": "a number", "float": "a number", "bool": "true/false",
-             "dict": "a mapping", "list": "a list", "NoneType": "nothing"}
-    want = "true" if err.validator == "const" else wanted.get(str(err.validator_value),
-                                                               str(err.validator_value))
-    got = names.get(type(err.instance).__name__, type(err.instance).__name__)
-    if err.validator == "const":
-        got = repr(err.instance).lower() if isinstance(err.instance, bool) else got
-    hint = ""
-    if want == "text" and at.tag in ("int", "float"):
-        hint = f"quote it: '{at.text}'" + (f" (YAML reads {at.text} as {err.instance})"
-                                           if at.text != str(err.instance) else "")
-    elif want == "text" and at.tag == "bool":
-        hint = f"quote it: '{at.text}' (YAML reads {at.text} as a boolean)"
-    elif err.validator == "const":
-        hint = "leave the step out instead of setting it to false"
-    return src.problem("IVR501", f"expected {want}, found {got}", path, hint)
+    return expected_one_of(name, allowed)
 
 
 # --- phase 3: meaning -------------------------------------------------------------------

@@ -19,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.config import ConfigError, Settings, load_settings
 from ivr.flowlang.diagnostics import FlowError, Problem, errors_in
+from ivr.flowlang.machine import resize_cache
 from ivr.jobs.enqueue import drain_spool
 from ivr.server import context, hold
 from ivr.server.registry import Flows, check_flows
@@ -84,11 +85,12 @@ class _NoSessionForTwilio(SecureCookieSessionInterface):
 
 def _start_flows(settings: Settings, store: Store) -> Flows:
     """Compile every flow (errors stop the start) and publish them (Redis down: logged)."""
+    resize_cache(settings.compiled_cache_size)
     good, failed, texts = check_flows(settings)
     problems = [p for c in failed for p in (errors_in(c.problems) or c.problems)]
     if problems:
         raise FlowError(problems)
-    flows = Flows()
+    flows = Flows(settings.compiled_cache_size)
     for c, text in zip(good, texts, strict=True):
         flows.add_file(c, text)
     try:
@@ -122,7 +124,7 @@ def dev_app(overrides: Mapping[str, Any] | None = None,
         warning = ("warning: no Twilio auth token (TWILIO_AUTH_TOKEN), so request signatures "
                    "are NOT checked. Never run like this on a public address.")
     app = create_app(over, extensions)
-    return app, settings_of(app), warning
+    return app, context.settings_of(app), warning
 
 
 def twilio_urls(base: str, app: Flask) -> list[str]:
@@ -135,9 +137,3 @@ def twilio_urls(base: str, app: Flask) -> list[str]:
               f"  Call status changes:   {base}/voice/status",
               f"Health: {base}/healthz"]
     return lines
-
-
-def settings_of(app: Flask) -> Settings:
-    """The settings ``app`` was built with."""
-    s: Settings = app.extensions[context.SETTINGS_KEY]
-    return s

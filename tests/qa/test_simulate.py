@@ -85,7 +85,7 @@ def test_record_round_trip_replays_green(tmp_path: Path) -> None:
     assert out.exit_code == 0 and f"transcript written to {path}" in out.output
     text = path.read_text()
     assert '  - press: "250#"' in text and "  - expect: {state: dispute}" in text
-    assert text.rstrip().endswith("outcome: voicemail") and "record: {\"seconds\": 9}" in text
+    assert text.rstrip().endswith("outcome: voicemail") and "seconds: 9" in text
     replayed = CliRunner().invoke(main, ["replay", "--flows-dir", FLOWS, str(path)])
     assert replayed.exit_code == 0, replayed.output
 

@@ -215,7 +215,7 @@ def _from(params: Any, number: str) -> Any:
 
 
 def jobs_of(conn: redis.Redis, sid: str) -> dict[str, Any]:
-    q = Queue(jobs.QUEUE, connection=conn, serializer=JSONSerializer)
+    q = Queue(jobs.JOB_QUEUE, connection=conn, serializer=JSONSerializer)
     job = q.fetch_job(f"{sid}-callback")
     placed = q.fetch_job(f"{sid}-place")
     return {"callback": job.args[0] if job else None,
@@ -334,7 +334,7 @@ def worker_settings(tmp_path: Path) -> Iterator[Settings]:
 
 
 def work(conn: redis.Redis) -> None:
-    Worker(jobs.queues(conn), connection=conn, serializer=JSONSerializer).work(
+    Worker(jobs.job_queues(conn), connection=conn, serializer=JSONSerializer).work(
         burst=True, with_scheduler=True)
 
 
@@ -360,7 +360,7 @@ def test_callback_job_end_to_end_dry_run(redis_conn: redis.Redis,
     assert req["url"] == "https://ivr.example.com/voice/clinic-appointments?callback=CA9"
     from ivr.jobs.callbacks import place_callback
 
-    queue_ = Queue(jobs.QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    queue_ = Queue(jobs.JOB_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     queue_.enqueue(place_callback, callback_job("CA9", due).payload)  # a re-run: no 2nd call
     work(redis_conn)
     assert len(dry_requests(redis_conn)) == 1
@@ -372,7 +372,7 @@ def test_callback_waits_for_the_promised_time(redis_conn: redis.Redis,
                 worker_settings)
     work(redis_conn)
     assert dry_requests(redis_conn) == []
-    q = Queue(jobs.QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    q = Queue(jobs.JOB_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     assert "CA8-place" in q.scheduled_job_registry.get_job_ids()
 
 
@@ -382,7 +382,7 @@ def test_web_confirmed_callback_is_placed_by_a_real_worker(
     c.press("1")
     c.press("1")
     place = jobs_of(redis_conn, c.sid)["place"]
-    q = Queue(jobs.QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    q = Queue(jobs.JOB_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     q.scheduled_job_registry.schedule(place, datetime.now(UTC) - timedelta(seconds=1))
     work(redis_conn)
     [req] = dry_requests(redis_conn)
