@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.test_e2e import free_port, redis_server_binary, wait_until  # noqa: E402
+from tests.server.test_e2e import free_port, redis_server_binary, wait_until  # noqa: E402
 from tests.twilio_caller import sign  # noqa: E402
 
 TOKEN = "bench-token"

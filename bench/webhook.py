@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.compile import generate  # noqa: E402
-from tests.test_e2e import free_port, redis_server_binary, wait_until  # noqa: E402
+from tests.server.test_e2e import free_port, redis_server_binary, wait_until  # noqa: E402
 
 TOKEN = "bench-token"
 CLOCK = "2026-11-20T14:05:00-05:00"

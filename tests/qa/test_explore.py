@@ -25,10 +25,11 @@ from ivr.flowlang.machine import VOICEMAIL, Compiled, compiled
 from ivr.flowlang.model import HUMAN, Kind
 from ivr.qa.explore import Report, configuration, explore
 from ivr.qa.explore.alphabet import Input, Waiting, alphabet, waiting_after
+from ivr.qa.explore.checks import SAVED
 from ivr.qa.explore.clock import clock_classes
 from ivr.qa.explore.search import StepFn, takes_ticks
 from ivr.runtime import engine
-from ivr.runtime.actions import Action, Dial, Enqueue, Gather, Hangup, Record, Say
+from ivr.runtime.actions import Action, Dial, Enqueue, Gather, Hangup, Record, Say, spoken
 from ivr.runtime.events import CallState, Event, EventKind
 from ivr.runtime.waiting import WaitConfig, wait_actions
 from tests.conftest import ROOT
@@ -78,18 +79,20 @@ def known_bug(c: Compiled, report: Report) -> list[str]:
 
 
 def _fixed_with(real: StepFn) -> StepFn:
-    """A model of main's fix around ``real`` (a test double, not the fix): at a voicemail a
-    human key rings the person again; other keys and an empty recording offer the
-    voicemail again."""
+    """``real``, with a model of main's fix of the voicemail bug (a test double, not the
+    fix): where ``real`` tells a caller at a voicemail their message is saved although no
+    recording arrived, a human key rings the person again and anything else offers the
+    voicemail again. Inert once the engine no longer does that."""
     def step(c: Compiled, call: CallState, ev: Event) -> tuple[CallState, list[Action]]:
-        if not call.ended and is_voicemail(c, call.state):
+        after, actions = real(c, call, ev)
+        recorded = ev.kind is EventKind.RECORDING and bool(ev.url) and ev.duration > 0
+        saved = any(SAVED.search(s) for s in spoken(actions))
+        if is_voicemail(c, call.state) and saved and not recorded:
             if ev.kind is EventKind.DIGITS and ev.digits in c.flow.human.keys:
                 return real(c, replace(call, state=HUMAN), ev)
-            empty = ev.kind is EventKind.RECORDING and not (ev.url and ev.duration > 0)
-            if empty or (ev.kind is EventKind.DIGITS and ev.digits != "1"):
-                return real(c, replace(call, state=HUMAN),
-                            Event(EventKind.DIAL_RESULT, status="no-answer", now=ev.now))
-        return real(c, call, ev)
+            return real(c, replace(call, state=HUMAN),
+                        Event(EventKind.DIAL_RESULT, status="no-answer", now=ev.now))
+        return after, actions
     return step
 
 

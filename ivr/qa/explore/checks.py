@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from xml.etree import ElementTree as ET
 
 from ivr.flowlang.model import Flow, Kind
@@ -20,7 +20,6 @@ from ivr.runtime.actions import (
     Dial,
     Enqueue,
     Gather,
-    Hangup,
     Job,
     Record,
     Redirect,
@@ -116,8 +115,7 @@ def reached(wait: Waiting) -> bool:
 
 def ends(t: Turn) -> bool:
     """The turn ends the call (Hangup, ended, or TwiML with nothing left to wait for)."""
-    return (t.after.ended and not t.before.ended) or any(
-        isinstance(a, Hangup) for a in t.actions) or not t.wait.continues
+    return t.wait.ended or not t.wait.continues
 
 
 def end_reason(t: Turn, goodbyes: frozenset[str]) -> str:
@@ -168,18 +166,37 @@ def urls_for(actions: Sequence[Action]) -> dict[str, str]:
 
 
 def twiml_problem(actions: Sequence[Action]) -> str:
-    """What is wrong with the TwiML of ``actions`` ('' when nothing), cached per actions."""
-    shown = tuple(a for a in actions if not isinstance(a, Job))
+    """What is wrong with the TwiML of ``actions`` ('' when nothing).
+
+    Each distinct document is rendered and parsed once. A Dial's whisper text is not in
+    the document (only its URL), so Dials are keyed without it and each distinct whisper
+    is checked on its own (it is its own TwiML document, read to the person).
+    """
+    shown = tuple(replace(a, whisper="-") if isinstance(a, Dial) and a.whisper else a
+                  for a in actions if not isinstance(a, Job))
     try:
         hit = _TWIML.get(shown)
     except TypeError:  # an action that cannot be a key: check it directly
-        return _check_twiml(shown)
-    if hit is None:
         hit = _check_twiml(shown)
-        if len(_TWIML) >= _TWIML_MAX:
-            _TWIML.clear()
-        _TWIML[shown] = hit
-    return hit
+    else:
+        if hit is None:
+            hit = _check_twiml(shown)
+            if len(_TWIML) >= _TWIML_MAX:
+                _TWIML.clear()
+            _TWIML[shown] = hit
+    if hit:
+        return hit
+    return next((p for a in actions if isinstance(a, Dial) and a.whisper
+                 for p in [_whisper_problem(a.whisper)] if p), "")
+
+
+@functools.lru_cache(maxsize=8192)
+def _whisper_problem(text: str) -> str:
+    try:
+        ET.fromstring(twiml.whisper(text))
+    except ET.ParseError as exc:
+        return f"has a whisper for the person that is not well-formed XML ({exc})"
+    return ""
 
 
 def _check_twiml(actions: tuple[Action, ...]) -> str:
@@ -206,12 +223,6 @@ def _check_twiml(actions: tuple[Action, ...]) -> str:
                         "end the call)")
         elif nxt is None or nxt.tag != "Record":
             return "has a fall-through Gather that is not followed by a Record"
-    for a in actions:
-        if isinstance(a, Dial) and a.whisper:
-            try:
-                ET.fromstring(twiml.whisper(a.whisper))
-            except ET.ParseError as exc:
-                return f"has a whisper for the person that is not well-formed XML ({exc})"
     return ""
 
 

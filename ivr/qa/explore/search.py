@@ -22,7 +22,15 @@ from typing import Any
 from ivr.flowlang.machine import Compiled
 from ivr.qa.drivers import EngineDriver
 from ivr.qa.explore import checks
-from ivr.qa.explore.alphabet import Alphabet, Input, Waiting, event, not_answered, waiting_after
+from ivr.qa.explore.alphabet import (
+    Alphabet,
+    Input,
+    Listen,
+    Waiting,
+    event,
+    not_answered,
+    waiting_after,
+)
 from ivr.runtime.actions import Action, spoken
 from ivr.runtime.events import CallState, Event, EventKind
 
@@ -163,6 +171,7 @@ class _Explorer:
         self.violations: list[Violation] = []
         self.transitions = 0
         self.complete = True
+        self.events: dict[tuple[Input, Listen | None, str], Event] = {}
 
     def run(self) -> Search:
         for clock, now in self.clocks.items():
@@ -185,7 +194,10 @@ class _Explorer:
         now = self.clocks[node.clock]
         out: dict[tuple[Any, ...], tuple[Input, Event]] = {}
         for inp in self.alphabet(self.c, node.call, node.wait, self.ticks):
-            e = event(inp, node.wait, now)
+            memo = (inp, node.wait.gather, node.clock)
+            e = self.events.get(memo)
+            if e is None:
+                e = self.events[memo] = event(inp, node.wait, now)
             key = (e.kind, e.digits, e.text, e.confidence, e.status, bool(e.url), e.duration,
                    e.queue)
             had = out.get(key)
