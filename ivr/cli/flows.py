@@ -35,7 +35,7 @@ from ivr.flowlang.diagnostics import (
 @click.option("--explore", is_flag=True,
               help="Also run the engine over every reachable configuration of each valid "
                    "flow and check the promise (IVR601-IVR607), with counterexamples.")
-@click.option("--explore-limit", default=200_000, show_default=True, type=click.IntRange(1),
+@click.option("--explore-limit", default=100_000, show_default=True, type=click.IntRange(1),
               metavar="N", help="With --explore: stop (IVR607) after N configurations.")
 @click.option("--counterexamples", "cx_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="With --explore: write each counterexample transcript into DIR.")

@@ -15,6 +15,7 @@ counterexample replays exactly.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,9 +152,9 @@ class Input:
 
     def label(self) -> str:
         if self.kind == "say" and self.confidence is not None:
-            return f'say "{self.value}" (confidence {self.confidence})'
+            return f"say {quote(str(self.value))} (confidence {self.confidence})"
         if self.kind in ("press", "say", "dial_result"):
-            return f'{self.kind} "{self.value}"'
+            return f"{self.kind} {quote(str(self.value))}"
         if self.kind == "record":
             return "no recording (duration 0)"
         if self.kind == "wait":
@@ -168,6 +169,13 @@ class Input:
         if self.confidence is not None:
             out["confidence"] = self.confidence
         return out
+
+
+def quote(text: str) -> str:
+    """``text`` as a double-quoted string that is valid JSON and YAML and shows every
+    character that does not print as an escape (``"lost\\u000bcard"``)."""
+    return "".join(ch if ch.isprintable() or ch == " " else f"\\u{ord(ch):04x}"
+                   for ch in json.dumps(text, ensure_ascii=False))
 
 
 def event(inp: Input, wait: Waiting, now: datetime) -> Event:
@@ -229,6 +237,20 @@ def alphabet(c: Compiled, call: CallState, wait: Waiting, ticks: bool) -> list[I
     if wait.redirect and wait.gather is None and wait.queue is None:
         out.append(Input("silence", True, confusion=True))  # the Redirect posts, empty
     out.append(Input("hangup", True))
+    return out
+
+
+HOSTILE = ("lost\x0bmy card", "my card\x00 is gone", "\ufffe")
+"""Speech no recogniser should send but a forged or broken webhook can: control characters
+XML cannot carry (they reach the whisper and the inbox through the caller's words)."""
+
+
+def hostile(c: Compiled, call: CallState, wait: Waiting, ticks: bool) -> list[Input]:
+    """:func:`alphabet` plus :data:`HOSTILE` speech wherever speech is heard (an example of
+    extending the alphabet: ``explore(..., inputs=hostile)``)."""
+    out = alphabet(c, call, wait, ticks)
+    if wait.gather is not None and wait.gather.speech:
+        out += [Input("say", text) for text in HOSTILE]
     return out
 
 

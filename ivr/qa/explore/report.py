@@ -1,16 +1,15 @@
 """Violations → problems at the flow's file:line, each with a counterexample transcript.
 
-Violations are grouped by (code, state where it broke); each group keeps its shortest
-counterexample (BFS order, so the first one found) and counts its configurations. The
-counterexample is transcript YAML for ``ivr replay``: the caller's steps from the start,
-an ``expect: {state: ...}`` after each, and at the last step what the call did that broke
-the promise. Replay *passes* it while the problem exists (it reproduces it); once the flow
+Violations are grouped by (code, state where it broke, kind of input); each group keeps its
+shortest counterexample (BFS order, so the first one found) and counts its configurations.
+The counterexample is transcript YAML for ``ivr replay``: the caller's steps from the
+start, an ``expect: {state: ...}`` after each, and at the last step what the call did that
+broke the promise. Replay *passes* it while the problem exists (it reproduces it); once the flow
 or the engine is fixed, replay fails at the step where the call now differs.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,7 @@ from ivr.flowlang.model import HUMAN, Flow
 from ivr.flowlang.positions import Path, Source
 from ivr.qa import transcript as tx
 from ivr.qa.explore import checks
-from ivr.qa.explore.alphabet import Input
+from ivr.qa.explore.alphabet import Input, quote
 from ivr.qa.explore.search import Search, Violation
 
 HINTS = {
@@ -134,8 +133,7 @@ def _label(v: Violation) -> str:
 
 def _quote(text: str, width: int = 70) -> str:
     text = checks.norm(text)
-    return json.dumps(text if len(text) <= width else text[:width - 1] + "…",
-                      ensure_ascii=False)
+    return quote(text if len(text) <= width else text[:width - 1] + "…")
 
 
 def _message(s: Search, v: Violation, bound: int) -> str:
@@ -184,7 +182,7 @@ def _scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    return json.dumps(str(value), ensure_ascii=False)
+    return quote(str(value))
 
 
 def _step_lines(inp: Input) -> list[str]:

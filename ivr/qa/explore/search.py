@@ -217,9 +217,7 @@ class _Explorer:
         except Exception as exc:  # noqa: BLE001 - an engine error is a hole in the call
             self._violate(checks.ENGINE_ERROR, n, inp, f"{type(exc).__name__}: {exc}",
                           call.state or self.c.flow.start, clock)
-            if inp is not None and inp.confusion:
-                self.edges.setdefault(n, []).append(Edge(inp, -1, False, "", "", ""))
-            return
+            return  # reported once, as IVR606 (not also as a silence run that ends)
         new_wait = waiting_after(actions, after, wait, ev)
         if ev.kind is EventKind.DIAL_RESULT and not_answered(ev.status):
             unanswered = True
