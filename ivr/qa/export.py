@@ -47,6 +47,8 @@ def step_for(turn: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     if kind == "digits":
         step = {"press": placeholder(str(heard.get("digits", "")))}
+    elif kind == "speech" and set(str(heard.get("text") or "")) == {"*"}:
+        step = {"press": placeholder(str(heard["text"]))}  # a sensitive entry said aloud
     elif kind == "speech":
         step = {"say": str(heard.get("text") or "")}
         if heard.get("confidence") is not None:

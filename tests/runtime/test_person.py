@@ -98,3 +98,20 @@ def test_a_late_dial_result_at_the_offer_asks_again(cards: Compiled) -> None:
 def test_the_whisper_carries_only_xml_characters(cards: Compiled) -> None:
     call = CallState("CA1", cards.flow.id, cards.flow.version, reason="lost\x0bcard\x00 \ud800")
     assert whisper(call, cards.flow).count("lostcard") == 1
+
+
+@pytest.mark.parametrize("said", ["five four three two one", "54321", "my pin is 5 4 3 2 1"])
+def test_a_pin_said_aloud_is_accepted_and_never_kept(cards: Compiled, said: str) -> None:
+    from ivr.runtime.record import turn_record
+
+    state, _ = step(cards, CallState("CA1", cards.flow.id, cards.flow.version),
+                    Event.start(OPEN))
+    state, _ = step(cards, state, Event.press("2", OPEN))            # balance: the PIN
+    assert state.state == "balance"
+    event = Event.speech(said, .9, OPEN)
+    after, actions = step(cards, state, event)
+    assert after.state == "balance_result"
+    line = turn_record(cards, state, event, after, actions)
+    kept = repr(line) + repr(after.to_dict())
+    assert "54321" not in kept and "five four" not in kept and "5 4 3" not in kept
+    assert line["heard"] == {"kind": "speech", "text": "*****", "confidence": 0.9}
