@@ -24,7 +24,7 @@ from ivr.jobs.enqueue import (
     spool_dir,
 )
 from ivr.jobs.tasks import configure, current_settings
-from ivr.store.connection import embedded_socket
+from ivr.store.connection import embedded_client
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,7 @@ def connect(url: str | None, settings: Settings | None = None) -> redis.Redis:
     url = url or (settings.redis_url if settings else "")
     if url:
         return redis.Redis.from_url(url)
-    return redis.Redis(unix_socket_path=embedded_socket(
-        settings.redis_db_path if settings else Settings.redis_db_path))
+    return embedded_client(settings.redis_db_path if settings else Settings.redis_db_path)
 
 
 def settings_for(config_path: str | None, redis_url: str | None = None,

@@ -110,7 +110,9 @@ def _start_flows(settings: Settings, store: Store) -> Flows:
 def dev_app(overrides: Mapping[str, Any] | None = None,
             extensions: Iterable[Extension] = ()) -> tuple[Flask, Settings, str]:
     """The app for ``ivr serve``: like :func:`create_app`, but with no Twilio auth token
-    signature checks are switched off (with a warning) so a first run needs nothing.
+    signature checks are switched off (with a warning) so a first run needs nothing, and
+    the forwarded headers of a local HTTPS tunnel (ngrok, cloudflared) are honoured, so a
+    signature is checked against the public URL Twilio signed.
 
     Returns:
         The app, its settings and a warning ('' when none).
@@ -118,7 +120,8 @@ def dev_app(overrides: Mapping[str, Any] | None = None,
     over = dict(overrides or {})
     settings = load_settings(over.get("config_path"), {k: v for k, v in over.items()
                                                        if k != "config_path"})
-    warning = ""
+    over.setdefault("behind_proxy", True)  # a tunnel delivers https://x.ngrok-free.app as
+    warning = ""                           # http://127.0.0.1 plus X-Forwarded-* headers
     if settings.validate_signatures and not settings.twilio.auth_token:
         over["validate_signatures"] = False
         warning = ("warning: no Twilio auth token (TWILIO_AUTH_TOKEN), so request signatures "
