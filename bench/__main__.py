@@ -1,9 +1,10 @@
 """Run every benchmark with modest sizes and write each one's figures as JSON.
 
-``python -m bench`` (or ``make bench``): compile, intents, replay, webhook, calls, in that
-order; each prints its own table and its figures go to ``bench/results/<name>.json`` with
-the date, the machine and the arguments used. ``python -m bench webhook calls`` runs only
-those. See docs/performance.md for what each one measures and the targets.
+``python -m bench`` (or ``make bench``): compile, intents, replay, webhook, calls, explore,
+in that order; each prints its own table and its figures go to
+``bench/results/<name>.json`` with the date, the machine and the arguments used.
+``python -m bench webhook calls`` runs only those. See docs/performance.md for what each
+one measures and the targets.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
-    from bench import calls, compile, intents, replay, webhook
+    from bench import calls, compile, explore, intents, replay, webhook
 
     return {
         "compile": (compile.main, ["--sizes", "10,100,1000,5000", "--runs", "3"]),
@@ -34,6 +35,7 @@ def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
         "replay": (replay.main, ["--seconds", "3"]),
         "webhook": (webhook.main, ["--calls", "400", "--threads", "4"]),
         "calls": (calls.main, ["--levels", "100,1000,10000", "--turns", "300"]),
+        "explore": (explore.main, ["--states", "1000"]),
     }
 
 

@@ -28,13 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import BASE, CLOCK, TOKEN  # noqa: E402
 from ivr.store.keys import CALL, TRANSCRIPT, sid_of  # noqa: E402
 from tests.server.test_e2e import free_port, redis_server_binary, wait_until  # noqa: E402
 from tests.twilio_caller import sign  # noqa: E402
 
-TOKEN = "bench-token"
-CLOCK = "2026-11-20T14:05:00-05:00"
-BASE = "http://localhost"
 LEVELS = (100, 1000, 10_000)
 
 

@@ -10,7 +10,10 @@ calls (start + one menu press). It prints p50/p99 per turn and the ratio ours/ba
 the Redis bytes per active call (``MEMORY USAGE`` of its keys; target ≤ 2 KB), and the
 Redis round trips of each kind of turn, counted in process with a redis-py connection
 class that counts what it sends (target ≤ 2 for a turn; the outbox drain after the
-response is counted apart). Every process it starts is stopped before it exits.
+response is counted apart). Then, in this process on the same Redis
+(:mod:`bench.inprocess`): a turn as one WSGI call (no HTTP) against its floor, two raw
+redis-py round trips (target ≤ 2x), and the parts of a press turn. Every process it
+starts is stopped before it exits.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import argparse
 import http.client
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,8 +29,7 @@ import time
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,11 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import CLOCK, TOKEN, inprocess, process  # noqa: E402
 from bench.compile import generate  # noqa: E402
 from ivr.store.keys import CALL, TRANSCRIPT  # noqa: E402
 from tests.server.test_e2e import free_port, redis_server_binary, wait_until  # noqa: E402
 
-TOKEN = "bench-token"
-CLOCK = "2026-11-20T14:05:00-05:00"
 BARE = '''
 from flask import Flask, Response
 app = Flask("bare")
@@ -54,20 +54,6 @@ XML = open({path!r}).read()
 def voice(flow):
     return Response(XML, mimetype="text/xml")
 '''
-
-
-@contextmanager
-def process(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def gunicorn(app: str, port: int, env: dict[str, str], cwd: Path) -> list[str]:
@@ -234,6 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--calls", type=int, default=400)
     ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--inprocess-calls", type=int, default=300)
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="ivr-webhook-bench-"))
     flows = tmp / "flows"
@@ -296,12 +283,16 @@ def run(args: argparse.Namespace, env: dict[str, str], tmp: Path,
     print("Redis round trips per turn (in process; target <= 2 for the turn itself):")
     for name, n in trips.items():
         print(f"  {name:<52} turn {n['turn']}  drain after the response {n['drain']}")
+    in_process = inprocess.run(rurl, tmp / "flows", tmp, args.inprocess_calls,
+                               with_parts=True)
     return {"calls": args.calls, "threads": args.threads,
             "latency_ms": {"ivr": r_ours, "bare": r_bare, "gen10": r_small, "gen1000": r_big},
             "ratio_ours_vs_bare": vs_bare, "ratio_1000_vs_10_states": vs_size,
             "redis_bytes_per_call": per_call, "redis_round_trips": trips,
+            "in_process": in_process,
             "targets": {"ours_vs_bare": 1.3, "1000_vs_10_states": 1.1,
-                        "redis_bytes_per_call": 2048, "redis_round_trips_per_turn": 2}}
+                        "redis_bytes_per_call": 2048, "redis_round_trips_per_turn": 2,
+                        "in_process_vs_floor": inprocess.TARGET}}
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from ivr.config import Settings
 from ivr.ops import console
 from ivr.server import app as server_app
 from ivr.server.app import twilio_urls
@@ -25,6 +26,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return server_app.create_app(config, extensions=(console.init_app,))
 
 
-def dev_app(overrides: Mapping[str, Any] | None = None) -> tuple[Flask, Any, str]:
+def dev_app(overrides: Mapping[str, Any] | None = None) -> tuple[Flask, Settings, str]:
     """``ivr serve``'s app, with the console (see :func:`ivr.server.app.dev_app`)."""
     return server_app.dev_app(overrides, extensions=(console.init_app,))

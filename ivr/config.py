@@ -24,6 +24,8 @@ from ivr.flowlang.positions import Source
 from ivr.flowlang.source import load
 
 DEFAULT_CONFIG = "config.yaml"
+ARCHIVE_PATH = "var/archive.db"
+"""Where the call archive is when no ``archive_path`` is set (its one spelling)."""
 ENV_PREFIX = "IVR_"
 
 
@@ -76,6 +78,10 @@ class Settings:
             account SID or auth token is missing.
         job_retry_intervals: Seconds between a failed job's retries (3 retries; the
             last interval repeats); IVR_JOB_RETRY_INTERVALS takes JSON (``[1, 5, 30]``).
+        compiled_cache_size: Compiled flow versions a process keeps (least recently used
+            out first; an evicted version a call is still on is compiled again from Redis).
+        draft_cache_size: Compiled editor drafts the console simulator keeps per process.
+        svg_cache_size: Flow graphs drawn by Graphviz the console keeps per process.
         twilio: Account SID and auth token.
     """
 
@@ -96,7 +102,7 @@ class Settings:
     max_body: int = 64 * 1024
     secret_key: str = ""
     ops_users: dict[str, str] = field(default_factory=dict)
-    archive_path: str = "var/archive.db"
+    archive_path: str = ARCHIVE_PATH
     caller_key_secret: str = ""
     hold_music_url: str = ""
     wait_offer_every: int = 5
@@ -104,6 +110,9 @@ class Settings:
     callback_from_number: str = ""
     callback_dry_run: bool = False
     job_retry_intervals: list[int] = field(default_factory=lambda: [1, 5, 30])
+    compiled_cache_size: int = 64
+    draft_cache_size: int = 32
+    svg_cache_size: int = 64
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
 
     def now(self) -> datetime | None:
@@ -272,5 +281,10 @@ def _check(s: Settings, src: Source | None, from_file: set[str]) -> list[Problem
                 "e.g. \"2026-11-20T14:05:00-05:00\", or leave it empty")
     if s.call_ttl <= 0 or s.redis_timeout <= 0 or s.max_body <= 0:
         bad("call_ttl", "call_ttl, redis_timeout and max_body must be positive", "")
+    sizes = {"compiled_cache_size": s.compiled_cache_size,
+             "draft_cache_size": s.draft_cache_size, "svg_cache_size": s.svg_cache_size}
+    for key, size in sizes.items():
+        if size < 1:
+            bad(key, f"{key} must be at least 1, not {size}", "a cache holds at least one entry")
     return problems
 

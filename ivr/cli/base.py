@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +57,21 @@ def pass_cli_context(fn: F) -> F:
 @click.version_option(__version__, prog_name="ivr")
 def main() -> None:
     """ivr: voice call flows where a caller can always reach a human."""
+    _stop_embedded_redis_on_exit()
+
+
+def _stop_embedded_redis_on_exit() -> None:
+    """Whatever ends this command (the end, Ctrl-C, SIGTERM from a process manager), the
+    embedded redis-server it started stops with it (when no other process uses it)."""
+    from ivr.store.connection import stop_all_embedded
+
+    atexit.register(stop_all_embedded)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def job_settings(ctx: CliContext, **extra: Any) -> Settings:
@@ -70,7 +88,7 @@ def job_settings(ctx: CliContext, **extra: Any) -> Settings:
 
 
 ARCHIVE = click.option("--archive", "archive_path", type=click.Path(dir_okay=False),
-                        help="Call archive (SQLite) file; default var/archive.db.")
+                        help="Call archive (SQLite) file; default: the archive_path setting.")
 
 
 def since_option(since: str | None) -> datetime | None:

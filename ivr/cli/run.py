@@ -77,15 +77,24 @@ def jobs_retry(ctx: CliContext, job_ids: tuple[str, ...], retry_all: bool,
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--public-url", default=None, metavar="URL",
+              help="The https URL your tunnel gives (e.g. https://abc.ngrok-free.app): "
+                   "printed for Twilio and used for signatures (setting public_base_url).")
 @pass_cli_context
-def serve(ctx: CliContext, host: str, port: int) -> None:
+def serve(ctx: CliContext, host: str, port: int, public_url: str | None) -> None:
     """Run the development call server (embedded Redis unless --redis-url)."""
+    from ivr.app import dev_app, twilio_urls
     from ivr.config import ConfigError
     from ivr.flowlang.diagnostics import FlowError
-    from ivr.server.app import dev_app, twilio_urls
 
+    over = server_settings(ctx)
+    if public_url:
+        if not public_url.startswith(("https://", "http://")):
+            raise click.BadParameter(f"'{public_url}' is not a URL: give the tunnel's "
+                                     "https://... address", param_hint="--public-url")
+        over["public_base_url"] = public_url.rstrip("/")
     try:
-        app, settings, warning = dev_app(server_settings(ctx))
+        app, settings, warning = dev_app(over)
     except ConfigError as exc:
         fail(exc, 2)
     except FlowError as exc:
@@ -95,6 +104,9 @@ def serve(ctx: CliContext, host: str, port: int) -> None:
     base = settings.public_base_url or f"http://{host}:{port}"
     for line in twilio_urls(base, app):
         click.echo(line)
+    if not settings.public_base_url:
+        click.echo("Twilio needs a public https URL: run a tunnel to this port (e.g. "
+                   f"`ngrok http {port}`) and restart with --public-url https://<its host>.")
     app.run(host, port, debug=False, use_reloader=False, threaded=True)
 
 

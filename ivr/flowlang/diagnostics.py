@@ -8,6 +8,7 @@ caller needs an exception (loading a flow for a live call, publishing a new vers
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -69,6 +70,17 @@ class FlowError(Exception):
 def errors_in(problems: Iterable[Problem], strict: bool = False) -> list[Problem]:
     """The problems that make a flow unusable (warnings too when ``strict``)."""
     return [p for p in problems if strict or p.severity is Severity.ERROR]
+
+
+def expected_one_of(name: str, allowed: Sequence[str], most: int = 0) -> str:
+    """The hint for a name that is not allowed: the choices (the first ``most``, when
+    given) and the nearest one, e.g. ``expected one of: 'a', 'b'  (did you mean 'b'?)``."""
+    shown = allowed[:most] if most else allowed
+    hint = "expected one of: " + ", ".join(repr(a) for a in shown)
+    if len(allowed) > len(shown):
+        hint += f" (and {len(allowed) - len(shown)} more)"
+    close = difflib.get_close_matches(name, allowed, n=1)
+    return hint + (f"  (did you mean '{close[0]}'?)" if close else "")
 
 
 def _location(p: Problem) -> str:

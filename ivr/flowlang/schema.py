@@ -3,19 +3,18 @@
 One schema serves two readers: editors (``ivr schema`` prints it for autocompletion) and
 the structure phase of ``ivr validate``, which turns each jsonschema error into a
 :class:`~ivr.flowlang.diagnostics.Problem` at the right line with "expected one of" and
-"did you mean".
+"did you mean" (through :mod:`ivr.flowlang.schema_errors`, with the ``IVR1xx`` codes).
 """
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from ivr.flowlang.diagnostics import Problem
-from ivr.flowlang.positions import Path, Source
+from ivr.flowlang.positions import Source
+from ivr.flowlang.schema_errors import SchemaCodes, schema_problems
 
 _TEXT = {"type": "string", "minLength": 1}
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
@@ -179,138 +178,21 @@ FLOW_SCHEMA: dict[str, Any] = {
 _VALIDATOR = Draft202012Validator(FLOW_SCHEMA)
 
 
+FLOW_CODES = SchemaCodes(
+    wrong_type="IVR101", missing_key="IVR102", unknown_key="IVR103", bad_value="IVR104",
+    patterns={
+        _DTMF["pattern"]: ("is not a DTMF key", "keys are 1-4 of 0-9, * and #, quoted: '1'"),
+        _NAME["pattern"]: ("is not a valid name",
+                           "use lower_snake_case: a letter, then letters, digits and _"),
+        FLOW_ID: ("is not a valid flow id", "use lowercase letters, digits and -, "
+                                            "e.g. card-services"),
+    },
+    name_hint="use lower_snake_case: a letter, then letters, digits and _ (e.g. main_menu)")
+
+
 def check_structure(src: Source) -> list[Problem]:
     """Structure problems of ``src.data``: types, required and unknown keys, values."""
     if not isinstance(src.data, dict):
         return [src.problem("IVR101", "a flow file must be a mapping of settings", (),
                             "start with 'flow: <name>' (see flows/ for examples)")]
-    out = []
-    for err in sorted(_VALIDATOR.iter_errors(src.data), key=lambda e: list(map(str, e.path))):
-        out.extend(_leaf_problems(src, err))
-    return _dedupe(out)
-
-
-def _leaf_problems(src: Source, err: ValidationError) -> list[Problem]:
-    if err.context:
-        return [p for sub in err.context for p in _leaf_problems(src, sub)]
-    return [_problem(src, err)]
-
-
-def _dedupe(problems: list[Problem]) -> list[Problem]:
-    seen: set[tuple[str, int, int, str]] = set()
-    out = []
-    for p in problems:
-        key = (p.code, p.line, p.col, p.message)
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-    return out
-
-
-def _problem(src: Source, err: ValidationError) -> Problem:
-    path: Path = tuple(err.absolute_path)
-    kind = err.validator
-    if kind == "additionalProperties":
-        return _unknown_key(src, err, path)
-    if kind == "required":
-        missing = err.message.split("'")[1]
-        return src.problem("IVR102", f"missing required key '{missing}'", path,
-                           f"add '{missing}:' here", key=True)
-    if kind == "type":
-        return _wrong_type(src, err, path)
-    if kind == "propertyNames" or "propertyNames" in err.schema_path:
-        name = str(err.instance)
-        return src.problem("IVR104", f"{_where(path)}name '{name}' is not allowed",
-                           path + (name,), "use lower_snake_case: a letter, then letters, "
-                           "digits and _ (e.g. main_menu)", key=True)
-    if kind == "pattern":
-        return _bad_pattern(src, err, path)
-    return _bad_value(src, err, path)
-
-
-_PATTERNS = {
-    _DTMF["pattern"]: ("is not a DTMF key", "keys are 1-4 of 0-9, * and #, quoted: '1'"),
-    _NAME["pattern"]: ("is not a valid name",
-                       "use lower_snake_case: a letter, then letters, digits and _"),
-    FLOW_ID: ("is not a valid flow id", "use lowercase letters, digits and -, "
-                                        "e.g. card-services"),
-}
-
-
-def _bad_pattern(src: Source, err: ValidationError, path: Path) -> Problem:
-    what, hint = _PATTERNS.get(str(err.validator_value), ("has the wrong form", _describe(err)))
-    return src.problem("IVR104", f"{_where(path)}'{err.instance}' {what}", path, hint)
-
-
-def _where(path: Path) -> str:
-    named = [p for p in path if isinstance(p, str)]
-    return f"{named[-1]}: " if named else ""
-
-
-def _bad_value(src: Source, err: ValidationError, path: Path) -> Problem:
-    """minimum/maximum/minLength/minItems/uniqueItems/...: say the limit plainly."""
-    limit = err.validator_value
-    messages = {
-        "minimum": f"must be at least {limit}, found {err.instance}",
-        "maximum": f"must be at most {limit}, found {err.instance}",
-        "minLength": "must not be empty",
-        "minItems": "must list at least one item",
-        "minProperties": "must not be empty",
-        "uniqueItems": "lists the same item twice",
-    }
-    message = messages.get(str(err.validator), f"has an invalid value: {err.message}")
-    hint = _describe(err)
-    schema = err.schema if isinstance(err.schema, dict) else {}
-    if "minimum" in schema and "maximum" in schema:
-        hint = f"use a number from {schema['minimum']} to {schema['maximum']}"
-    elif err.validator == "uniqueItems":
-        hint = "remove the repeated item"
-    return src.problem("IVR104", f"{_where(path)}{message}".strip(), path,
-                       hint or "remove it, or write a value")
-
-
-def _describe(err: ValidationError) -> str:
-    desc = err.schema.get("description") if isinstance(err.schema, dict) else None
-    return f"expected: {desc}" if desc else ""
-
-
-def _unknown_key(src: Source, err: ValidationError, path: Path) -> Problem:
-    allowed = sorted(err.schema.get("properties", {}))
-    extra = [k for k in err.instance if k not in allowed]
-    name = str(extra[0]) if extra else "?"
-    close = difflib.get_close_matches(name, allowed, n=1)
-    hint = f"expected one of: {', '.join(repr(a) for a in allowed)}"
-    if close:
-        hint += f"  (did you mean '{close[0]}'?)"
-    return src.problem("IVR103", f"unknown key '{name}'", path + (name,), hint, key=True)
-
-
-_TYPE_HINTS = {
-    "object": "write a mapping: indented 'name: value' lines under this key",
-    "array": "write a list: [a, b] or one '- item' per line",
-    "string": "write text (quote it if it contains ': ' or starts with a symbol)",
-    "integer": "write a whole number such as 2",
-    "number": "write a number such as 0.6",
-    "boolean": "write true or false",
-}
-
-
-def _wrong_type(src: Source, err: ValidationError, path: Path) -> Problem:
-    want = err.validator_value
-    at = src.pos(path)
-    got = type(err.instance).__name__
-    names = {"str": "text", "int": "a number", "float": "a number", "bool": "true/false",
-             "dict": "a mapping", "list": "a list", "NoneType": "nothing"}
-    wanted = {"string": "text", "object": "a mapping", "array": "a list",
-              "integer": "a whole number", "number": "a number", "boolean": "true/false"}
-    message = f"expected {wanted.get(str(want), want)}, found {names.get(got, got)}"
-    hint = _describe(err) or _TYPE_HINTS.get(str(want), "")
-    if want == "string" and at.tag == "bool":
-        return src.problem("IVR004", f"'{at.text}' is read by YAML as a boolean, not as text",
-                           path, f"quote it: '{at.text}'")
-    if want == "string" and at.tag in ("int", "float"):
-        return src.problem("IVR003", f"{at.text} is read by YAML as a number, not as text",
-                           path, f"quote it: '{at.text}'" + (
-                               f" (YAML reads {at.text} as {err.instance})"
-                               if at.text != str(err.instance) else ""))
-    return src.problem("IVR101", message, path, hint)
+    return schema_problems(src, _VALIDATOR, FLOW_CODES)

@@ -34,9 +34,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ivr.config import ARCHIVE_PATH
 from ivr.runtime.redact import mask_number, number_key, redact_text
 
-DEFAULT_PATH = "var/archive.db"
+DEFAULT_PATH = ARCHIVE_PATH
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (

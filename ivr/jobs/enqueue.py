@@ -5,9 +5,9 @@ A turn's jobs do not come through here directly: the turn's compare-and-set comm
 to the call's outbox and :mod:`ivr.jobs.outbox` moves them with :func:`enqueue`, under
 ids ``{CallSid}-t{turn}-{n}-{suffix}`` (``unique=True``), so a repeated move is a no-op.
 
-:func:`submit` is for jobs that belong to no turn (the transcription callback, the queue's
-callback choice): it is fast and never raises; each job is enqueued with a deterministic
-id (``{CallSid}[-{tag}]-{suffix}``, ``unique=True``) so a duplicate webhook never enqueues
+:func:`submit` is for jobs that belong to no turn (the transcription callback): it is
+fast and never raises; each job is enqueued with a deterministic id
+(``{CallSid}[-{tag}]-{suffix}``, ``unique=True``) so a duplicate webhook never enqueues
 twice, and when Redis is down the job is written to a local spool directory instead, which
 :func:`drain_spool` (``ivr worker`` at start and at each maintenance, the web app at start)
 puts back later. Jobs use the JSON serializer (never pickle), an explicit timeout and
@@ -37,9 +37,9 @@ from ivr.runtime.actions import Job
 
 log = logging.getLogger(__name__)
 
-QUEUE = "ivr"
-NOTIFY_QUEUE = "ivr-notify"
-QUEUES = (QUEUE, NOTIFY_QUEUE)
+JOB_QUEUE = "ivr"
+NOTIFY_JOB_QUEUE = "ivr-notify"
+JOB_QUEUES = (JOB_QUEUE, NOTIFY_JOB_QUEUE)
 RETRY_INTERVALS = (1, 5, 30)
 JOB_TIMEOUT = 60
 NOTIFY_TIMEOUT = 30
@@ -62,14 +62,14 @@ class Route:
 
 #: Engine job kind -> the RQ jobs it becomes (ops are told about inbox items and callbacks).
 ROUTES: dict[str, tuple[Route, ...]] = {
-    "call_end": (Route("ivr.jobs.tasks.record_call", QUEUE, "record", JOB_TIMEOUT),),
-    "inbox": (Route("ivr.jobs.tasks.inbox_item", QUEUE, "inbox", JOB_TIMEOUT),
-              Route("ivr.jobs.tasks.notify_ops", NOTIFY_QUEUE, "notify-inbox", NOTIFY_TIMEOUT)),
-    "inbox_words": (Route("ivr.jobs.tasks.inbox_item", QUEUE, "inbox-words", JOB_TIMEOUT),),
-    "callback": (Route("ivr.jobs.tasks.callback_request", QUEUE, "callback", JOB_TIMEOUT),
-                 Route("ivr.jobs.tasks.notify_ops", NOTIFY_QUEUE, "notify-callback",
+    "call_end": (Route("ivr.jobs.tasks.record_call", JOB_QUEUE, "record", JOB_TIMEOUT),),
+    "inbox": (Route("ivr.jobs.tasks.inbox_item", JOB_QUEUE, "inbox", JOB_TIMEOUT),
+              Route("ivr.jobs.tasks.notify_ops", NOTIFY_JOB_QUEUE, "notify-inbox", NOTIFY_TIMEOUT)),
+    "inbox_words": (Route("ivr.jobs.tasks.inbox_item", JOB_QUEUE, "inbox-words", JOB_TIMEOUT),),
+    "callback": (Route("ivr.jobs.tasks.callback_request", JOB_QUEUE, "callback", JOB_TIMEOUT),
+                 Route("ivr.jobs.tasks.notify_ops", NOTIFY_JOB_QUEUE, "notify-callback",
                        NOTIFY_TIMEOUT),
-                 Route("ivr.jobs.callbacks.place_callback", QUEUE, "place", JOB_TIMEOUT,
+                 Route("ivr.jobs.callbacks.place_callback", JOB_QUEUE, "place", JOB_TIMEOUT,
                        at="promise")),
 }
 
@@ -229,6 +229,6 @@ def drain_spool(conn: redis.Redis, directory: str | Path,
     return done
 
 
-def queues(conn: redis.Redis) -> list[Queue]:
-    """The ivr queues, in the order workers take from them."""
-    return [Queue(name, connection=conn, serializer=JSONSerializer) for name in QUEUES]
+def job_queues(conn: redis.Redis) -> list[Queue]:
+    """The RQ job queues, in the order workers take from them."""
+    return [Queue(name, connection=conn, serializer=JSONSerializer) for name in JOB_QUEUES]

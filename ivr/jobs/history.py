@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
+from ivr.flowlang.machine import BUILT_IN
 from ivr.runtime.redact import number_key, redact_text
 from ivr.store.keys import HISTORY
 
 DAYS = 7
 KEY = HISTORY
-_SKIP = {"human", "__end__", "__voicemail__", ""}
+_SKIP = {*BUILT_IN, ""}
 
 
 def topic_of(state: dict[str, object]) -> str:

@@ -60,7 +60,7 @@ def current_settings() -> Settings:
 
 
 def archive() -> Archive:
-    """The archive named by ``settings.archive_path`` (default ``var/archive.db``), opened
+    """The archive named by ``settings.archive_path`` (default ``config.ARCHIVE_PATH``), opened
     (schema checked) once per process: it holds no connection, so forked work horses
     inherit it from the worker that opened it at start."""
     key = (_settings.archive_path or DEFAULT_ARCHIVE, _settings.caller_key_secret)

@@ -18,9 +18,15 @@ from rq.worker import HerokuWorker
 
 from ivr.config import Settings, load_settings
 from ivr.jobs import callbacks, outbox
-from ivr.jobs.enqueue import MAINTENANCE_INTERVAL, RETRY_INTERVALS, drain_spool, queues, spool_dir
+from ivr.jobs.enqueue import (
+    MAINTENANCE_INTERVAL,
+    RETRY_INTERVALS,
+    drain_spool,
+    job_queues,
+    spool_dir,
+)
 from ivr.jobs.tasks import archive, configure, current_settings
-from ivr.store.connection import embedded_socket
+from ivr.store.connection import embedded_client
 
 log = logging.getLogger(__name__)
 PLACE = "ivr.jobs.callbacks.place_callback"
@@ -36,8 +42,7 @@ def connect(url: str | None, settings: Settings | None = None) -> redis.Redis:
     url = url or (settings.redis_url if settings else "")
     if url:
         return redis.Redis.from_url(url)
-    return redis.Redis(unix_socket_path=embedded_socket(
-        settings.redis_db_path if settings else Settings.redis_db_path))
+    return embedded_client(settings.redis_db_path if settings else Settings.redis_db_path)
 
 
 def settings_for(config_path: str | None, redis_url: str | None = None,
@@ -53,8 +58,8 @@ def settings_for(config_path: str | None, redis_url: str | None = None,
 
 def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool = False,
                name: str | None = None) -> bool:
-    """Drain the spool and every outbox, then work the ivr queues (Heroku-style SIGTERM,
-    with the scheduler).
+    """Drain the spool and every outbox, then work the ivr job queues (Heroku-style
+    SIGTERM, with the scheduler).
 
     On SIGTERM the running job is interrupted and, being idempotent, retried by a later
     worker; scheduled retries are moved back to their queue by the built-in scheduler.
@@ -64,7 +69,7 @@ def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool 
     """
     configure(settings)
     archive()  # the schema once here, not in every forked job
-    worker = Worker(queues(conn), connection=conn, serializer=JSONSerializer, name=name,
+    worker = Worker(job_queues(conn), connection=conn, serializer=JSONSerializer, name=name,
                     maintenance_interval=MAINTENANCE_INTERVAL)
     worker.drain()
     return bool(worker.work(burst=burst, with_scheduler=True))
@@ -106,7 +111,7 @@ class Worker(HerokuWorker):
 def stats(conn: redis.Redis) -> dict[str, dict[str, int]]:
     """Jobs per queue: queued, started, scheduled (waiting to retry) and failed."""
     out = {}
-    for q in queues(conn):
+    for q in job_queues(conn):
         out[q.name] = {"queued": q.count, "started": q.started_job_registry.count,
                        "scheduled": q.scheduled_job_registry.count,
                        "failed": q.failed_job_registry.count}
@@ -116,7 +121,7 @@ def stats(conn: redis.Redis) -> dict[str, dict[str, int]]:
 def failed(conn: redis.Redis) -> list[dict[str, str]]:
     """Failed jobs: id, queue, function and the last line of the exception."""
     out = []
-    for q in queues(conn):
+    for q in job_queues(conn):
         for jid in q.failed_job_registry.get_job_ids():
             job = q.fetch_job(jid)
             result = job.latest_result() if job else None
@@ -142,7 +147,7 @@ def retry_failed(conn: redis.Redis, ids: Iterable[str] | None = None,
     """
     wanted = set(ids) if ids is not None else None
     done = []
-    for q in queues(conn):
+    for q in job_queues(conn):
         registry = q.failed_job_registry
         for jid in registry.get_job_ids():
             job = q.fetch_job(jid) if wanted is None or jid in wanted else None

@@ -1,8 +1,8 @@
 """Who may use the ops console: users, passwords, login throttling, CSRF tokens, secrets.
 
 Users are ``{name: werkzeug password hash}``, looked up (first hit wins) in the Flask
-config ``OPS_USERS``, the ``ops_users`` setting (when :class:`~ivr.config.Settings` has
-one), the ``IVR_OPS_USERS`` environment variable (JSON) and the Redis hash
+config ``OPS_USERS``, the ``ops_users`` setting of :class:`~ivr.config.Settings`, the
+``IVR_OPS_USERS`` environment variable (JSON) and the Redis hash
 ``ivr:ops:users`` (what ``ivr ops-user NAME --store`` writes). A hash is made with
 :func:`make_hash` (``werkzeug.security.generate_password_hash``).
 
@@ -23,6 +23,8 @@ from typing import Any
 import redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ivr.config import Settings
+
 USERS_KEY = "ivr:ops:users"
 SECRET_KEY = "ivr:ops:secret_key"
 FAILS_USER = "ivr:ops:login:{}:{}"
@@ -39,11 +41,11 @@ def make_hash(password: str) -> str:
     return generate_password_hash(password)
 
 
-def users_from(config: Mapping[str, Any], settings: object,
+def users_from(config: Mapping[str, Any], settings: Settings,
                environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Users named in the app config, the settings or the environment (not Redis)."""
     env = os.environ if environ is None else environ
-    for found in (config.get("OPS_USERS"), getattr(settings, "ops_users", None)):
+    for found in (config.get("OPS_USERS"), settings.ops_users):
         if isinstance(found, Mapping) and found:
             return {str(k): str(v) for k, v in found.items()}
     raw = env.get("IVR_OPS_USERS", "")
@@ -120,7 +122,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def secret_key(config: Mapping[str, Any], settings: object, conn: redis.Redis,
+def secret_key(config: Mapping[str, Any], settings: Settings, conn: redis.Redis,
                environ: Mapping[str, str] | None = None) -> tuple[str, bool]:
     """The session signing key and whether it was generated (dev only).
 
@@ -129,7 +131,7 @@ def secret_key(config: Mapping[str, Any], settings: object, conn: redis.Redis,
     shares it.
     """
     env = os.environ if environ is None else environ
-    for found in (config.get("SECRET_KEY"), getattr(settings, "secret_key", None),
+    for found in (config.get("SECRET_KEY"), settings.secret_key,
                   env.get("IVR_SECRET_KEY")):
         if found:
             return str(found), False

@@ -35,10 +35,12 @@ from flask import (
 )
 
 from ivr.ops import auth as ops_auth
+from ivr.ops import flows as flows_pages
+from ivr.ops import sim
 from ivr.ops.flows import bp as flows_bp
 from ivr.ops.live import bp as live_bp
 from ivr.ops.sim import bp as sim_bp
-from ivr.server.context import SETTINGS_KEY, get_store, store_of
+from ivr.server.context import get_store, settings_of, store_of
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates",
@@ -61,7 +63,7 @@ def init_app(app: Flask) -> None:
     ``IVR_SECRET_KEY``) a random one is generated and kept in Redis, with a warning:
     fine for a laptop, not for production.
     """
-    settings = app.extensions[SETTINGS_KEY]
+    settings = settings_of(app)
     conn = store_of(app).conn
     key, generated = ops_auth.secret_key(app.config, settings, conn)
     if generated:
@@ -69,6 +71,8 @@ def init_app(app: Flask) -> None:
                     "generated one. Set it in production.")
     app.secret_key = key
     app.extensions[USERS] = ops_auth.users_from(app.config, settings)
+    flows_pages.init_app(app, settings)
+    sim.init_app(app, settings)
     insecure = app.testing or app.debug or generated
     cookie = {"SESSION_COOKIE_SECURE": not insecure, "SESSION_COOKIE_HTTPONLY": True,
               "SESSION_COOKIE_SAMESITE": "Lax", "SESSION_COOKIE_NAME": "ivr_ops",

@@ -2,21 +2,24 @@
 
 ``POST /ops/flows/<id>/check`` takes YAML (the request body, or a ``yaml`` form field) and
 answers JSON problems; the editor calls it as the person types. Publishing and rollback
-go through :mod:`ivr.ops.versions` (checked, optimistic, audited).
+go through :mod:`ivr.ops.versions` (checked, optimistic, audited). The checks of stored
+versions and the Graphviz drawings are kept per app in LRUs (``compiled_cache_size`` and
+``svg_cache_size`` entries): versions never change, so neither ever goes stale.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 from dataclasses import asdict
 from typing import Any
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -25,9 +28,11 @@ from flask import (
     url_for,
 )
 
+from ivr.config import Settings
 from ivr.flowlang.catalog import Checked
 from ivr.flowlang.diagnostics import Problem, errors_in, format_standard
 from ivr.flowlang.graph import render
+from ivr.flowlang.lru import LRU
 from ivr.ops import versions as ov
 from ivr.server.context import get_store
 from ivr.store.calls import Store
@@ -35,9 +40,27 @@ from ivr.store.keys import CURRENT, FLOW
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
 MAX_YAML = 256 * 1024
-_CHECKED: dict[tuple[str, str], Checked] = {}
-_SVG: dict[tuple[str, str], str] = {}
-_LOCK = threading.Lock()
+CHECKED_KEY = "ivr.ops.checked"
+SVG_KEY = "ivr.ops.svg"
+Version = tuple[str, str]
+"""(flow id, version)"""
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Give ``app`` its caches of checked versions and of drawn graphs."""
+    app.extensions[CHECKED_KEY] = LRU[Version, Checked](settings.compiled_cache_size)
+    app.extensions[SVG_KEY] = LRU[Version, str](settings.svg_cache_size)
+
+
+def _checks() -> LRU[Version, Checked]:
+    cache: LRU[Version, Checked] = current_app.extensions[CHECKED_KEY]
+    return cache
+
+
+def svgs() -> LRU[Version, str]:
+    """The current app's drawn graphs (SVG text) by (flow id, version)."""
+    cache: LRU[Version, str] = current_app.extensions[SVG_KEY]
+    return cache
 
 
 def flow_ids(store: Store) -> list[str]:
@@ -50,18 +73,13 @@ def flow_ids(store: Store) -> list[str]:
 
 def checked_version(store: Store, flow_id: str, version: str) -> Checked | None:
     """The check of a stored version (cached per process: versions never change)."""
-    hit = _CHECKED.get((flow_id, version))
+    hit = _checks().get((flow_id, version))
     if hit is not None:
         return hit
     text = store.flow_text(flow_id, version)
     if text is None:
         return None
-    got = ov.check(text, flow_id)
-    with _LOCK:
-        if len(_CHECKED) > 256:
-            _CHECKED.clear()
-        _CHECKED[(flow_id, version)] = got
-    return got
+    return _checks().add((flow_id, version), ov.check(text, flow_id))
 
 
 def problem_rows(checked: Checked) -> list[dict[str, Any]]:
@@ -103,18 +121,18 @@ def _current_or_404(store: Store, flow_id: str) -> tuple[str, str]:
 
 
 def flow_page(flow_id: str, text: str | None = None, status: int = 200,
-              outcome: ov.Outcome | None = None, based_on: str | None = None) -> Any:
+              result: ov.PublishResult | None = None, based_on: str | None = None) -> Any:
     """The flow page; ``text``/``based_on`` keep a refused edit in the editor."""
     store = get_store()
     version, current_text = _current_or_404(store, flow_id)
     shown = current_text if text is None else text
-    checked = outcome.checked if outcome and outcome.checked else ov.check(shown, flow_id)
+    checked = result.checked if result and result.checked else ov.check(shown, flow_id)
     flow = checked.flow or (checked_version(store, flow_id, version) or checked).flow
     graph = render(flow, "mermaid") if flow else ""
     html = render_template(
         "ops/flow.html", nav="flows", flow_id=flow_id, version=version, text=shown,
         based_on=version if based_on is None else based_on, problems=problem_rows(checked),
-        outcome=outcome, graph=graph, has_dot=bool(shutil.which("dot")),
+        result=result, graph=graph, has_dot=bool(shutil.which("dot")),
         versions=ov.versions(store.conn, flow_id), audit=ov.audit(store.conn, flow_id),
         description=flow.description if flow else "", draft=text is not None)
     return html, status
@@ -197,7 +215,7 @@ def graph_svg(flow_id: str) -> Response:
 
 
 def _svg(store: Store, flow_id: str, version: str) -> str | None:
-    hit = _SVG.get((flow_id, version))
+    hit = svgs().get((flow_id, version))
     if hit is not None:
         return hit
     dot = shutil.which("dot")
@@ -211,6 +229,4 @@ def _svg(store: Store, flow_id: str, version: str) -> str | None:
                              timeout=10, check=True).stdout.decode("utf-8")
     except (subprocess.SubprocessError, OSError):
         return None
-    with _LOCK:
-        _SVG[(flow_id, version)] = out
-    return out
+    return svgs().add((flow_id, version), out)

@@ -1,8 +1,10 @@
 """The "other" inbox for ops: what callers said that no menu option matched.
 
 ``ivr inbox`` lists the captures newest first; ``ivr inbox --top`` groups similar
-utterances (normalised, then greedy clustering with rapidfuzz's ``token_set_ratio``) so
-ops see "found someone's card: 37" and know which intent to add next.
+utterances (:func:`without_fillers`, then greedy clustering with rapidfuzz's
+``token_set_ratio``) so ops see "found someone's card: 37" and know which intent to add
+next. Grouping is for people reading the inbox; the matcher's own word analysis
+(:mod:`ivr.runtime.words`: stems, negation) is a different job and is not used here.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def normalise(text: str) -> str:
-    """Lower case, no punctuation, no filler words: 'Um, I FOUND a card!' → 'found card'."""
+def without_fillers(text: str) -> str:
+    """Lower case, no punctuation, no filler words: 'Um, I FOUND a card!' → 'found card'
+    (all fillers: kept as said, so every utterance has a group)."""
     words = re.sub(r"[^\w\s'\[\]]", " ", text.lower()).replace("'s ", "s ").split()
     kept = [w.strip("'") for w in words if w.strip("'") not in _FILLER]
     return " ".join(kept) or " ".join(words)
@@ -65,14 +68,14 @@ class Group:
 def top(utterances: Iterable[str], threshold: int = THRESHOLD) -> list[Group]:
     """Group similar utterances, biggest group first.
 
-    Greedy: distinct normalised phrases are taken most frequent first; each joins the
+    Greedy: distinct phrases (:func:`without_fillers`) are taken most frequent first; each joins the
     existing group whose representative it matches best with ``token_set_ratio`` ≥
     ``threshold``, or starts a new group (and becomes its representative).
     """
     originals: dict[str, Counter[str]] = {}
     for text in utterances:
         if text and text.strip():
-            originals.setdefault(normalise(text), Counter())[text.strip()] += 1
+            originals.setdefault(without_fillers(text), Counter())[text.strip()] += 1
     order = sorted(originals, key=lambda k: (-sum(originals[k].values()), k))
     reps: list[str] = []
     groups: list[Group] = []

@@ -9,23 +9,17 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ivr.flowlang.model import Flow
-from ivr.jobs.archive import Archive
+from ivr.jobs.archive import DEFAULT_PATH, Archive
 from ivr.ops import inbox as ib
 from ivr.ops.metrics import OUTCOMES, flow_metrics
 from ivr.runtime.events import CallState
 from ivr.runtime.redact import mask_number
-from ivr.server.context import get_store
+from ivr.server.context import get_store, settings
 from ivr.store.keys import CALL
 
 bp = Blueprint("live", __name__)
 MAX_CALLS = 500
 PERIODS = {"24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days", "all": "all time"}
-
-
-def _settings() -> Any:
-    from ivr.server.context import settings
-
-    return settings()
 
 
 def live_calls(limit: int = MAX_CALLS) -> list[dict[str, Any]]:
@@ -77,9 +71,9 @@ def calls() -> str:
 
 
 def archive() -> Archive:
-    s = _settings()
-    return Archive(getattr(s, "archive_path", "") or "var/archive.db",
-                   getattr(s, "caller_key_secret", ""))
+    """The call archive named by the settings."""
+    s = settings()
+    return Archive(s.archive_path or DEFAULT_PATH, s.caller_key_secret)
 
 
 @bp.route("/inbox")

@@ -4,7 +4,9 @@ A simulated call is kept in Redis as what the person typed (``ivr:ops:sim:{id}``
 version or draft text, clock, input lines; 2 h TTL) and is replayed through
 :class:`ivr.qa.simulate.Session` on every request: the same input language and engine path as
 ``ivr simulate``, so "save as QA transcript" produces a transcript that replays green.
-It never touches ``ivr:call:*``, so simulated calls are not live calls.
+It never touches ``ivr:call:*``, so simulated calls are not live calls. Compiled drafts
+are kept per app in an LRU of ``draft_cache_size`` (never in the process's cache of
+published versions, which drafts must not crowd out).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -28,8 +31,10 @@ from flask import (
     url_for,
 )
 
+from ivr.config import Settings
 from ivr.flowlang.catalog import compile_text
 from ivr.flowlang.diagnostics import FlowError
+from ivr.flowlang.lru import LRU
 from ivr.flowlang.machine import Compiled
 from ivr.qa.simulate import InputError, Session, parse_line
 from ivr.qa.transcript import parse_clock
@@ -39,7 +44,18 @@ bp = Blueprint("sim", __name__, url_prefix="/sim")
 KEY = "ivr:ops:sim:{}"
 TTL = 2 * 3600
 MAX_LINES = 200
-_DRAFTS: dict[str, Compiled] = {}
+DRAFTS_KEY = "ivr.ops.drafts"
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Give ``app`` its cache of compiled drafts (``draft_cache_size`` of them)."""
+    app.extensions[DRAFTS_KEY] = LRU[str, Compiled](settings.draft_cache_size)
+
+
+def drafts() -> LRU[str, Compiled]:
+    """The current app's compiled drafts, by draft text."""
+    cache: LRU[str, Compiled] = current_app.extensions[DRAFTS_KEY]
+    return cache
 
 
 @dataclass
@@ -69,13 +85,11 @@ def _save(sim_id: str, data: dict[str, Any]) -> None:
 
 def _compiled(data: dict[str, Any]) -> Compiled:
     if data.get("text"):
-        text = data["text"]
-        hit = _DRAFTS.get(text)
+        text: str = data["text"]
+        hit = drafts().get(text)
         if hit is None:
-            hit = compile_text(text, f"{data['flow']}.yaml (draft)")
-            if len(_DRAFTS) > 32:
-                _DRAFTS.clear()
-            _DRAFTS[text] = hit
+            built = compile_text(text, f"{data['flow']}.yaml (draft)", cached=False)
+            hit = drafts().add(text, built)
         return hit
     from ivr.server.context import flows
 

@@ -31,8 +31,9 @@ AUDIT_KEEP = 500
 
 
 @dataclass
-class Outcome:
-    """What a publish or rollback did. ``conflict`` is the entry that got there first."""
+class PublishResult:
+    """What a publish or rollback did (not a call's outcome). ``conflict`` is the entry that
+    got there first."""
 
     ok: bool
     message: str
@@ -89,19 +90,20 @@ def diff(old: str, new: str, old_name: str, new_name: str) -> str:
 
 
 def _conflict(conn: redis.Redis, flow_id: str, current: str | None,
-              based_on: str) -> Outcome:
+              based_on: str) -> PublishResult:
     entry = last_entry(conn, flow_id)
     if entry and entry.get("to") == current:
         who = f"{entry['who']} {entry['action']}ed version {current} at {entry['at']}"
     else:
         who = f"version {current} was published (by a deploy or ivr reload)"
-    return Outcome(False, f"Not published: while you were editing, {who}. You started from "
-                   f"version {based_on or '(none)'}. Your text is kept below: look at what "
-                   "changed, merge, and publish again.", conflict=entry)
+    return PublishResult(
+        False, f"Not published: while you were editing, {who}. You started from version "
+        f"{based_on or '(none)'}. Your text is kept below: look at what changed, merge, and "
+        "publish again.", conflict=entry)
 
 
 def _commit(store: Store, flow_id: str, text: str, version: str, based_on: str,
-            entry: dict[str, Any]) -> Outcome | None:
+            entry: dict[str, Any]) -> PublishResult | None:
     """Write the version, move current and log, only if current is still ``based_on``."""
     conn = store.conn
     key = FLOW.format(flow_id, CURRENT)
@@ -132,7 +134,7 @@ def _entry(action: str, who: str, based_on: str, version: str, old: str, new: st
 
 
 def publish(store: Store, flow_id: str, text: str, based_on: str, who: str,
-            note: str = "", action: str = "publish") -> Outcome:
+            note: str = "", action: str = "publish") -> PublishResult:
     """Check ``text`` and make it the current version of ``flow_id``.
 
     Refused (nothing written) when it has errors, including a failed proof that every
@@ -141,13 +143,13 @@ def publish(store: Store, flow_id: str, text: str, based_on: str, who: str,
     checked = check(text, flow_id)
     errors = errors_in(checked.problems)
     if checked.flow is None or errors:
-        return Outcome(False, f"Not published: {len(errors) or 1} error(s). Callers keep "
-                       "the current version.", problems=errors or checked.problems,
-                       checked=checked)
+        return PublishResult(False, f"Not published: {len(errors) or 1} error(s). Callers "
+                             "keep the current version.", problems=errors or checked.problems,
+                             checked=checked)
     version = checked.flow.version
     if version == based_on:
-        return Outcome(False, f"Nothing to publish: version {version} is already current.",
-                       version, checked=checked)
+        return PublishResult(False, f"Nothing to publish: version {version} is already "
+                             "current.", version, checked=checked)
     old = store.flow_text(flow_id, based_on) or "" if based_on else ""
     entry = _entry(action, who, based_on, version, old, text, note)
     refused = _commit(store, flow_id, text, version, based_on, entry)
@@ -155,13 +157,14 @@ def publish(store: Store, flow_id: str, text: str, based_on: str, who: str,
         refused.checked = checked
         return refused
     verb = "Rolled back to" if action == "rollback" else "Published"
-    return Outcome(True, f"{verb} version {version}: new calls use it now; calls in progress "
-                   "stay on the version they started with.", version, checked=checked)
+    return PublishResult(True, f"{verb} version {version}: new calls use it now; calls in "
+                         "progress stay on the version they started with.", version,
+                         checked=checked)
 
 
-def rollback(store: Store, flow_id: str, to: str, based_on: str, who: str) -> Outcome:
+def rollback(store: Store, flow_id: str, to: str, based_on: str, who: str) -> PublishResult:
     """Make the stored version ``to`` current again (checked again, audited)."""
     text = store.flow_text(flow_id, to)
     if text is None:
-        return Outcome(False, f"There is no stored version {to} of {flow_id}.")
+        return PublishResult(False, f"There is no stored version {to} of {flow_id}.")
     return publish(store, flow_id, text, based_on, who, f"rollback to {to}", "rollback")

@@ -14,9 +14,10 @@ from typing import Protocol
 
 from ivr.flowlang.machine import Compiled
 from ivr.qa.transcript import Step, Transcript
+from ivr.qa.transcript_schema import DEFAULT_CALLER
 from ivr.runtime.actions import Gather, Job, kind_name, spoken
 from ivr.runtime.engine import step as engine_step
-from ivr.runtime.events import CallState, Event, EventKind
+from ivr.runtime.events import CallState, Event, QueueStatus
 
 
 @dataclass
@@ -49,16 +50,18 @@ def event_for(s: Step, now: datetime) -> Event:
     if s.kind == "press":
         return Event.press(s.value, now)
     if s.kind == "say":
-        return Event.say(s.value, s.confidence, now)
+        return Event.speech(s.value, s.confidence, now)
     if s.kind == "silence":
         return Event.silence(now)
     if s.kind == "dial_result":
-        return Event(EventKind.DIAL_RESULT, status=s.value, now=now)
+        return Event.dialled(s.value, now)
     if s.kind == "recording":
-        return Event(EventKind.RECORDING, url=f"https://recordings.invalid/{s.number}",
-                     duration=10, now=now)
+        url = f"https://recordings.invalid/{s.number}" if s.seconds else ""
+        return Event.recorded(url, s.seconds, now)
+    if s.kind == "wait":
+        return Event.tick(QueueStatus(position=s.position, waited=s.seconds), now)
     if s.kind == "hangup":
-        return Event(EventKind.HANGUP, now=now)
+        return Event.hangup(now)
     raise ValueError(f"step {s.number} has no caller action")
 
 
@@ -83,7 +86,7 @@ class EngineDriver:
 
     def __init__(self, c: Compiled, sid: str = "CAreplay") -> None:
         self.c = c
-        self.call = CallState(sid, c.flow.id, c.flow.version, caller="+15555550100")
+        self.call = CallState(sid, c.flow.id, c.flow.version, caller=DEFAULT_CALLER)
         self.now = datetime.now(UTC)
         self.states: set[str] = set()
         self.edges: set[str] = set()
@@ -91,6 +94,7 @@ class EngineDriver:
 
     def start(self, t: Transcript) -> Observed:
         self.now = t.clock or datetime.now(UTC)
+        self.call.caller = t.caller
         return self._step(Event.start(self.now))
 
     def send(self, s: Step) -> Observed:
@@ -103,8 +107,8 @@ class EngineDriver:
     def _step(self, event: Event) -> Observed:
         self.call, actions = engine_step(self.c, self.call, event)
         self.gather = next((a for a in actions if isinstance(a, Gather)), None)
-        self.states.update(self.call.path)
-        self.edges.update(self.call.edges)
+        self.states.update(hop.rsplit(">", 1)[-1] for hop in self.call.hops)
+        self.edges.update(self.call.hops)
         return Observed(self.call.state, spoken(actions),
                     [kind_name(a) for a in actions if not isinstance(a, Job)],
                     self.call.ended, self.call.outcome)

@@ -17,13 +17,12 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import yaml
-
 from ivr.flowlang.catalog import compile_text, flow_files
 from ivr.flowlang.diagnostics import Problem
 from ivr.flowlang.machine import Compiled
 from ivr.flowlang.model import version_of
 from ivr.qa.transcript import Loaded
+from ivr.qa.writer import dump
 from ivr.runtime.redact import MASK, luhn_ok
 
 Source = Callable[[str, str], str | None]
@@ -48,6 +47,8 @@ def step_for(turn: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     if kind == "digits":
         step = {"press": placeholder(str(heard.get("digits", "")))}
+    elif kind == "speech" and set(str(heard.get("text") or "")) == {"*"}:
+        step = {"press": placeholder(str(heard["text"]))}  # a sensitive entry said aloud
     elif kind == "speech":
         step = {"say": str(heard.get("text") or "")}
         if heard.get("confidence") is not None:
@@ -57,7 +58,11 @@ def step_for(turn: Mapping[str, Any]) -> dict[str, Any] | None:
     elif kind == "dial_result":
         step = {"dial_result": str(heard.get("status") or "failed")}
     elif kind == "recording":
-        step = {"recording": True}
+        seconds = heard.get("seconds", 10)  # lines archived before 'seconds' had a message
+        step = {"record": {"seconds": int(seconds)} if seconds else "none"}
+    elif kind == "queue_tick":
+        step = {"wait": {"position": int(heard.get("position") or 0),
+                         "seconds": int(heard.get("waited") or 0)}}
     elif kind == "hangup":
         step = {"hangup": True}
     else:
@@ -105,7 +110,7 @@ def write(calls: Iterable[Mapping[str, Any]], out_dir: str,
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, f"{call['sid']}.yaml")
         with open(path, "w", encoding="utf-8") as fh:
-            yaml.safe_dump(data, fh, sort_keys=False, allow_unicode=True, width=100)
+            fh.write(dump(data))
         paths.append(path)
         key = (str(data["flow"]), str(data.get("version", "")))
         if source and key[1] and key not in pinned:

@@ -23,10 +23,12 @@ from twilio.request_validator import RequestValidator
 
 from ivr.qa.drivers import Observed, keypad
 from ivr.qa.transcript import Step, Transcript
+from ivr.qa.transcript_schema import DEFAULT_CALLER
 
 Response = tuple[int, Mapping[str, str], str]
 Transport = Callable[[str, dict[str, str], dict[str, str]], Response]
-_VERBS = {"say", "play", "pause", "gather", "dial", "enqueue", "record", "redirect", "hangup"}
+_VERBS = {"say", "play", "pause", "gather", "dial", "enqueue", "record", "redirect", "hangup",
+          "leave"}
 
 
 def urllib_post(url: str, params: dict[str, str], headers: dict[str, str]) -> Response:
@@ -57,13 +59,14 @@ class HttpDriver:
         self.validator = RequestValidator(token)
         self.post = transport or urllib_post
         self.params = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32,
-                       "From": "+15555550100", "To": "+15551230000"}
+                       "From": DEFAULT_CALLER, "To": "+15551230000"}
         self.urls: dict[str, str] = {}
         self.keys: tuple[int, str] = (0, "#")
         self.states: set[str] = set()
         self.edges: set[str] = set()
 
-    def start(self, t: Transcript) -> Observed:  # noqa: ARG002 - the server keeps the clock
+    def start(self, t: Transcript) -> Observed:  # the server keeps the clock
+        self.params["From"] = t.caller or "anonymous"
         return self._post(self.start_url, {"CallStatus": "ringing"})
 
     def send(self, s: Step) -> Observed:
@@ -74,7 +77,9 @@ class HttpDriver:
         if s.kind == "hangup":  # Twilio's status callback
             return f"{self.base}/voice/status", {"CallStatus": "completed"}
         need = {"press": "gather", "say": "gather", "silence": "redirect",
-                "dial_result": "dial", "recording": "record"}[s.kind]
+                "dial_result": "dial", "recording": "record", "wait": "wait"}[s.kind]
+        if s.kind == "recording" and not s.seconds:
+            need = "redirect"  # no audio: Twilio goes on to the verb after <Record>
         url = self.urls.get(need) or (self.urls.get("gather") if need == "redirect" else None)
         if url is None:
             raise RuntimeError(f"step {s.number} ({s.describe()}): the last TwiML has no "
@@ -88,9 +93,12 @@ class HttpDriver:
             key = "QueueResult" if self.urls.get("queue") else "DialCallStatus"
             value = "bridged" if key == "QueueResult" and s.value == "completed" else s.value
             return url, {key: value}
-        if s.kind == "recording":
+        if s.kind == "recording" and s.seconds:
             return url, {"RecordingUrl": f"https://recordings.invalid/{s.number}",
-                         "RecordingDuration": "10"}
+                         "RecordingDuration": str(s.seconds)}
+        if s.kind == "wait":
+            return url, {"QueuePosition": str(s.position), "QueueTime": str(s.seconds),
+                         "AvgQueueTime": "0", "CurrentQueueSize": str(max(s.position, 1))}
         return url, {}
 
     def _post(self, url: str, extra: dict[str, str]) -> Observed:
@@ -106,7 +114,12 @@ class HttpDriver:
         root = ET.fromstring(body)
         said = [" ".join((el.text or "").split()) for el in root.iter("Say")]
         actions = [el.tag.lower() for el in root if el.tag.lower() in _VERBS]
-        self.urls = parse_urls(root, url)
+        urls = parse_urls(root, url)
+        if "queue" not in urls and self.urls.get("queue") and "dial" not in urls:
+            # still in the queue: the Enqueue's result URL and the wait URL carry on
+            urls.update({k: self.urls[k] for k in ("queue", "dial") if k in self.urls})
+            urls.setdefault("wait", self.urls.get("wait", ""))
+        self.urls = {k: v for k, v in urls.items() if v}
         gather = root.find("Gather")
         if gather is not None:
             num = gather.get("numDigits", "")
@@ -128,6 +141,9 @@ def parse_urls(root: ET.Element, url: str) -> dict[str, str]:
             urls[key] = urljoin(url, el.get("action") or url)
             if tag == "enqueue":
                 urls["queue"] = urls[key]
+                urls["wait"] = urljoin(url, el.get("waitUrl") or "")
         elif tag == "redirect" and el.text:
             urls["redirect"] = urljoin(url, el.text.strip())
+            if "/wait?e=wait" in urls["redirect"]:
+                urls["wait"] = urls["redirect"]
     return urls

@@ -19,8 +19,7 @@ from xml.etree import ElementTree as ET
 
 from ivr.flowlang.catalog import Catalog, flow_files, load_dir
 from ivr.flowlang.diagnostics import Problem, format_standard
-from ivr.flowlang.machine import VOICEMAIL, Compiled
-from ivr.flowlang.model import HUMAN
+from ivr.flowlang.machine import END, Compiled, built_in_states
 from ivr.qa.drivers import Driver, EngineDriver, Observed
 from ivr.qa.export import pinned_flow, unpinned
 from ivr.qa.http_driver import HttpDriver
@@ -249,9 +248,7 @@ class Coverage:
 
 def flow_coverage(c: Compiled) -> Coverage:
     """What there is to cover in ``c``: its states, the human, and their transitions."""
-    states = [*c.flow.states, HUMAN]
-    if not c.flow.human.when_closed:
-        states.append(VOICEMAIL)
+    states = [*c.flow.states, *(s for s in built_in_states(c.flow) if s != END)]
     edges = sorted(f"{s}>{t}>{d}" for s, t, d in c.edges() if s in states)
     return Coverage(c.flow.id, states, edges)
 

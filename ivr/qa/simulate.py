@@ -10,34 +10,46 @@ stdin (no prompts are printed when stdin is not a terminal).
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ivr.flowlang.machine import Compiled
+from ivr.flowlang.machine import QUEUE_STATES, Compiled
 from ivr.qa.drivers import EngineDriver, Observed
 from ivr.qa.transcript import Step, Transcript
+from ivr.qa.transcript_schema import DEFAULT_CALLER
+from ivr.qa.writer import dump
 
 HELP = """\
   1, 0#, 12345       press keys (a trailing # ends a digit entry, as on a phone)
   say <words>        speak, e.g.  say I lost my card
   say <words> @0.4   speak with a speech-recognition confidence of 0.4
-  (empty line)       stay silent
-  answer             while a person is rung: they answer
+  (empty line)       stay silent (while recording: no message)
+  answer             while a person is rung or you wait in line: a person answers
   noanswer | busy    while a person is rung: nobody answers / the line is busy
-  (any text)         while recording a voicemail: the message ends
+  failed | full      the call to the person fails / the queue is full
+  wait [POS] [SECS]  while you wait in line: Twilio asks for the next announcement
+                     (you are number POS, having waited SECS seconds)
+  record [SECS|none] while recording: a message of SECS seconds ends (or none)
+  (any text)         while recording a message: the message ends
   hangup             hang up
   help               this list"""
 
-COMMANDS = ("say", "answer", "noanswer", "busy", "hangup", "help")
+COMMANDS = ("say", "answer", "noanswer", "busy", "failed", "full", "wait", "record", "hangup",
+            "help")
+_DIAL = {"answer": "completed", "noanswer": "no-answer", "no-answer": "no-answer",
+         "busy": "busy", "failed": "failed", "full": "queue-full"}
+_WAIT = re.compile(r"^wait(?:\s+(?P<pos>[0-9]{1,5}))?(?:\s+(?P<secs>[0-9]{1,5}))?\s*$", re.I)
+_RECORD = re.compile(r"^record(?:\s+(?P<secs>[0-9]{1,4}|none))?\s*$", re.I)
 
 OUTCOMES = {
     "human": "reached a person (human)",
     "other": "said why they called in their own words, then went to a person (other)",
     "voicemail": "left a voicemail for a callback (voicemail)",
+    "callback": "asked for a call back and will be called (callback)",
+    "no-message": "left no message and gave no number to call back (no-message)",
     "hangup": "hung up (hang-up)",
     "completed": "was done and heard goodbye (completed)",
 }
@@ -57,21 +69,40 @@ def parse_line(line: str, turn: Observed) -> Step | None:
     """
     text = line.strip()
     word = text.lower()
-    ringing = any(a in ("dial", "enqueue") for a in turn.actions)
-    recording = "record" in turn.actions
     if word in ("help", "?"):
         return None
     if word == "hangup":
         return Step(0, 0, "hangup")
-    if word in ("answer", "noanswer", "no-answer", "busy"):
-        if not ringing:
-            raise InputError(f"'{word}' only works while a person is being rung")
-        status = {"answer": "completed", "noanswer": "no-answer"}.get(word, word)
-        return Step(0, 0, "dial_result", status)
-    if recording:
-        return Step(0, 0, "recording")
-    if ringing:
-        raise InputError("a person is being rung: type answer, noanswer or busy")
+    moment = _moment(turn)
+    if word in _DIAL:
+        if moment not in ("ringing", "queued"):
+            raise InputError(f"'{word}' only works while a person is being rung or you wait "
+                             "in line")
+        return Step(0, 0, "dial_result", _DIAL[word])
+    if (m := _WAIT.match(text)) and moment == "queued":
+        return Step(0, 0, "wait", seconds=int(m["secs"] or 0), position=int(m["pos"] or 0))
+    if (m := _RECORD.match(text)) and moment == "recording":
+        secs = m["secs"] or "10"
+        return Step(0, 0, "recording", seconds=0 if secs.lower() == "none" else int(secs))
+    if moment == "ringing":
+        raise InputError("a person is being rung: type answer, noanswer or busy (or failed)")
+    if moment == "recording" and not ("gather" in turn.actions and
+                                      re.fullmatch(r"[0-9*#]+", text)):
+        return Step(0, 0, "recording", seconds=max(2, len(text.split())) if text else 0)
+    return _caller_input(text, word, moment)
+
+
+def _moment(turn: Observed) -> str:
+    """What the caller is doing: ringing a person, queued, recording, or at a prompt."""
+    if "dial" in turn.actions:
+        return "ringing"
+    if "enqueue" in turn.actions or "leave" in turn.actions or \
+            (turn.state or "") in QUEUE_STATES:
+        return "queued"
+    return "recording" if "record" in turn.actions else "prompt"
+
+
+def _caller_input(text: str, word: str, moment: str) -> Step:
     if not text:
         return Step(0, 0, "silence")
     if re.fullmatch(r"[0-9*#]+", text):
@@ -80,6 +111,8 @@ def parse_line(line: str, turn: Observed) -> Step | None:
     if m:
         conf = float(m["conf"]) if m["conf"] else None
         return Step(0, 0, "say", m["words"], conf)
+    if word.split()[0] in COMMANDS:
+        raise InputError(f"'{word.split()[0]}' does not fit now: type help for the list")
     close = difflib.get_close_matches(word.split()[0], COMMANDS, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise InputError(f"unknown input '{text}'{hint}: type help for the list")
@@ -93,8 +126,10 @@ class Session:
         clock: The time of the call (business hours); default now.
     """
 
-    def __init__(self, c: Compiled, clock: datetime | None = None) -> None:
+    def __init__(self, c: Compiled, clock: datetime | None = None,
+                 caller: str = DEFAULT_CALLER) -> None:
         self.c = c
+        self.caller = caller
         self.clock = clock or datetime.now(UTC).replace(microsecond=0)
         self.driver = EngineDriver(c, sid="CAsimulate")
         self.turn = Observed(None, [], [])
@@ -106,7 +141,8 @@ class Session:
 
     def start(self) -> list[str]:
         """Start the call; the lines showing what the caller hears first."""
-        t = Transcript("<simulate>", self.c.flow.id, "simulate", (), self.clock)
+        t = Transcript("<simulate>", self.c.flow.id, "simulate", (), self.clock,
+                       caller=self.caller)
         self.turn = self.driver.start(t)
         self.steps.append({"expect": {"state": self.turn.state}})
         return self.show(self.turn)
@@ -124,6 +160,17 @@ class Session:
         self.turn = self.driver.send(s)
         self.steps.append(_step_dict(s))
         self.steps.append({"expect": {"state": self.turn.state}})
+        shown = self.show(self.turn)
+        if "leave" in self.turn.actions and not self.turn.ended:
+            # the caller left the queue: Twilio reports it to the Enqueue's action URL
+            shown += self.handle_step(Step(0, 0, "dial_result", "leave"))
+        return shown
+
+    def handle_step(self, s: Step) -> list[str]:
+        """Apply a caller step the call itself causes (not typed); the lines to print."""
+        self.turn = self.driver.send(s)
+        self.steps.append(_step_dict(s))
+        self.steps.append({"expect": {"state": self.turn.state}})
         return self.show(self.turn)
 
     def show(self, turn: Observed) -> list[str]:
@@ -132,10 +179,13 @@ class Session:
         out = [f"{tag} 🔊 {' '.join(s.split())}" for s in turn.said]
         if turn.ended:
             out.append(f"📴 call ended: the caller {self.where()}")
-        elif any(a in ("dial", "enqueue") for a in turn.actions):
+        elif _moment(turn) == "ringing":
             out.append(f"{tag} 📞 ringing a person... (answer, noanswer or busy)")
+        elif _moment(turn) == "queued":
+            out.append(f"{tag} ⏳ waiting in line... (wait [POS] [SECS], answer, keys)")
         elif "record" in turn.actions:
-            out.append(f"{tag} ⏺  recording after the tone... (type the message, or Enter)")
+            out.append(f"{tag} ⏺  recording after the tone... (type the message, or Enter "
+                       "for none)")
         return out
 
     def where(self) -> str:
@@ -145,35 +195,27 @@ class Session:
 
     def transcript(self, name: str = "") -> str:
         """The session as transcript YAML, with an expect for every state visited."""
-        lines = [f"flow: {self.c.flow.id}",
-                 f"name: {json.dumps(name or f'simulated call to {self.c.flow.id}')}",
-                 f'clock: "{self.clock.isoformat()}"', "steps:"]
-        for s in self.steps:
-            (key, value), *rest = s.items()
-            if key == "expect":
-                lines.append(f"  - expect: {{state: {value['state']}}}")
-                continue
-            lines.append(f"  - {key}: {_yaml_scalar(value)}")
-            lines += [f"    {k}: {_yaml_scalar(v)}" for k, v in rest]
+        data: dict[str, Any] = {"flow": self.c.flow.id,
+                                "name": name or f"simulated call to {self.c.flow.id}",
+                                "clock": self.clock.isoformat()}
+        if self.caller != DEFAULT_CALLER:
+            data["caller"] = self.caller or "anonymous"
+        data["steps"] = self.steps
         if self.turn.outcome:
-            lines.append(f"outcome: {self.turn.outcome}")
-        return "\n".join(lines) + "\n"
+            data["outcome"] = self.turn.outcome
+        return dump(data)
 
 
 def _step_dict(s: Step) -> dict[str, Any]:
     if s.kind in ("press", "dial_result"):
         return {s.kind: s.value}
+    if s.kind == "recording":
+        return {"record": {"seconds": s.seconds} if s.seconds else "none"}
+    if s.kind == "wait":
+        return {"wait": {"position": s.position, "seconds": s.seconds}}
     if s.kind == "say":
         return {"say": s.value} | ({} if s.confidence is None else {"confidence": s.confidence})
     return {s.kind: True}
-
-
-def _yaml_scalar(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return json.dumps(str(value), ensure_ascii=False)
 
 
 def run_console(session: Session, lines: Iterable[str], echo: Callable[[str], None],
@@ -208,12 +250,16 @@ def open_flow(flow: str, flows_dir: str) -> Compiled:
         ivr.flowlang.diagnostics.FlowError: The flow file has errors.
     """
     from ivr.flowlang.catalog import compile_text, load_dir
+    from ivr.flowlang.diagnostics import FlowError, errors_in
 
     if os.path.isfile(flow):
         with open(flow, encoding="utf-8") as fh:
             return compile_text(fh.read(), flow)
-    cat, _failed = load_dir([flows_dir])
+    cat, failed = load_dir([flows_dir])
     found = cat.get(flow)
+    broken = [c for c in failed if c.flow is not None and c.flow.id == flow]
+    if found is None and broken:  # the flow exists but cannot run: say why, where
+        raise FlowError([p for c in broken for p in errors_in(c.problems)])
     if found is None:
         close = difflib.get_close_matches(flow, sorted(cat.current), n=2)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

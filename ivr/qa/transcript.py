@@ -20,7 +20,6 @@ problems are reported the same way, with ``IVR5xx`` codes (YAML problems keep th
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,72 +27,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
-from ivr.flowlang.diagnostics import Problem
-from ivr.flowlang.positions import Path, Source
+from ivr.flowlang.diagnostics import Problem, expected_one_of
+from ivr.flowlang.machine import BUILT_IN
+from ivr.flowlang.positions import Source
+from ivr.flowlang.schema_errors import SchemaCodes, schema_problems
 from ivr.flowlang.source import load, load_file
-
-CALLER_KEYS = ("press", "say", "silence", "hangup", "dial_result", "recording")
-ACTIONS = ("dial", "enqueue", "record", "hangup", "gather", "say")
-OUTCOMES = ("human", "other", "voicemail", "callback", "hangup", "completed")
-DIAL_RESULTS = ("completed", "answered", "no-answer", "busy", "failed", "canceled")
-_TRUE = {"type": "boolean", "const": True}
-
-EXPECT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "What must be true after the previous step (all keys optional).",
-    "properties": {
-        "state": {"type": "string", "minLength": 1,
-                  "description": "The state the call is in (e.g. main_menu, human)."},
-        "says": {"type": "string", "minLength": 1,
-                 "description": "Text the caller heard in the latest turn (substring, any case)."},
-        "action": {"enum": list(ACTIONS), "description": "A verb of the latest turn."},
-    },
-    "additionalProperties": False,
-}
-
-STEP_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "One caller action (press/say/silence/hangup/dial_result/recording) "
-                   "and/or an expect, checked after it.",
-    "properties": {
-        "press": {"type": "string", "pattern": "^[0-9*#]{1,40}$",
-                  "description": "DTMF keys, quoted: '1', '0#'"},
-        "say": {"type": "string", "minLength": 1, "description": "What the caller says."},
-        "confidence": {"type": "number", "minimum": 0, "maximum": 1,
-                       "description": "Speech recognition confidence of `say` (0..1)."},
-        "silence": {**_TRUE, "description": "The caller says nothing (gather timeout)."},
-        "hangup": {**_TRUE, "description": "The caller hangs up: the last step."},
-        "dial_result": {"enum": list(DIAL_RESULTS),
-                        "description": "What happened when the person was rung."},
-        "recording": {**_TRUE, "description": "The caller leaves a voicemail."},
-        "expect": EXPECT_SCHEMA,
-    },
-    "additionalProperties": False,
-}
-
-TRANSCRIPT_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://github.com/ivr/ivr/transcript.schema.json",
-    "title": "ivr QA transcript",
-    "type": "object",
-    "properties": {
-        "flow": {"type": "string", "minLength": 1, "description": "Flow id, e.g. card-services"},
-        "version": {"type": "string", "pattern": "^[0-9a-f]{12}$",
-                    "description": "Flow version the call is pinned to (ivr export sets it); "
-                                   "replay then uses that version's source"},
-        "name": {"type": "string", "minLength": 1, "description": "What this call checks."},
-        "clock": {"type": "string", "description": "ISO time of the call (fixes business "
-                                                   "hours), e.g. 2026-11-20T14:05:00-05:00"},
-        "steps": {"type": "array", "items": STEP_SCHEMA},
-        "outcome": {"enum": list(OUTCOMES), "description": "Where the call went in the end."},
-    },
-    "required": ["flow", "steps"],
-    "additionalProperties": False,
-}
+from ivr.qa.transcript_schema import (
+    CALLER_KEYS,
+    DEFAULT_CALLER,
+    RECORDING_SECONDS,
+    TRANSCRIPT_SCHEMA,
+)
 
 _VALIDATOR = Draft202012Validator(TRANSCRIPT_SCHEMA)
+_CODES = SchemaCodes(wrong_type="IVR501", missing_key="IVR503", unknown_key="IVR502",
+                     bad_value="IVR504", yaml_traps=False)
 
 
 @dataclass(frozen=True)
@@ -117,10 +66,13 @@ class Step:
     Args:
         number: 1-based position in ``steps``.
         line: Line of the step in the file.
-        kind: One of :data:`CALLER_KEYS`, or "" for an expect-only step.
+        kind: One of :data:`CALLER_KEYS` (``dial`` is read as ``dial_result``, ``record``
+            as ``recording``), or "" for an expect-only step.
         value: Keys pressed, words said or the dial result.
         confidence: Speech confidence for ``say``.
         expect: What to check after the action.
+        seconds: ``recording``: seconds of message (0: none); ``wait``: seconds waited.
+        position: ``wait``: the caller's place in the queue (0: unknown).
     """
 
     number: int
@@ -129,12 +81,18 @@ class Step:
     value: str = ""
     confidence: float | None = None
     expect: Expect | None = None
+    seconds: int = 0
+    position: int = 0
 
     def describe(self) -> str:
         """The caller action as written, e.g. ``press "1"``."""
         if self.kind in ("press", "say", "dial_result"):
             conf = f" (confidence {self.confidence})" if self.confidence is not None else ""
             return f'{self.kind} "{self.value}"{conf}'
+        if self.kind == "recording":
+            return f"record {self.seconds} s" if self.seconds else "record none"
+        if self.kind == "wait":
+            return f"wait (position {self.position}, {self.seconds} s)"
         return self.kind or "expect"
 
 
@@ -149,6 +107,8 @@ class Transcript:
     clock: datetime | None = None
     outcome: str = ""
     version: str = ""
+    caller: str = DEFAULT_CALLER
+    """The number the call comes from ('' when withheld: ``caller: anonymous``)."""
 
 
 @dataclass
@@ -205,63 +165,11 @@ def _structure(src: Source) -> list[Problem]:
     if not isinstance(src.data, dict):
         return [src.problem("IVR501", "a transcript must be a mapping",
                             (), "start with 'flow: <flow id>' and 'steps:'")]
-    seen: set[tuple[int, int, str]] = set()
-    out = []
-    for err in sorted(_VALIDATOR.iter_errors(src.data), key=lambda e: list(map(str, e.path))):
-        p = _problem(src, err)
-        if (p.line, p.col, p.message) not in seen:
-            seen.add((p.line, p.col, p.message))
-            out.append(p)
-    return out
-
-
-def _problem(src: Source, err: ValidationError) -> Problem:
-    path: Path = tuple(err.absolute_path)
-    if err.validator == "additionalProperties":
-        allowed = sorted(err.schema.get("properties", {}))
-        name = str(next((k for k in err.instance if k not in allowed), "?"))
-        return src.problem("IVR502", f"unknown key '{name}'", path + (name,),
-                           _expected(name, allowed), key=True)
-    if err.validator == "required":
-        missing = err.message.split("'")[1]
-        return src.problem("IVR503", f"missing required key '{missing}'", path,
-                           f"add '{missing}:' here", key=True)
-    if err.validator == "type" or err.validator == "const":
-        return _wrong_type(src, err, path)
-    if err.validator == "enum":
-        return src.problem("IVR504", f"'{err.instance}' is not allowed here", path,
-                           _expected(str(err.instance), [str(v) for v in err.validator_value]))
-    desc = err.schema.get("description", "") if isinstance(err.schema, dict) else ""
-    return src.problem("IVR504", f"invalid value: {err.message}", path,
-                       f"expected: {desc}" if desc else "")
+    return schema_problems(src, _VALIDATOR, _CODES)
 
 
 def _expected(name: str, allowed: list[str]) -> str:
-    hint = f"expected one of: {', '.join(repr(a) for a in allowed)}"
-    close = difflib.get_close_matches(name, allowed, n=1)
-    return hint + (f"  (did you mean '{close[0]}'?)" if close else "")
-
-
-def _wrong_type(src: Source, err: ValidationError, path: Path) -> Problem:
-    at = src.pos(path)
-    wanted = {"string": "text", "object": "a mapping", "array": "a list", "number": "a number",
-              "boolean": "true"}
-    names = {"str": "text", "int": "a number", "float": "a number", "bool": "true/false",
-             "dict": "a mapping", "list": "a list", "NoneType": "nothing"}
-    want = "true" if err.validator == "const" else wanted.get(str(err.validator_value),
-                                                               str(err.validator_value))
-    got = names.get(type(err.instance).__name__, type(err.instance).__name__)
-    if err.validator == "const":
-        got = repr(err.instance).lower() if isinstance(err.instance, bool) else got
-    hint = ""
-    if want == "text" and at.tag in ("int", "float"):
-        hint = f"quote it: '{at.text}'" + (f" (YAML reads {at.text} as {err.instance})"
-                                           if at.text != str(err.instance) else "")
-    elif want == "text" and at.tag == "bool":
-        hint = f"quote it: '{at.text}' (YAML reads {at.text} as a boolean)"
-    elif err.validator == "const":
-        hint = "leave the step out instead of setting it to false"
-    return src.problem("IVR501", f"expected {want}, found {got}", path, hint)
+    return expected_one_of(name, allowed)
 
 
 # --- phase 3: meaning -------------------------------------------------------------------
@@ -279,7 +187,7 @@ def _semantics(src: Source, flows: Mapping[str, Any] | None) -> list[Problem]:
         out.append(src.problem("IVR505", f"unknown flow '{flow_id}'", ("flow",),
                                _expected(flow_id, sorted(flows))))
         return out
-    known = [*flows[flow_id].states, "human", "__voicemail__", "__end__"]
+    known = [*flows[flow_id].states, *BUILT_IN]
     for i, step in enumerate(data["steps"]):
         state = (step.get("expect") or {}).get("state")
         if state and state not in known:
@@ -330,19 +238,42 @@ def parse_clock(raw: str, flow: Any) -> datetime | None:
     return when
 
 
+def _caller_step(raw: Mapping[str, Any]) -> tuple[str, str]:
+    """(kind, value) of a step, with the aliases read as their kind."""
+    kind = next((k for k in CALLER_KEYS if k in raw), "")
+    value = str(raw[kind]) if kind in ("press", "say", "dial_result", "dial") else ""
+    return {"dial": "dial_result", "record": "recording"}.get(kind, kind), value
+
+
+def _numbers(raw: Mapping[str, Any]) -> dict[str, int]:
+    """``seconds``/``position`` of a recording or wait step."""
+    if "record" in raw:
+        rec = raw["record"]
+        return {"seconds": int(rec["seconds"]) if isinstance(rec, dict) else 0}
+    if "recording" in raw:
+        return {"seconds": RECORDING_SECONDS}
+    if "wait" in raw:
+        return {"seconds": int(raw["wait"].get("seconds", 0)),
+                "position": int(raw["wait"].get("position", 0))}
+    return {}
+
+
 def _build(src: Source, flows: Mapping[str, Any] | None) -> Transcript:
     data: dict[str, Any] = src.data
     flow = (flows or {}).get(data["flow"])
     steps = []
     for i, raw in enumerate(data["steps"]):
-        kind = next((k for k in CALLER_KEYS if k in raw), "")
-        value = str(raw[kind]) if kind in ("press", "say", "dial_result") else ""
         exp = raw.get("expect")
         conf = raw.get("confidence")
-        steps.append(Step(i + 1, src.pos(("steps", i)).line, kind, value,
-                          float(conf) if conf is not None else None,
-                          Expect(**exp) if exp is not None else None))
+        numbers = _numbers(raw)
+        steps.append(Step(i + 1, src.pos(("steps", i)).line, *_caller_step(raw),
+                          confidence=float(conf) if conf is not None else None,
+                          expect=Expect(**exp) if exp is not None else None,
+                          seconds=numbers.get("seconds", 0),
+                          position=numbers.get("position", 0)))
     default_name = src.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     clock = parse_clock(data["clock"], flow) if "clock" in data else None
+    caller = str(data.get("caller", DEFAULT_CALLER))
     return Transcript(src.file, data["flow"], data.get("name", default_name), tuple(steps),
-                      clock, data.get("outcome", ""), data.get("version", ""))
+                      clock, data.get("outcome", ""), data.get("version", ""),
+                      "" if caller == "anonymous" else caller)

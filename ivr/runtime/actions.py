@@ -1,7 +1,8 @@
-"""Actions the engine asks for, as data: one frozen dataclass per TwiML verb, plus Job.
+"""Actions the engine asks for, as data: a :data:`Verb` (one frozen dataclass per TwiML
+verb) or a :class:`Job` (a side effect for after the turn: not a verb, renders nothing).
 
-The engine returns a list of these; :mod:`ivr.telephony.twiml` is the only place that turns them
-into TwiML, and the web layer hands :class:`Job` effects to RQ. Callback URLs are not
+The engine returns a list of actions; :mod:`ivr.telephony.twiml` is the only place that
+turns verbs into TwiML, and the store commits the jobs with the turn. Callback URLs are not
 URLs here but *event names* (``"turn"``, ``"dial"``, ``"recording"``): the renderer turns
 them into the flow's webhook URLs, the simulator and replayer ignore them.
 """
@@ -114,7 +115,10 @@ class Job:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-Action = Say | Play | Pause | Gather | Dial | Enqueue | Record | Redirect | Hangup | Leave | Job
+Verb = Say | Play | Pause | Gather | Dial | Enqueue | Record | Redirect | Hangup | Leave
+"""What the caller hears or Twilio does: the TwiML verbs."""
+Action = Verb | Job
+"""What a step returns: verbs for this turn's TwiML, jobs for after it."""
 
 VERBS: dict[str, type] = {c.__name__.lower(): c for c in
                           (Say, Play, Pause, Gather, Dial, Enqueue, Record, Redirect, Hangup,

@@ -1,164 +1,157 @@
 """The no-I/O core: ``step(compiled, call, event) -> (call, actions)``.
 
-The Flask webhook, ``ivr simulate`` and ``ivr replay`` all drive this one function. It
-imports no Flask, Redis, RQ or twilio: everything it knows arrives as arguments, and
-everything it wants done leaves as data (:mod:`ivr.runtime.actions`). The human escape hatch is
-checked first in every state; silence and confusion escalate to a person; a person who
-does not answer leads to voicemail and a callback, never to silence.
+The Flask webhooks, ``ivr simulate``, ``ivr replay``, ``ivr validate --explore`` and the
+console's simulator all drive this one function. It imports no Flask, Redis, RQ or twilio:
+everything it knows arrives as arguments, and everything it wants done leaves as data
+(:mod:`ivr.runtime.actions`: TwiML verbs and jobs).
+
+Every state a call can be in belongs to this machine: the flow's states (menus,
+announcements, collects, captures, voicemail, goodbyes) and the engine's own
+(:data:`ivr.flowlang.machine.BUILT_IN`: the person, the callback offer, voicemail, the
+queue and its callback choice). Each state's handler answers the event and names the
+trigger to fire; :func:`_run` moves the call through the compiled machine until the
+caller must act again. The human escape hatch is checked first in every flow state;
+silence and confusion escalate to a person; a person who does not answer leads to the
+callback offer and voicemail, never to silence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 
 from ivr.flowlang.hours import is_open
-from ivr.flowlang.machine import END, VOICEMAIL, Compiled
-from ivr.flowlang.model import HUMAN, OTHER, Flow, Intent, Kind, State
-from ivr.runtime import language, prompts
-from ivr.runtime.actions import (
-    Action,
-    Dial,
-    Enqueue,
-    Gather,
-    Hangup,
-    Job,
-    Record,
-    Say,
+from ivr.flowlang.machine import (
+    CALLBACK_CONFIRM,
+    CALLBACK_NUMBER,
+    END,
+    OFFER,
+    VOICEMAIL,
+    WAIT,
+    Compiled,
 )
+from ivr.flowlang.model import HUMAN, OTHER, Kind, State
+from ivr.runtime import language, person, prompts, waiting
+from ivr.runtime.actions import Action, Gather, Hangup, Record, Say
 from ivr.runtime.events import CallState, Event, EventKind
 from ivr.runtime.matcher import match
-from ivr.runtime.redact import mask_number, redact_digits, redact_text, words_to_digits
+from ivr.runtime.redact import redact_digits, redact_text, words_to_digits
+from ivr.runtime.work import DEFAULTS, PATH_KEEP, Options, Work, intent_named
 
 MAX_HOPS = 64
-PATH_KEEP = 24
-ANSWERED = {"completed", "answered", "bridged"}
+Handler = Callable[[Work], "str | None"]
 
 
-@dataclass
-class _Turn:
-    """Scratch space for one step: the flow, the call being changed and what to say."""
+def step(c: Compiled, call: CallState, event: Event,
+         options: Options = DEFAULTS) -> tuple[CallState, list[Action]]:
+    """Apply ``event`` to ``call`` under flow ``c``; return the new state and the actions.
 
-    c: Compiled
-    call: CallState
-    event: Event
-    out: list[Action] = field(default_factory=list)
-    said: list[Say] = field(default_factory=list)
-    offer_callback: bool = False
-
-    @property
-    def flow(self) -> Flow:
-        return self.c.flow
-
-    @property
-    def lang(self) -> str:
-        """The language the caller chose ('' = the flow's default)."""
-        return self.call.language
-
-    def say(self, text: str) -> None:
-        voice, code = language.voice(self.flow, self.lang)
-        self.said.append(Say(prompts.tr(text, self.lang), voice, code))
-
-    def text(self, s: State, key: str = "prompt") -> str:
-        return language.text(s, key, self.lang)
-
-
-def step(c: Compiled, call: CallState, event: Event) -> tuple[CallState, list[Action]]:
-    """Apply ``event`` to ``call`` under flow ``c``; return the new state and the actions."""
-    t = _Turn(c, replace(call, slots=dict(call.slots), path=list(call.path),
-                         edges=list(call.edges)), event)
+    ``options`` are the deployment's (hold music, callback offers while queued).
+    """
+    t = Work(c, replace(call, slots=dict(call.slots), path=list(call.path),
+                        edges=list(call.edges), hops=[]), event, options)
     t.call.turn += 1
     if t.call.ended:
         return t.call, [Hangup()]
     if event.kind is EventKind.HANGUP:
-        _finish(t, t.call.outcome or "hangup")
-        return t.call, t.out
-    if event.kind is EventKind.START or not t.call.state:
+        person.finish(t, t.call.outcome or "hangup")
+    elif event.kind is EventKind.START or not t.call.state:
         t.call.started = t.call.started or event.now.isoformat()
-        if t.call.callback:  # we are returning a call the caller asked for: straight to a person
+        if t.call.callback:  # we are returning a call the caller asked for: to a person
             t.say(prompts.CALLBACK_HELLO)
-            _run(t, HUMAN, "callback")
+            _run(t, "callback", HUMAN)
         else:
-            _run(t, c.flow.start, "start")
+            _run(t, "start", c.flow.start)
     else:
-        _dispatch(t)
+        trigger = _handler(t)(t)
+        if trigger:
+            _run(t, trigger)
+    t.call.path = t.call.path[-PATH_KEEP:]
+    t.call.edges = t.call.edges[-PATH_KEEP:]
     return t.call, t.out
 
 
-def _dispatch(t: _Turn) -> None:
+_BUILT_IN: dict[str, Handler] = {
+    HUMAN: person.on_human, OFFER: person.on_offer,
+    VOICEMAIL: lambda t: person.on_voicemail(t, None), WAIT: waiting.on_wait,
+    CALLBACK_CONFIRM: waiting.on_confirm, CALLBACK_NUMBER: waiting.on_number,
+}
+
+
+def _handler(t: Work) -> Handler:
+    """Who answers an event in the call's state (the human check first in flow states)."""
     name = t.call.state
-    if name == HUMAN:
-        _after_dial(t)
-    elif name == VOICEMAIL or _state(t, name).kind is Kind.VOICEMAIL:
-        _after_voicemail(t)
-    elif _wants_human(t):
-        _go(t, "human")
-    else:
-        s = _state(t, name)
-        handler = {Kind.MENU: _on_menu, Kind.COLLECT: _on_collect, Kind.CAPTURE: _on_capture}
-        handler.get(s.kind, _on_unexpected)(t, s)
+    if name in _BUILT_IN:
+        return _BUILT_IN[name]
+    s = _state(t, name)
+    if s.kind is Kind.VOICEMAIL:
+        return lambda t: person.on_voicemail(t, s)
+    if t.event.kind in person.STALE:  # late or forged: the caller hears the state again
+        return lambda t: _arrive(t)
+    if t.wants_human():
+        return lambda t: "human"
+    on = {Kind.MENU: _on_menu, Kind.COLLECT: _on_collect, Kind.CAPTURE: _on_capture}
+    handler = on.get(s.kind, _on_unexpected)
+    return lambda t: handler(t, s)
 
 
-def _state(t: _Turn, name: str) -> State:
+def _state(t: Work, name: str) -> State:
     s = t.flow.states.get(name)
     if s is None:
         raise KeyError(f"call is in unknown state {name!r}")
     return s
 
 
-def _wants_human(t: _Turn) -> bool:
-    e, h = t.event, t.flow.human
-    if e.kind is EventKind.DIGITS:
-        return e.digits in h.keys
-    if e.kind is EventKind.SPEECH:
-        phrases = language.human_phrases(t.flow, t.lang)
-        return match(e.text, (), phrases, t.flow.matching).kind == "human"
-    return False
-
-
 # --- moving through the graph -------------------------------------------------------------
 
-def _go(t: _Turn, trigger: str) -> None:
-    _run(t, t.c.fire(t.call.state, trigger), trigger)
-
-
-def _run(t: _Turn, dest: str, trigger: str) -> None:
-    """Enter ``dest`` and keep going through announcements until the caller must act."""
-    src = t.call.state
+def _run(t: Work, trigger: str, dest: str = "") -> None:
+    """Fire ``trigger`` (or go to ``dest``) and keep going until the caller must act."""
     for _ in range(MAX_HOPS):
-        _enter(t, src, trigger, dest)
-        s = t.flow.states.get(dest)
-        if dest == HUMAN:
-            return _human(t)
-        if dest in (VOICEMAIL, END) or s is None:
-            return _voicemail(t, None) if dest == VOICEMAIL else _hangup(t)
-        if s.kind is Kind.SAY:
-            t.say(t.text(s))
-            trigger = "next"
-        elif s.kind is Kind.HOURS:
-            trigger = "open" if is_open(t.flow.hours, t.event.now) else "closed"
-        else:
-            return _wait(t, s)
-        src, dest = dest, t.c.fire(dest, trigger)
+        t.enter(trigger, dest or t.c.fire(t.call.state, trigger))
+        dest = ""
+        next_trigger = _arrive(t)
+        if next_trigger is None:
+            return
+        trigger = next_trigger
     raise RuntimeError(f"flow {t.flow.id} loops without waiting for the caller")
 
 
-def _enter(t: _Turn, src: str, trigger: str, dest: str) -> None:
-    t.call.state = dest
-    t.call.no_input = t.call.no_match = 0
-    t.call.pending = ""
-    t.call.path = (t.call.path + [dest])[-PATH_KEEP:]
-    t.call.edges = (t.call.edges + [f"{src}>{trigger}>{dest}"])[-PATH_KEEP:]
-
-
-def _wait(t: _Turn, s: State, retry: str = "") -> None:
+def _arrive(t: Work) -> str | None:
+    """Render the state just entered; a trigger when the call moves on at once."""
+    name = t.call.state
+    if name == HUMAN:
+        return person.arrive_human(t)
+    if name == OFFER:
+        return person.arrive_offer(t)
+    if name == VOICEMAIL:
+        return person.arrive_voicemail(t, None)
+    if name == WAIT:
+        return waiting.arrive_wait(t)
+    if name == CALLBACK_CONFIRM:
+        return waiting.arrive_confirm(t)
+    if name == CALLBACK_NUMBER:
+        return waiting.arrive_number(t)
+    if name == END:
+        return person.finish(t, t.call.outcome or "completed", hang_up=True)
+    s = _state(t, name)
+    if s.kind is Kind.SAY:
+        t.say(t.text(s))
+        return "next"
+    if s.kind is Kind.HOURS:
+        return "open" if is_open(t.flow.hours, t.event.now) else "closed"
     if s.kind is Kind.GOODBYE:
         t.say(t.text(s))
-        return _hangup(t)
+        return person.finish(t, t.call.outcome or "completed", hang_up=True)
     if s.kind is Kind.VOICEMAIL:
-        return _voicemail(t, s)
+        return person.arrive_voicemail(t, s)
+    return _wait(t, s)
+
+
+def _wait(t: Work, s: State, retry: str = "") -> str | None:
+    """Ask (a menu, a collect or a capture) and wait for the caller."""
     if s.kind is Kind.CAPTURE and s.record:  # the caller's own words, as audio + transcript
         t.say(t.text(s))
-        t.out.extend(t.said)
+        t.speak()
         t.out.append(Record(max_length=45, finish_on_key="#", play_beep=True, timeout=4,
                             transcribe=True))
         return None
@@ -166,7 +159,7 @@ def _wait(t: _Turn, s: State, retry: str = "") -> None:
         t.say(retry)
     prompt = t.text(s, "reprompt") if retry and s.reprompt else t.text(s)
     if t.call.pending:
-        intent = _intent(s, t.call.pending, t.lang)
+        intent = intent_named(s, t.call.pending, t.lang)
         prompt = prompts.confirm(intent.confirm or prompts.guess(intent.name, intent.phrases),
                                  t.lang)
     t.say(prompt)
@@ -174,11 +167,12 @@ def _wait(t: _Turn, s: State, retry: str = "") -> None:
         # GetHuman R9: offer the other languages at the first prompt, each in its own voice
         t.said.extend(Say(lang.offer, lang.voice, lang.code) for lang in t.flow.languages)
     t.out.append(_gather(t, s))
+    return None
 
 
-def _gather(t: _Turn, s: State) -> Gather:
+def _gather(t: Work, s: State) -> Gather:
     human = language.human_phrases(t.flow, t.lang)
-    code = language.voice(t.flow, t.lang)[1]
+    code = t.code()
     if s.kind is Kind.COLLECT and s.collect:
         return Gather(tuple(t.said), "dtmf speech", s.collect.max_digits, "#", 7, "auto",
                       human, code)
@@ -189,13 +183,9 @@ def _gather(t: _Turn, s: State) -> Gather:
     return Gather(tuple(t.said), "dtmf speech", width, "", 6, "auto", tuple(hints[:100]), code)
 
 
-def _intent(s: State, name: str, code: str = "") -> Intent:
-    return next(i for i in language.intents(s, code) if i.name == name)
-
-
 # --- per kind ----------------------------------------------------------------------------
 
-def _on_menu(t: _Turn, s: State) -> None:
+def _on_menu(t: Work, s: State) -> str | None:
     e = t.event
     if t.call.pending:
         return _on_confirm(t, s)
@@ -205,13 +195,13 @@ def _on_menu(t: _Turn, s: State) -> None:
     if e.kind is EventKind.DIGITS:
         chosen = next((i.name for i in s.intents if e.digits in i.keys), "")
         t.call.heard = redact_digits(e.digits)
-        return _go(t, f"intent_{chosen}") if chosen else _retry(t, s, "no_match")
+        return f"intent_{chosen}" if chosen else _retry(t, s, "no_match")
     if e.kind is EventKind.SPEECH:
         return _on_menu_speech(t, s)
-    _retry(t, s, "no_input")
+    return _retry(t, s, "no_input")
 
 
-def _on_menu_speech(t: _Turn, s: State) -> None:
+def _on_menu_speech(t: Work, s: State) -> str | None:
     e = t.event
     t.call.heard = redact_text(e.text)
     m = match(e.text, language.intents(s, t.lang), language.human_phrases(t.flow, t.lang),
@@ -221,42 +211,45 @@ def _on_menu_speech(t: _Turn, s: State) -> None:
     names = {i.name for i in s.intents}
     if m.kind == OTHER and OTHER in names:
         t.call.reason = t.call.heard
-        return _go(t, f"intent_{OTHER}")
+        return f"intent_{OTHER}"
     if m.kind == "confirm" and m.intent in names:
         t.call.pending = m.intent
         return _wait(t, s)
     if m.intent in names:
-        return _go(t, f"intent_{m.intent}")
-    _retry(t, s, "no_match")
+        return f"intent_{m.intent}"
+    return _retry(t, s, "no_match")
 
 
-def _on_confirm(t: _Turn, s: State) -> None:
+def _on_confirm(t: Work, s: State) -> str | None:
     e = t.event
     answer = prompts.yes_no(e.digits if e.kind is EventKind.DIGITS else e.text, t.lang)
     pending = t.call.pending
     if answer is True:
-        return _go(t, f"intent_{pending}")
+        return f"intent_{pending}"
     t.call.pending = ""
     if answer is False:
         return _wait(t, s, prompts.SORRY_CONFIRM)
     t.call.pending = pending
-    _retry(t, s, "no_input" if e.kind is EventKind.NO_INPUT else "no_match")
+    return _retry(t, s, "no_input" if e.kind is EventKind.NO_INPUT else "no_match")
 
 
-def _on_collect(t: _Turn, s: State) -> None:
+def _on_collect(t: Work, s: State) -> str | None:
+    """Digits into a slot. A human key alone (the whole entry: ``0``, ``0#``) was already
+    taken as a request for a person; a 0 inside a longer entry is a digit."""
     e, col = t.event, s.collect
     assert col is not None
-    digits = e.digits if e.kind is EventKind.DIGITS else words_to_digits(e.text)
     if e.kind is EventKind.NO_INPUT:
         return _retry(t, s, "no_input")
+    digits = e.digits if e.kind is EventKind.DIGITS else words_to_digits(e.text)
     t.call.heard = redact_digits(digits, col.sensitive)
-    if digits.isdigit() and col.min_digits <= len(digits) <= col.max_digits:
+    if digits.isascii() and digits.isdigit() and col.min_digits <= len(digits) <= \
+            col.max_digits:
         t.call.slots[col.slot] = redact_digits(digits, col.sensitive)
-        return _go(t, "next")
-    _retry(t, s, "no_match")
+        return "next"
+    return _retry(t, s, "no_match")
 
 
-def _on_capture(t: _Turn, s: State) -> None:
+def _on_capture(t: Work, s: State) -> str | None:
     e = t.event
     words = redact_text(e.text) if e.kind is EventKind.SPEECH else ""
     recorded = e.kind is EventKind.RECORDING and bool(e.url)
@@ -265,113 +258,24 @@ def _on_capture(t: _Turn, s: State) -> None:
         "(left a recorded message)" if recorded else "(the caller did not say)")
     t.call.heard = words
     t.call.outcome = "other"
-    t.out.append(Job("inbox", {"sid": t.call.sid, "flow": t.flow.id, "version": t.call.version,
-                               "state": s.name, "path": t.call.path[-6:], "said": words,
-                               "recording": e.url if recorded else "",
-                               "caller": mask_number(t.call.caller),
-                               "at": t.event.now.isoformat()}))
-    _go(t, "next")
+    t.job("inbox", version=t.call.version, state=s.name, path=t.call.path[-6:], said=words,
+          recording=e.url if recorded else "", caller=t.masked_caller(), turn=t.call.turn)
+    return "next"
 
 
-def _on_unexpected(t: _Turn, s: State) -> None:
+def _on_unexpected(t: Work, s: State) -> str | None:
     """A webhook for a state that does not wait (stale/duplicate): carry on from it."""
-    _run(t, s.name, "resume")
+    return _arrive(t)
 
 
-def _retry(t: _Turn, s: State, why: str) -> None:
+def _retry(t: Work, s: State, why: str) -> str | None:
     count = t.call.no_input + 1 if why == "no_input" else t.call.no_match + 1
     limit = s.retries.no_input if why == "no_input" else s.retries.no_match
     if count > limit:
         t.say(prompts.GIVE_UP)
-        return _go(t, "give_up")
+        return "give_up"
     if why == "no_input":
         t.call.no_input = count
     else:
         t.call.no_match = count
-    text = prompts.retry(why, count, t.flow.human.keys, t.lang)
-    _wait(t, s, text)
-
-
-# --- the human, voicemail and the end ----------------------------------------------------
-
-def _human(t: _Turn) -> None:
-    if not is_open(t.flow.hours, t.event.now):
-        t.say(prompts.CLOSED)
-        return _go(t, "closed")
-    h = t.flow.human
-    t.call.outcome = t.call.outcome or "human"
-    t.call.whisper = prompts.whisper(t.call, t.flow)
-    t.say(prompts.CONNECTING)
-    t.out.extend(t.said)
-    t.out.append(Enqueue(h.enqueue) if h.enqueue else Dial(h.dial, t.call.whisper, h.timeout))
-
-
-def _after_dial(t: _Turn) -> None:
-    e = t.event
-    if e.kind is EventKind.DIAL_RESULT and e.status in ANSWERED:
-        return _finish(t, t.call.outcome or "human", hang_up=True)
-    if e.kind is EventKind.DIAL_RESULT and e.status == "leave":
-        t.say(prompts.CALLBACK_GOODBYE)  # the caller left the queue for a callback
-        return _finish(t, "callback", hang_up=True)
-    if e.kind is EventKind.DIAL_RESULT and e.status == "hangup":
-        return _finish(t, "hangup")  # hung up while queued: nobody left to talk to
-    if e.kind is EventKind.DIGITS or e.kind is EventKind.SPEECH:
-        return _human(t)
-    t.say(prompts.UNAVAILABLE)
-    t.offer_callback = bool(t.call.caller)
-    _go(t, "unavailable")
-
-
-def _voicemail(t: _Turn, s: State | None) -> None:
-    promise = language.callback_promise(t.flow, t.lang)
-    if t.offer_callback:  # GetHuman R4: nobody answered, so offer a call back first
-        t.say(prompts.offer_callback(t.lang))
-        code = language.voice(t.flow, t.lang)[1]
-        t.out.append(Gather(tuple(t.said), "dtmf", 1, "", 4, language=code, fallthrough=True))
-        t.said = []
-    t.say(t.text(s) if s else prompts.voicemail(promise, t.lang))
-    t.out.extend(t.said)
-    t.out.append(Record())
-
-
-def _after_voicemail(t: _Turn) -> None:
-    e = t.event
-    if e.kind is EventKind.DIGITS and e.digits == "1" and t.call.caller:
-        return _callback_accepted(t)
-    t.call.outcome = "voicemail"
-    t.out.append(Job("callback", {"sid": t.call.sid, "flow": t.flow.id, "caller": t.call.caller,
-                                  "recording": e.url, "duration": e.duration,
-                                  "reason": t.call.reason, "slots": t.call.slots,
-                                  "path": t.call.path[-6:], "at": e.now.isoformat()}))
-    if t.call.state == VOICEMAIL:
-        t.say(prompts.voicemail_saved(language.callback_promise(t.flow, t.lang), t.lang))
-        return _go(t, "next")
-    _go(t, "next")
-
-
-def _callback_accepted(t: _Turn) -> None:
-    """The caller pressed 1 for a call back at the number they are calling from."""
-    promise = language.callback_promise(t.flow, t.lang)
-    t.out.append(Job("callback", {"sid": t.call.sid, "flow": t.flow.id, "caller": t.call.caller,
-                                  "number": t.call.caller, "recording": "", "duration": 0,
-                                  "reason": t.call.reason, "slots": t.call.slots,
-                                  "path": t.call.path[-6:], "at": t.event.now.isoformat()}))
-    t.say(prompts.callback_confirmed(promise, t.lang))
-    _finish(t, "callback", hang_up=True)
-
-
-def _hangup(t: _Turn) -> None:
-    _finish(t, t.call.outcome or "completed", hang_up=True)
-
-
-def _finish(t: _Turn, outcome: str, hang_up: bool = False) -> None:
-    t.call.outcome = outcome
-    t.call.ended = True
-    if t.call.state != END:
-        _enter(t, t.call.state, "end", END)
-    t.out.extend(t.said)
-    if hang_up:
-        t.out.append(Hangup())
-    t.out.append(Job("call_end", {"sid": t.call.sid, "flow": t.flow.id,
-                                  "version": t.call.version, "outcome": outcome,
-                                  "at": t.event.now.isoformat()}))
+    return _wait(t, s, prompts.retry(why, count, t.flow.human.keys, t.lang))

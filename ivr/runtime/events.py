@@ -71,14 +71,41 @@ class Event:
         return cls(EventKind.DIGITS, digits=digits, now=now or datetime.now(UTC))
 
     @classmethod
-    def say(cls, text: str, confidence: float | None = None,
-            now: datetime | None = None) -> Event:
+    def speech(cls, text: str, confidence: float | None = None,
+               now: datetime | None = None) -> Event:
+        """The caller said ``text`` (Twilio's SpeechResult)."""
         return cls(EventKind.SPEECH, text=text, confidence=confidence,
                    now=now or datetime.now(UTC))
 
     @classmethod
     def silence(cls, now: datetime | None = None) -> Event:
         return cls(EventKind.NO_INPUT, now=now or datetime.now(UTC))
+
+    @classmethod
+    def dialled(cls, status: str, now: datetime | None = None) -> Event:
+        """A Dial or Enqueue ended: DialCallStatus / QueueResult (``busy``, ``leave``...)."""
+        return cls(EventKind.DIAL_RESULT, status=status, now=now or datetime.now(UTC))
+
+    @classmethod
+    def recorded(cls, url: str, duration: int, now: datetime | None = None) -> Event:
+        """A Record ended; no message when ``duration`` is 0 or there is no ``url``."""
+        return cls(EventKind.RECORDING, url=url, duration=duration,
+                   now=now or datetime.now(UTC))
+
+    @classmethod
+    def tick(cls, queue: QueueStatus, now: datetime | None = None) -> Event:
+        """Twilio asked for the wait document: the caller is waiting in the queue."""
+        return cls(EventKind.QUEUE_TICK, queue=queue, now=now or datetime.now(UTC))
+
+    @classmethod
+    def hangup(cls, now: datetime | None = None) -> Event:
+        """The caller hung up (status callback)."""
+        return cls(EventKind.HANGUP, now=now or datetime.now(UTC))
+
+    @property
+    def recording(self) -> bool:
+        """A RECORDING event that carries a message (a URL and more than 0 seconds)."""
+        return self.kind is EventKind.RECORDING and bool(self.url) and self.duration > 0
 
 
 @dataclass
@@ -110,6 +137,17 @@ class CallState:
     language: str = ""
     started: str = ""
     ended: bool = False
+    leg: int = 0
+    """The turn whose action URLs a Dial or Enqueue carries: its result may arrive after
+    later turns (queue ticks), and is applied to the call as it is then."""
+    waited: int = 0
+    """Seconds the caller had waited in the queue at the last tick (Twilio's QueueTime)."""
+    ticks: int = 0
+    """Queue ticks so far (0: the next one is the first wait announcement)."""
+    expected: int = 0
+    """Seconds until a person answers, as last estimated in the queue."""
+    hops: list[str] = field(default_factory=list)
+    """Every edge ``src>trigger>dest`` this turn took (``edges`` keeps only the last few)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict without empty fields (kept small: it is stored every turn)."""

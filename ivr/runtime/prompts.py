@@ -22,6 +22,19 @@ _YES = {"yes", "yeah", "yep", "correct", "right", "sure", "that's right", "thats
         "sí", "si", "claro", "correcto", "así es", "eso es"}
 _NO = {"no", "nope", "wrong", "not really", "incorrect", "2", "incorrecto", "para nada"}
 CALLBACK_HELLO = "Hello, we're returning your call, as you asked. Connecting you to a person now."
+NO_MESSAGE = "Sorry, I didn't get a message."
+RECORD_NOW = "Please leave your message after the tone, then press pound."
+NO_MESSAGE_GOODBYE = ("We did not get a message, and we have no number to call you back. "
+                      "Please call again when you can. Goodbye.")
+QUEUE_OFFER = ("If you'd rather not wait, press 1 to keep your place in line and we'll call "
+               "you back. Or stay on the line.")
+KEEP_PLACE = "No problem. You keep your place in line."
+STILL_WAITING = "Thank you for waiting. You keep your place in line."
+IN_LINE = "You are in line for the next available person. Please stay on the line."
+ASK_NUMBER = ("Please enter the phone number we should call, with the area code, then press "
+              "pound.")
+NOT_A_NUMBER = "Sorry, that doesn't look like a phone number."
+NUMBER_FAILED = "Sorry, that number didn't work. You keep your place in line."
 
 _ES = {
     CONNECTING: "Le comunico con una persona. Por favor, espere.",
@@ -33,6 +46,19 @@ _ES = {
                       "Adiós.",
     CALLBACK_HELLO: "Hola, le devolvemos la llamada, como nos pidió. Le comunico con una "
                     "persona.",
+    NO_MESSAGE: "Disculpe, no recibí ningún mensaje.",
+    RECORD_NOW: "Por favor, deje su mensaje después del tono y oprima la tecla de número.",
+    NO_MESSAGE_GOODBYE: "No recibimos ningún mensaje y no tenemos un número para devolverle "
+                        "la llamada. Por favor, llame de nuevo cuando pueda. Adiós.",
+    QUEUE_OFFER: "Si prefiere no esperar, oprima 1 para conservar su lugar en la fila y le "
+                 "devolveremos la llamada. O permanezca en la línea.",
+    KEEP_PLACE: "Entendido. Conserva su lugar en la fila.",
+    STILL_WAITING: "Gracias por esperar. Conserva su lugar en la fila.",
+    IN_LINE: "Está en la fila para la próxima persona disponible. Por favor, no cuelgue.",
+    ASK_NUMBER: "Por favor, marque el número al que debemos llamar, con el código de área, "
+                "y luego oprima la tecla de número.",
+    NOT_A_NUMBER: "Disculpe, eso no parece un número de teléfono.",
+    NUMBER_FAILED: "Disculpe, ese número no funcionó. Conserva su lugar en la fila.",
     "Sorry, I didn't hear anything.": "Disculpe, no escuché nada.",
     "Sorry, I didn't get that.": "Disculpe, no le entendí.",
 }
@@ -101,6 +127,17 @@ def offer_callback(code: str = "") -> str:
             "line to leave a message.")
 
 
+def confirm_number(spoken: str) -> str:
+    """Asked in the queue before a call back to the number the caller is calling from."""
+    return (f"We'll call you back at {spoken}. To confirm, press 1. To use a different "
+            "number, press 2.")
+
+
+def callback_promised(spoken: str, when: str) -> str:
+    """Said when the caller leaves the queue for a call back."""
+    return f"Thank you. We will call you back at {spoken} {when}."
+
+
 def callback_confirmed(promise: str, code: str = "") -> str:
     if _es(code):
         return f"Listo. Le devolveremos la llamada a este número {promise}. Adiós."
@@ -114,7 +151,21 @@ def voicemail_saved(promise: str, code: str = "") -> str:
 
 
 def whisper(call: CallState, flow: Flow) -> str:
-    """What the agent hears before the caller is connected, so nobody is asked twice."""
+    """What the agent hears before the caller is connected, so nobody is asked twice.
+
+    Only characters XML can carry (a caller's words may hold control characters)."""
+    return xml_text(_whisper(call, flow))
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot carry (controls, lone surrogates)."""
+    return _NOT_XML.sub("", text)
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _whisper(call: CallState, flow: Flow) -> str:
     parts = [f"Caller from the {flow.id.replace('-', ' ')} line."]
     if call.callback:
         parts = [f"Callback you promised, from the {flow.id.replace('-', ' ')} line."]

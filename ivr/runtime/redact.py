@@ -16,7 +16,7 @@ from ivr.flowlang import phone
 _WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3",
           "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 _DIGIT_RUN = re.compile(r"(?<![\d])(?:\d[ \-.]?){12,18}\d(?![\d])")
-_WORD_TOKEN = re.compile(r"\b(?:" + "|".join(_WORDS) + r"|\d)\b", re.IGNORECASE)
+_WORD_TOKEN = re.compile(r"\b(?:" + "|".join(_WORDS) + r"|[0-9]+)\b", re.IGNORECASE)
 MASK = "[card number]"
 
 
@@ -38,7 +38,7 @@ def is_card_number(text: str) -> bool:
 
 
 def words_to_digits(text: str) -> str:
-    """'four one one one' → '4111'; other words are dropped."""
+    """'four one one one' → '4111', '54321' → '54321'; other words are dropped."""
     return "".join(_WORDS.get(t.lower(), t) for t in _WORD_TOKEN.findall(text))
 
 

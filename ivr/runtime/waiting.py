@@ -1,50 +1,44 @@
-"""Honest waiting in a Twilio queue: the wait document and the callback offer, as actions.
+"""Honest waiting in a Twilio queue, as engine states: announcements, hold audio, the
+periodic callback offer and the callback-number choice (pure).
 
-Pure (no I/O): the web layer feeds it Twilio's waitUrl parameters and the caller's keys,
-renders what it returns with :mod:`ivr.telephony.twiml`, and does the storing. Twilio sends
-``QueuePosition``, ``QueueTime`` (seconds this caller has waited), ``AvgQueueTime``
-(average seconds of the callers in the queue) and ``CurrentQueueSize`` to the waitUrl as
-strings; anything missing, negative, huge or not a number counts as unknown.
+A flow whose human is ``enqueue: <queue>`` puts the caller in a Twilio queue. Twilio then
+asks the wait URL for a document, again and again: each request is a ``queue_tick``
+event (Twilio's ``QueuePosition``, ``QueueTime``, ``AvgQueueTime``, ``CurrentQueueSize``;
+anything missing or garbage counts as unknown) applied to the call like any other event,
+committed by the same compare-and-set and written to the transcript. States:
+
+- ``__wait__``: "You are number 5 in line. The expected wait is about 10 minutes.", then
+  hold audio (``hold_music_url``, else a pause) and a redirect back to the wait URL, or,
+  when the wait is long (``wait_offer_threshold``) or every ``wait_offer_every`` minutes,
+  "press 1 to keep your place in line and we'll call you back".
+- ``__callback_confirm__``: "We'll call you back at 2 1 2, 5 5 5, ... 1 to confirm, 2 for a
+  different number" (only when the caller's own number is a valid one).
+- ``__callback_number__``: the digits of another number (asked twice at most).
+
+Anything unclear, silence or a human key keeps the caller's place in line ("You are in
+line for the next available person" is the answer to 0 here: they are already waiting for
+one). A confirmed number becomes a callback job and the caller leaves the queue (``Leave``);
+Twilio then reports ``leave`` to the Enqueue's action URL and the call ends. Documents in
+these states hold only verbs a waitUrl allows (Say, Play, Pause, Gather, Redirect, Leave).
 
 The estimate is *position x seconds per caller*, where seconds per caller is Twilio's
-average when it is known and :data:`PER_CALLER` (2 minutes) when it is 0 or missing. It is
-spoken in friendly words ("less than a minute", "about 10 minutes", "more than 30
-minutes"). Event names the actions use (the web layer maps them to URLs): ``wait`` and
-``no_input`` (back to the wait document), ``cb_offer``, ``cb_confirm``, ``cb_number`` and
-``cb_retry`` (the steps of the callback choice).
+average when it is known and :data:`~ivr.runtime.events.PER_CALLER` (2 minutes) when it
+is 0 or missing, spoken in friendly words ("less than a minute", "about 10 minutes").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import timedelta
 
 from ivr.flowlang.phone import spoken as spoken_number
 from ivr.flowlang.phone import valid_number
-from ivr.runtime.actions import Action, Gather, Leave, Pause, Play, Redirect, Say
-from ivr.runtime.events import MAX_SECONDS, QueueStatus
+from ivr.runtime import person, prompts
+from ivr.runtime.actions import Action, Leave, Pause, Play, Redirect, Say
+from ivr.runtime.events import MAX_SECONDS, EventKind, QueueStatus
+from ivr.runtime.work import Options, Work
 
 HOLD_SECONDS = 30         # silence between updates when there is no hold music
 MIN_CALLBACK = 5 * 60     # a callback is never promised sooner than this
-STEPS = ("offer", "confirm", "number", "retry")
-OFFER = ("If you'd rather not wait, press 1 to keep your place in line and we'll call you "
-         "back. Or stay on the line.")
-
-
-@dataclass(frozen=True)
-class WaitConfig:
-    """How the wait document behaves (from settings) and how it speaks (from the flow).
-
-    ``offer_every`` and ``offer_threshold`` are minutes; 0 turns that trigger off.
-    """
-
-    hold_music_url: str = ""
-    offer_every: int = 5
-    offer_threshold: int = 10
-    voice: str = ""
-    language: str = ""
-
-    def say(self, text: str) -> Say:
-        return Say(text, self.voice, self.language)
 
 
 def in_words(seconds: int) -> str:
@@ -81,29 +75,20 @@ def announcement(status: QueueStatus) -> str:
     return f"{where} The expected wait is {in_words(status.expected)}. Thank you for waiting."
 
 
-def should_offer(status: QueueStatus, last: int | None, cfg: WaitConfig) -> bool:
+def should_offer(status: QueueStatus, last: int | None, options: Options) -> bool:
     """Offer a callback at once when the wait is long, then every ``offer_every`` minutes.
 
     ``last`` is the QueueTime of the previous wait document (None on the first one).
     """
-    every = cfg.offer_every * 60
+    every = options.offer_every * 60
     if last is None:
-        return 0 < cfg.offer_threshold * 60 < status.expected
+        return 0 < options.offer_threshold * 60 < status.expected
     return every > 0 and status.waited // every > last // every
 
 
-def wait_actions(status: QueueStatus, last: int | None, cfg: WaitConfig) -> list[Action]:
-    """The wait document: where you are, then the callback offer or hold audio, then again.
-
-    After the offer, silence goes to ``no_input`` (the wait document again).
-    """
-    actions: list[Action] = [cfg.say(announcement(status))]
-    if should_offer(status, last, cfg):
-        actions.append(Gather((cfg.say(OFFER),), "dtmf", 1, "", 6, action="cb_offer"))
-        return actions
-    actions.append(Play(cfg.hold_music_url) if cfg.hold_music_url else Pause(HOLD_SECONDS))
-    actions.append(Redirect("wait"))
-    return actions
+def callback_at(expected: int) -> int:
+    """Seconds from now when the callback is placed (never sooner than MIN_CALLBACK)."""
+    return min(max(expected, MIN_CALLBACK), MAX_SECONDS)
 
 
 def hold_fallback() -> list[Action]:
@@ -111,63 +96,106 @@ def hold_fallback() -> list[Action]:
     return [Say("Thank you for waiting. Please stay on the line."), Pause(HOLD_SECONDS)]
 
 
-# --- the callback choice ------------------------------------------------------------------
+# --- the states ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class CallbackTurn:
-    """What one callback step says and does; ``number`` is set once the caller confirmed."""
+def arrive_wait(t: Work) -> str | None:
+    """The wait document: where you are, then hold audio or the callback offer.
 
-    actions: list[Action]
-    number: str = ""
-
-
-def callback_step(step: str, digits: str, caller: str, expected: int,
-                  cfg: WaitConfig) -> CallbackTurn:
-    """One step of "keep your place and we'll call you back".
-
-    Steps: ``offer`` (1 accepts), ``confirm`` (1: the number called from, 2: another),
-    ``number`` and ``retry`` (the digits of another number). An unclear answer, silence or
-    a second invalid number keeps the caller in line; nothing is stored until confirmed.
+    Back from the callback choice (``keep``) it only says the caller keeps their place;
+    without Twilio's queue numbers (silence after a prompt) it thanks them for waiting.
     """
-    own = valid_number(caller) if caller else ""
-    if step == "offer" and digits == "1":
-        return CallbackTurn(_confirm(own, cfg) if own else _ask(cfg, retry=False))
-    if step == "confirm" and digits == "1" and own:
-        return _accepted(own, expected, cfg)
-    if step == "confirm" and digits == "2":
-        return CallbackTurn(_ask(cfg, retry=False))
-    if step in ("number", "retry") and digits:
-        entered = valid_number(digits.rstrip("#"), caller)
-        if entered:
-            return _accepted(entered, expected, cfg)
-        if step == "number":
-            return CallbackTurn(_ask(cfg, retry=True))
-        return CallbackTurn([cfg.say("Sorry, that number didn't work. You keep your place "
-                                     "in line."), Redirect("wait")])
-    return CallbackTurn([cfg.say("No problem. You keep your place in line."),
-                         Redirect("wait")])
+    status = t.event.queue
+    if t.trigger == "keep" or status is None or not (status.position or status.waited):
+        if t.trigger == "keep" and not t.said:
+            human = t.event.kind is EventKind.DIGITS and t.wants_human()
+            t.say(prompts.IN_LINE if human else prompts.KEEP_PLACE)
+        elif t.trigger != "keep":
+            t.say(prompts.STILL_WAITING)
+        return _hold(t)
+    first = t.call.ticks == 0
+    offer = should_offer(status, None if first else t.call.waited, t.options)
+    t.call.ticks += 1
+    t.call.waited, t.call.expected = status.waited, status.expected
+    t.say(announcement(status))
+    if offer:
+        t.say(prompts.QUEUE_OFFER)
+        t.out.append(t.keys_gather(num_digits=1, timeout=6, action="turn"))
+        return None
+    return _hold(t)
 
 
-def _confirm(own: str, cfg: WaitConfig) -> list[Action]:
-    ask = (f"We'll call you back at {spoken_number(own)}. To confirm, press 1. To use a "
-           "different number, press 2.")
-    return [Gather((cfg.say(ask),), "dtmf", 1, "", 6, action="cb_confirm")]
+def _hold(t: Work) -> str | None:
+    t.speak()
+    t.out.append(Play(t.options.hold_music_url) if t.options.hold_music_url
+                 else Pause(HOLD_SECONDS))
+    t.out.append(Redirect("wait"))
+    return None
 
 
-def _ask(cfg: WaitConfig, retry: bool) -> list[Action]:
-    ask = "Please enter the phone number we should call, with the area code, then press pound."
-    if retry:
-        ask = "Sorry, that doesn't look like a phone number. " + ask
-    return [Gather((cfg.say(ask),), "dtmf", 0, "#", 10,
-                   action="cb_retry" if retry else "cb_number")]
+def on_wait(t: Work) -> str | None:
+    """A tick, the answer to the offer (1: the callback choice), or the queue's result."""
+    e = t.event
+    if e.kind is EventKind.DIAL_RESULT:
+        return person.dial_result(t)
+    if e.kind is EventKind.DIGITS and e.digits == "1":
+        return "choose" if valid_number(t.call.caller) else "number"
+    if e.kind in (EventKind.QUEUE_TICK, EventKind.NO_INPUT):
+        return "tick"
+    return "keep"
 
 
-def _accepted(number_e164: str, expected: int, cfg: WaitConfig) -> CallbackTurn:
-    text = (f"Thank you. We will call you back at {spoken_number(number_e164)} "
-            f"{promise_words(expected)}.")
-    return CallbackTurn([cfg.say(text), Leave()], number_e164)
+def arrive_confirm(t: Work) -> str | None:
+    own = valid_number(t.call.caller)
+    t.say(prompts.confirm_number(spoken_number(own)))
+    t.out.append(t.keys_gather(num_digits=1, timeout=6, action="turn", speech=False))
+    return None
 
 
-def callback_at(expected: int) -> int:
-    """Seconds from now when the callback is placed (never sooner than MIN_CALLBACK)."""
-    return min(max(expected, MIN_CALLBACK), MAX_SECONDS)
+def on_confirm(t: Work) -> str | None:
+    """1: call back the number calling; 2: type another; anything else: keep the place."""
+    e = t.event
+    if e.kind is EventKind.DIAL_RESULT:
+        return person.dial_result(t)
+    own = valid_number(t.call.caller)
+    if e.kind is EventKind.DIGITS and e.digits == "1" and own:
+        return accepted(t, own)
+    if e.kind is EventKind.DIGITS and e.digits == "2":
+        return "number"
+    return "tick" if e.kind in (EventKind.QUEUE_TICK, EventKind.NO_INPUT) else "keep"
+
+
+def arrive_number(t: Work) -> str | None:
+    if t.trigger == "retry":
+        t.say(prompts.NOT_A_NUMBER)
+    t.say(prompts.ASK_NUMBER)
+    t.out.append(t.keys_gather(num_digits=0, timeout=10, action="turn", finish="#",
+                               speech=False))
+    return None
+
+
+def on_number(t: Work) -> str | None:
+    """The digits of the number to call back (read in the caller's own region)."""
+    e = t.event
+    if e.kind is EventKind.DIAL_RESULT:
+        return person.dial_result(t)
+    if e.kind is not EventKind.DIGITS or not e.digits or t.wants_human():
+        return "tick" if e.kind in (EventKind.QUEUE_TICK, EventKind.NO_INPUT) else "keep"
+    entered = valid_number(e.digits.rstrip("#"), t.call.caller)
+    if entered:
+        return accepted(t, entered)
+    if not (t.call.edges and ">retry>" in t.call.edges[-1]):  # asked once: ask again
+        return "retry"
+    t.say(prompts.NUMBER_FAILED)
+    return "keep"
+
+
+def accepted(t: Work, number: str) -> str | None:
+    """A confirmed number: the callback job, the promise, and the caller leaves the queue."""
+    seconds = callback_at(t.call.expected)
+    promise = t.event.now + timedelta(seconds=seconds)
+    t.call.outcome = "callback"
+    t.callback_job(number=number, promise=promise.isoformat())
+    t.say(prompts.callback_promised(spoken_number(number), promise_words(seconds)))
+    t.speak()
+    t.out.append(Leave())
+    return None

@@ -109,11 +109,6 @@ def analyse(text: str) -> Words:
     return Words(tuple(seq), tuple(content))
 
 
-def content_words(text: str) -> str:
-    """The content words of ``text`` as one string (handy in logs and the inbox)."""
-    return " ".join(analyse(text).content)
-
-
 def needle(phrase: str) -> tuple[str, ...]:
     return tuple(w for w in analyse(phrase).seq if w not in ("a", "an", "the", "my", "to"))
 

@@ -19,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.config import ConfigError, Settings, load_settings
 from ivr.flowlang.diagnostics import FlowError, Problem, errors_in
+from ivr.flowlang.machine import resize_cache
 from ivr.jobs.enqueue import drain_spool
 from ivr.server import context, hold
 from ivr.server.registry import Flows, check_flows
@@ -84,11 +85,12 @@ class _NoSessionForTwilio(SecureCookieSessionInterface):
 
 def _start_flows(settings: Settings, store: Store) -> Flows:
     """Compile every flow (errors stop the start) and publish them (Redis down: logged)."""
+    resize_cache(settings.compiled_cache_size)
     good, failed, texts = check_flows(settings)
     problems = [p for c in failed for p in (errors_in(c.problems) or c.problems)]
     if problems:
         raise FlowError(problems)
-    flows = Flows()
+    flows = Flows(settings.compiled_cache_size)
     for c, text in zip(good, texts, strict=True):
         flows.add_file(c, text)
     try:
@@ -108,7 +110,9 @@ def _start_flows(settings: Settings, store: Store) -> Flows:
 def dev_app(overrides: Mapping[str, Any] | None = None,
             extensions: Iterable[Extension] = ()) -> tuple[Flask, Settings, str]:
     """The app for ``ivr serve``: like :func:`create_app`, but with no Twilio auth token
-    signature checks are switched off (with a warning) so a first run needs nothing.
+    signature checks are switched off (with a warning) so a first run needs nothing, and
+    the forwarded headers of a local HTTPS tunnel (ngrok, cloudflared) are honoured, so a
+    signature is checked against the public URL Twilio signed.
 
     Returns:
         The app, its settings and a warning ('' when none).
@@ -116,13 +120,14 @@ def dev_app(overrides: Mapping[str, Any] | None = None,
     over = dict(overrides or {})
     settings = load_settings(over.get("config_path"), {k: v for k, v in over.items()
                                                        if k != "config_path"})
-    warning = ""
+    over.setdefault("behind_proxy", True)  # a tunnel delivers https://x.ngrok-free.app as
+    warning = ""                           # http://127.0.0.1 plus X-Forwarded-* headers
     if settings.validate_signatures and not settings.twilio.auth_token:
         over["validate_signatures"] = False
         warning = ("warning: no Twilio auth token (TWILIO_AUTH_TOKEN), so request signatures "
                    "are NOT checked. Never run like this on a public address.")
     app = create_app(over, extensions)
-    return app, settings_of(app), warning
+    return app, context.settings_of(app), warning
 
 
 def twilio_urls(base: str, app: Flask) -> list[str]:
@@ -135,9 +140,3 @@ def twilio_urls(base: str, app: Flask) -> list[str]:
               f"  Call status changes:   {base}/voice/status",
               f"Health: {base}/healthz"]
     return lines
-
-
-def settings_of(app: Flask) -> Settings:
-    """The settings ``app`` was built with."""
-    s: Settings = app.extensions[context.SETTINGS_KEY]
-    return s

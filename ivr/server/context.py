@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app
 
 from ivr.config import Settings
 from ivr.store.calls import Store
@@ -42,11 +42,15 @@ def flows() -> Flows:
 
 
 def get_store() -> Store:
-    """The current app's Store, cached on ``flask.g`` for the request."""
-    if "ivr_store" not in g:
-        g.ivr_store = current_app.extensions[STORE_KEY]
-    store: Store = g.ivr_store
+    """The current app's Store (one per app: its connection pool serves every request)."""
+    store: Store = current_app.extensions[STORE_KEY]
     return store
+
+
+def settings_of(app: Flask) -> Settings:
+    """The settings ``app`` was built with (outside a request)."""
+    s: Settings = app.extensions[SETTINGS_KEY]
+    return s
 
 
 def store_of(app: Flask) -> Store:

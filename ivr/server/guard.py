@@ -97,6 +97,16 @@ def signed_urls() -> Iterator[str]:
         yield public_base() + raw
 
 
+def _proxy_hint() -> str:
+    """Why a correct signature may not verify: a proxy or tunnel the settings ignore."""
+    s = settings()
+    forwarded = [h for h in ("X-Forwarded-Proto", "X-Forwarded-Host") if h in request.headers]
+    if forwarded and not s.behind_proxy and not s.public_base_url:
+        return (f"; the request carries {', '.join(forwarded)}: behind a proxy or tunnel set "
+                "public_base_url (ivr serve --public-url) or behind_proxy: true")
+    return ""
+
+
 def twilio_signed(view: F) -> F:
     """Reject (403, nothing changed) a request without a valid ``X-Twilio-Signature``.
 
@@ -110,7 +120,8 @@ def twilio_signed(view: F) -> F:
             signature = request.headers.get("X-Twilio-Signature", "")
             form = request.form.to_dict() if request.method == "POST" else {}
             if not signed_by_twilio(s.twilio.auth_token, signed_urls(), form, signature):
-                log.warning("rejected unsigned or forged request to %s", request.path)
+                log.warning("rejected unsigned or forged request to %s (checked against %s)%s",
+                            request.path, signed_url(), _proxy_hint())
                 return Response("invalid Twilio signature\n", 403, mimetype="text/plain")
         return view(*args, **kwargs)
 

@@ -1,8 +1,10 @@
 """The flow registry: compiled flow versions per process, and publishing new versions.
 
 :class:`Flows` holds the compiled versions this process serves, by (id, version), built
-from the source text stored in Redis the first time a version is asked for (bounded: an
-LRU of ``compiled_cache_size`` versions, see :class:`ivr.flowlang.catalog.LRU`).
+from the source text stored in Redis the first time a version is asked for. It is bounded:
+an LRU of ``compiled_cache_size`` versions (:class:`ivr.flowlang.lru.LRU`). A version a
+call in flight is pinned to keeps working after it was evicted: the next turn compiles it
+again from its text in Redis (every published version is kept there).
 
 Reload without restart: :func:`reload_flows` (``ivr reload``) re-checks ``flows_dir`` and
 moves ``ivr:flow:{id}:current`` to each valid new version; broken files are refused and
@@ -14,14 +16,14 @@ on the version they started with.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ivr.config import Settings, load_settings
-from ivr.flowlang.catalog import Checked, check_file, compile_text, flow_files
+from ivr.flowlang.catalog import Checked, check_files, compile_text
 from ivr.flowlang.diagnostics import Problem
+from ivr.flowlang.lru import LRU
 from ivr.flowlang.machine import Compiled
 from ivr.store.calls import Store
 from ivr.store.connection import connect
@@ -34,12 +36,12 @@ class UnknownFlow(LookupError):
 
 
 class Flows:
-    """Compiled flows by (id, version), built once per process from text in Redis."""
+    """Compiled flows by (id, version), built from their text in Redis when first asked
+    for, the ``size`` most recently used kept (plus each flow's start-up version)."""
 
-    def __init__(self) -> None:
-        self._by_version: dict[tuple[str, str], Compiled] = {}
+    def __init__(self, size: int) -> None:
+        self._by_version: LRU[tuple[str, str], Compiled] = LRU(size)
         self._files: dict[str, tuple[Compiled, str]] = {}
-        self._lock = threading.Lock()
 
     def add_file(self, c: Compiled, text: str) -> None:
         """Remember the version compiled from ``flows_dir`` at start-up (with its text)."""
@@ -61,26 +63,32 @@ class Flows:
         return store.current(flow_id) or c.flow.version
 
     def ids(self) -> set[str]:
-        """Flow ids compiled in this process."""
-        return {flow_id for flow_id, _ in self._by_version}
+        """Flow ids this process serves: its start-up flows and the versions it holds."""
+        return set(self._files) | {flow_id for flow_id, _ in self._by_version.keys()}
 
-    def add(self, c: Compiled) -> None:
-        with self._lock:
-            self._by_version[(c.flow.id, c.flow.version)] = c
+    def add(self, c: Compiled) -> Compiled:
+        """Hold ``c`` (the one already held for its version wins); the held one."""
+        return self._by_version.add((c.flow.id, c.flow.version), c)
+
+    def __len__(self) -> int:
+        """How many compiled versions are held (at most the size)."""
+        return len(self._by_version)
 
     def pinned(self, store: Store, flow_id: str, version: str) -> Compiled:
         """Version ``version`` of ``flow_id``, compiled from Redis the first time."""
         hit = self._by_version.get((flow_id, version))
         if hit is not None:
             return hit
+        started = self._files.get(flow_id)
+        if started is not None and started[0].flow.version == version:
+            return self.add(started[0])
         text = store.flow_text(flow_id, version)
         if text is None:
             raise UnknownFlow(f"{flow_id}@{version}")
         c = compile_text(text, f"redis:{flow_id}@{version}")
         if c.flow.id != flow_id:
             raise UnknownFlow(f"{flow_id}@{version} holds flow {c.flow.id!r}")
-        self.add(c)
-        return c
+        return self.add(c)
 
 
 @dataclass
@@ -101,12 +109,11 @@ def check_flows(settings: Settings) -> tuple[list[Compiled], list[Checked], list
     good: list[Compiled] = []
     texts: list[str] = []
     failed: list[Checked] = []
-    for path in flow_files([settings.flows_dir]):
-        checked = check_file(path)
+    for checked in check_files([settings.flows_dir]):
         if checked.flow is None or not checked.ok():
             failed.append(checked)
             continue
-        good.append(compile_text(checked.source.text, path))
+        good.append(compile_text(checked.source.text, checked.source.file))
         texts.append(checked.source.text)
     return good, failed, texts
 

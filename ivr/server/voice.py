@@ -33,7 +33,8 @@ from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, request
 
-from ivr.flowlang.machine import Compiled
+from ivr.flowlang.machine import QUEUE_STATES, Compiled
+from ivr.flowlang.model import HUMAN
 from ivr.jobs import history
 from ivr.jobs.enqueue import submit
 from ivr.jobs.outbox import drain_quietly
@@ -42,6 +43,7 @@ from ivr.runtime.engine import step
 from ivr.runtime.events import MAX_TEXT, CallState, Event, EventKind
 from ivr.runtime.record import turn_record
 from ivr.runtime.redact import redact_text
+from ivr.runtime.work import Options
 from ivr.server.context import flows, get_store, settings
 from ivr.server.guard import (
     XML,
@@ -61,18 +63,34 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 health = Blueprint("health", __name__)
 EVENTS = ("turn", "no_input", "dial", "recording")
 FINISHED = {"completed", "busy", "failed", "no-answer", "canceled"}
+PERSON_STATES = QUEUE_STATES | {HUMAN}
+"""Where a call is while a Dial or Enqueue it placed can still report its result."""
 
 
 # --- turns --------------------------------------------------------------------------------
 
-def event_urls(flow_id: str, turn: int, sid: str) -> dict[str, str]:
-    """Absolute action URLs of the next turn (``turn`` is the call's turn after this one)."""
-    root = f"{public_base()}/voice/{quote(flow_id, safe='')}"
-    urls = {e: f"{root}/event?e={e}&turn={turn}" for e in EVENTS}
-    urls["whisper"] = f"{root}/whisper?sid={quote(sid, safe='')}"
-    urls["wait"] = f"{root}/wait?sid={quote(sid, safe='')}"
-    urls["transcription"] = f"{root}/transcription?sid={quote(sid, safe='')}"
+def event_urls(call: CallState) -> dict[str, str]:
+    """Absolute action URLs of the call's next turn (``call`` is the state after this one).
+
+    While the caller waits in the queue, Gather results and silence go to the wait URL
+    too: its documents run inside Twilio's queue, and a failure there must keep the
+    caller in line rather than dial (see :mod:`ivr.server.hold`).
+    """
+    root = f"{public_base()}/voice/{quote(call.flow, safe='')}"
+    urls = {e: f"{root}/event?e={e}&turn={call.turn}" for e in EVENTS}
+    wait = f"{root}/wait?e={{}}&turn={call.turn}"
+    urls["wait"] = wait.format("wait")
+    if call.state in QUEUE_STATES:
+        urls["turn"], urls["no_input"] = wait.format("turn"), wait.format("no_input")
+    urls["whisper"] = f"{root}/whisper?sid={quote(call.sid, safe='')}"
+    urls["transcription"] = f"{root}/transcription?sid={quote(call.sid, safe='')}"
     return urls
+
+
+def engine_options() -> Options:
+    """The deployment's part of the engine's behaviour (hold music, offers in the queue)."""
+    s = settings()
+    return Options(s.hold_music_url, s.wait_offer_every, s.wait_offer_threshold)
 
 
 def _new_call(store: Store, sid: str, flow_id: str, version: str,
@@ -132,14 +150,14 @@ def _history_from(read: Prefetch) -> str:
 
 
 def _turn(c: Compiled, before: CallState, event: Event) -> Commit:
-    after, actions = step(c, before, event)
-    urls = event_urls(after.flow, after.turn, after.sid)
+    after, actions = step(c, before, event, engine_options())
+    urls = event_urls(after)
     record = turn_record(c, before, event, after, actions)
     return Commit(after, twiml.render(actions, urls), record,
                   [a for a in actions if isinstance(a, Job)])
 
 
-def _respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "") -> Response:
+def respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "") -> Response:
     """Advance call ``sid`` once (re-serving duplicates). The turn's jobs are committed with
     it, into the call's outbox, and moved to RQ once the response has been sent.
 
@@ -159,6 +177,11 @@ def _respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "")
 
     served = store.advance(sid, turn, apply, current_of=flow_id,
                            prefetch=(known,) if known is not None else ())
+    return _serve(store, sid, served)
+
+
+def _serve(store: Store, sid: str, served: Served) -> Response:
+    """The response to a turn: the TwiML served, where the call is, the drain after it."""
     if not served.applied and not served.twiml:
         raise BadParams(f"call {sid}: duplicate with no stored TwiML")
     response = Response(served.twiml, 200, mimetype=XML)
@@ -190,7 +213,7 @@ def start(flow_id: str) -> Response:
     params = webhook_params()
     sid = call_sid(params)
     event = event_from("start", params, settings().now())
-    return _respond(get_store(), sid, 0, event, flow_id)
+    return respond(get_store(), sid, 0, event, flow_id)
 
 
 @bp.route("/<flow_id>/event", methods=["POST"])
@@ -206,7 +229,28 @@ def event(flow_id: str) -> Response:
     if name not in EVENTS or number is None or number < 1:
         raise BadParams(f"bad event URL e={name[:20]!r} turn={turn[:20]!r}")
     ev = event_from(name, params, settings().now())
-    return _respond(get_store(), sid, number, ev)
+    if name == "dial":
+        return dial_result(get_store(), sid, number, ev)
+    return respond(get_store(), sid, number, ev)
+
+
+def dial_result(store: Store, sid: str, leg: int, ev: Event) -> Response:
+    """The result of a Dial or Enqueue, posted to the URL of the turn that placed it
+    (``leg``). Queue ticks may have advanced the call since: while the call is still with
+    that person (or in that queue), the result applies to the call as it is now.
+
+    One advance of the current turn (``turn=None``: stepped again if a tick commits
+    meanwhile), so still two round trips; anything else is a stale delivery (Stale).
+    """
+
+    def apply(before: CallState | None, current: str | None) -> Commit:
+        assert before is not None  # turn=None: an unknown call raised UnknownCall
+        if before.turn != leg and (before.ended or before.leg != leg
+                                   or before.state not in PERSON_STATES):
+            raise Stale(sid)
+        return _turn(flows().pinned(store, before.flow, before.version), before, ev)
+
+    return _serve(store, sid, store.advance(sid, None, apply))
 
 
 @bp.route("/<flow_id>/transcription", methods=["POST"])

@@ -18,6 +18,8 @@ from ivr.runtime.events import MAX_POSITION, MAX_SECONDS, MAX_TEXT, Event, Event
 _DTMF = frozenset("0123456789*#")
 _SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _COUNT = re.compile(r"[0-9]{1,9}")
+_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?")
+"""ASCII only: a regex digit class would accept fullwidth and other scripts' digits."""
 
 
 class BadParams(ValueError):
@@ -49,11 +51,12 @@ def caller_number(raw: str) -> str:
 
 
 def _confidence(raw: str | None) -> float | None:
-    try:
-        value = float(raw) if raw not in (None, "") else None
-    except ValueError:
+    """Twilio's 0..1 speech confidence (ASCII decimal), else None (unknown)."""
+    text = (raw or "").strip()
+    if not _DECIMAL.fullmatch(text):
         return None
-    return value if value is not None and math.isfinite(value) and 0 <= value <= 1 else None
+    value = float(text)
+    return value if math.isfinite(value) and 0 <= value <= 1 else None
 
 
 def event_from(event: str, params: Mapping[str, str], now: datetime | None = None) -> Event:
@@ -85,7 +88,7 @@ def event_from(event: str, params: Mapping[str, str], now: datetime | None = Non
 def queue_number(raw: str | None, limit: int = MAX_SECONDS) -> int:
     """A Twilio count as an int in [0, limit]; garbage, negative or huge values are 0."""
     text = (raw or "").strip()
-    if not re.fullmatch(r"\d{1,9}(\.\d+)?", text):
+    if not _DECIMAL.fullmatch(text) or len(text.split(".")[0]) > 9:
         return 0
     value = int(float(text))
     return value if value <= limit else 0

@@ -26,6 +26,7 @@ more than ``&<>`` escaping, and actions that cannot be cache keys, take the plai
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -154,7 +155,7 @@ def render(actions: Iterable[Action], urls: Urls) -> str:
     # Jobs render nothing (and carry dicts, which cannot be cache keys).
     shown = tuple(a for a in actions if type(a) is not Job)
     names = tuple(sorted(urls))
-    if not all(_plain(u) for u in urls.values()):
+    if not _plain("".join(urls.values())):  # every URL is plain when they all are
         return render_uncached(shown, urls)
     try:
         template, used = _template(shown, names)
@@ -187,10 +188,13 @@ def _template(actions: tuple[Action, ...], names: tuple[str, ...]) -> tuple[
     return doc, tuple((t, n) for n, t in tokens.items() if t in doc)
 
 
+_NOT_PLAIN = re.compile('["\r\n\t]')
+
+
 def _plain(url: str) -> bool:
     """True when ElementTree escapes ``url`` the same in an attribute and in text (only
     ``&``, ``<``, ``>``) and it is ASCII, so :func:`_escape` reproduces it exactly."""
-    return url.isascii() and not any(c in url for c in '"\r\n\t')
+    return url.isascii() and _NOT_PLAIN.search(url) is None
 
 
 def _escape(url: str) -> str:

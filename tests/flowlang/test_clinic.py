@@ -54,13 +54,13 @@ def test_start_warns_about_911_then_triage(clinic: Compiled) -> None:
 
 @pytest.mark.parametrize("when", [MORNING, LUNCH])
 def test_urgent_symptoms_hear_911_then_a_nurse(clinic: Compiled, when: datetime) -> None:
-    state, actions = call(clinic, Event.start(when), Event.say("I have chest pain", .9, when))
+    state, actions = call(clinic, Event.start(when), Event.speech("I have chest pain", .9, when))
     assert "emergency_notice" in state.path
     assert any("hang up now and dial 911" in s for s in spoken(actions))
     if when is MORNING:
         assert state.state == "human" and isinstance(actions[-1], Enqueue)
     else:  # the nurse queue is closed at lunch: a message and a call back, never silence
-        assert isinstance(actions[-1], Record) and state.state == "message"
+        assert isinstance(actions[-2], Record) and state.state == "message"
 
 
 def test_book_existing_patient_reaches_scheduling(clinic: Compiled) -> None:
@@ -83,7 +83,7 @@ def test_cancel_then_all_set_hangs_up_politely(clinic: Compiled) -> None:
 
 def test_test_results_always_go_to_a_person(clinic: Compiled) -> None:
     state, actions = call(clinic, Event.start(MORNING), Event.press("2", MORNING),
-                          Event.say("I'm calling about my lab results", .9, MORNING))
+                          Event.speech("I'm calling about my lab results", .9, MORNING))
     assert state.path[-2:] == ["results_notice", "human"]
     assert any("nursing staff" in s for s in spoken(actions))
 
@@ -100,7 +100,7 @@ def test_lunch_break_routes_to_closed_menu(clinic: Compiled) -> None:
 def test_after_hours_message_requests_a_callback(clinic: Compiled) -> None:
     state, actions = call(clinic, Event.start(LUNCH), Event.press("2", LUNCH),
                           Event.press("2", LUNCH))
-    assert state.state == "message" and isinstance(actions[-1], Record)
+    assert state.state == "message" and isinstance(actions[-2], Record)
     state, actions = step(clinic, state, Event(EventKind.RECORDING, url="https://r/1",
                                                duration=12, now=LUNCH))
     assert any(isinstance(a, Job) and a.kind == "callback" for a in actions)

@@ -77,14 +77,14 @@ def use(twilio: FakeTwilio) -> FakeTwilio:
 
 def place(conn: redis.Redis) -> None:
     """The callback's place job, as the scheduler moves it to the queue (3 retries)."""
-    q = Queue(jobs.QUEUE, connection=conn, serializer=JSONSerializer)
+    q = Queue(jobs.JOB_QUEUE, connection=conn, serializer=JSONSerializer)
     q.enqueue_call("ivr.jobs.callbacks.place_callback", job_id=JOB, retry=Retry(max=3),
                    args=({"sid": SID, "flow": "card-services", "number": NUMBER,
                           "promise": "2026-11-20T15:00:00-05:00"}, "callback"))
 
 
 def work(conn: redis.Redis) -> None:
-    SimpleWorker(jobs.queues(conn), connection=conn, serializer=JSONSerializer).work(burst=True)
+    SimpleWorker(jobs.job_queues(conn), connection=conn, serializer=JSONSerializer).work(burst=True)
 
 
 def test_a_timeout_after_the_call_was_created_never_rings_twice(

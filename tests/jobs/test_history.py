@@ -68,7 +68,7 @@ def test_second_call_whisper_knows_the_first(redis_url: str, redis_conn: redis.R
         first.say("I found somebody's credit card on the sidewalk", confidence=0.9)
         first.say("I'd like to give it back", confidence=0.9)
         first.hangup()
-        Worker(jobs.queues(redis_conn), connection=redis_conn,
+        Worker(jobs.job_queues(redis_conn), connection=redis_conn,
                serializer=JSONSerializer).work(burst=True)
         second = TwilioCaller(flask_transport(client))
         second.dial("card-services")

@@ -74,7 +74,7 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
 
 def work(conn: redis.Redis, scheduler: bool = False) -> None:
     """One real burst worker (forks a work horse per job, like production)."""
-    Worker(jobs.queues(conn), connection=conn, serializer=JSONSerializer).work(
+    Worker(jobs.job_queues(conn), connection=conn, serializer=JSONSerializer).work(
         burst=True, with_scheduler=scheduler)
 
 
@@ -330,7 +330,7 @@ def slow_record(payload: dict[str, Any], kind: str = "call_end") -> dict[str, An
 def test_worker_killed_mid_job_reruns_it_and_loses_nothing(
         redis_url: str, redis_conn: redis.Redis, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    slow = jobs.Route(f"{__name__}.slow_record", jobs.QUEUE, "record", 30)
+    slow = jobs.Route(f"{__name__}.slow_record", jobs.JOB_QUEUE, "record", 30)
     monkeypatch.setitem(jobs.ROUTES, "call_end", (slow,))
     store_call(redis_conn, "CAkill", turns=4)
     marker = tmp_path / "runs"
@@ -340,7 +340,7 @@ def test_worker_killed_mid_job_reruns_it_and_loses_nothing(
     proc = _worker(tmp_path, redis_url)
     try:
         _wait_for(lambda: marker.exists(), proc, tmp_path)
-        started = jobs.queues(redis_conn)[0].started_job_registry
+        started = jobs.job_queues(redis_conn)[0].started_job_registry
         _wait_for(lambda: "CAkill-record" in started.get_job_ids(), proc, tmp_path)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)               # kill -9 the worker and its horse
@@ -374,7 +374,7 @@ def test_worker_maintenance_drains_the_spool(redis_conn: redis.Redis,
                                              settings: Settings) -> None:
     for job in call_jobs():
         jobs.write_spool(Path(settings.spool_dir), job)
-    w = worker.Worker(jobs.queues(redis_conn), connection=redis_conn,
+    w = worker.Worker(jobs.job_queues(redis_conn), connection=redis_conn,
                       serializer=JSONSerializer)
     w.run_maintenance_tasks()
     assert list(Path(settings.spool_dir).iterdir()) == []

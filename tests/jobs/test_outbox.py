@@ -127,7 +127,7 @@ def test_worker_start_and_maintenance_drain_outboxes(redis_conn: redis.Redis,
     tasks.configure(settings)
     try:
         commit(Store(redis_conn), "CA4", call_jobs("CA4")[2:])
-        w = worker.Worker(jobs.queues(redis_conn), connection=redis_conn,
+        w = worker.Worker(jobs.job_queues(redis_conn), connection=redis_conn,
                           serializer=JSONSerializer)
         w.drain()                                              # at start: index and SCAN
         assert rq_ids(redis_conn) == ["CA4-t1-0-record"]

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from ivr.cli import main
 from ivr.jobs.archive import Archive
-from ivr.ops.inbox import normalise, parse_since, render_items, render_top, top
+from ivr.ops.inbox import parse_since, render_items, render_top, top, without_fillers
 
 NOW = datetime(2026, 11, 20, 19, 0, tzinfo=UTC)
 FOUND = ["I found someone's card", "i found someones card", "Um, I found somebody's card!",
@@ -31,10 +31,10 @@ def test_parse_since_relative_and_iso() -> None:
         parse_since("last week")
 
 
-def test_normalise_drops_case_punctuation_and_filler() -> None:
-    assert normalise("Um, I FOUND someone's card!") == "found someones card"
-    assert normalise("uh um") == "uh um"
-    assert normalise("[card number] please") == "[card number]"
+def test_without_fillers_drops_case_punctuation_and_filler() -> None:
+    assert without_fillers("Um, I FOUND someone's card!") == "found someones card"
+    assert without_fillers("uh um") == "uh um"
+    assert without_fillers("[card number] please") == "[card number]"
 
 
 def test_top_groups_similar_utterances() -> None:

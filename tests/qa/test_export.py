@@ -54,9 +54,10 @@ def place_calls(redis_url: str, redis_conn: redis.Redis) -> None:
     for _ in range(3):
         silent.silence()
     silent.answered("no-answer")
+    silent.silence()                   # no call back: leave a message
     silent.record()
     silent.hangup()
-    Worker(jobs.queues(redis_conn), connection=redis_conn,
+    Worker(jobs.job_queues(redis_conn), connection=redis_conn,
            serializer=JSONSerializer).work(burst=True)
 
 
@@ -71,7 +72,7 @@ def test_recorded_calls_export_and_replay_green(redis_url: str, redis_conn: redi
     files = sorted((out / "card-services").glob("*.yaml"))
     assert len(files) == 3
     texts = "".join(f.read_text() for f in files)
-    assert "54321" not in texts and "press: '11111'" in texts
+    assert "54321" not in texts and 'press: "11111"' in texts
     assert "version:" in texts and list((out / "flows").glob("card-services@*.yaml"))
     res = runner.invoke(main, ["replay", "--flows-dir", str(ROOT / "flows"), str(out)])
     assert res.exit_code == 0, res.output

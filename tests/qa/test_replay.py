@@ -52,7 +52,7 @@ def test_cli_full_state_coverage_of_shipped_transcripts(
     out = CliRunner().invoke(main, ["replay", "--coverage", "--fail-under", "100",
                                     "--fail-under-transitions", "100", "tests/transcripts"])
     assert out.exit_code == 0, out.output
-    assert "card-services: states 100.0% (21/21), transitions 100.0%" in out.output
+    assert "card-services: states 100.0% (22/22), transitions 100.0%" in out.output
     assert "clinic-appointments: states 100.0%" in out.output
     assert " 0 failed" in out.output
 
@@ -138,7 +138,7 @@ def test_coverage_unions_states_beyond_the_path_cap(tmp_path: Path, catalog: Cat
     assert cov.hit_states == {"welcome", "check_hours", "main_menu", "activate", "activated",
                               "anything_else"}
     assert "goodbye" in cov.missing_states and 0 < cov.edge_pct() < 100
-    assert len(flow_coverage(c).states) == len(c.flow.states) + 1   # + human
+    assert len(flow_coverage(c).states) == len(c.flow.states) + 2   # + human, the offer
 
 
 def test_fail_under_and_coverage_listing(tmp_path: Path) -> None:
@@ -247,7 +247,7 @@ def test_via_closed_clock_and_wrong_expectation_diff(redis_url: str, tmp_path: P
     bad.write_text(HEAD.format(name="bad") + "  - press: '2'\n  - expect: {says: 'PIN'}\n")
     r = via(app, bad)
     assert "+ actual   says: Please leave your name, number" in r.report()
-    assert "(actions: say, record)" in r.report()
+    assert "(actions: gather, record, redirect)" in r.report()
 
 
 @pytest.mark.redis

@@ -37,7 +37,7 @@ def test_scripted_call_shows_state_and_what_the_caller_hears() -> None:
 
 def test_speech_with_confidence_and_other() -> None:
     out = simulate("say I found somebody's credit card @0.9\nsay I want to return it\n"
-                   "noanswer\nmy number is 555\n", "card-services", "--clock", OPEN_ISO)
+                   "noanswer\n\nmy number is 555\n", "card-services", "--clock", OPEN_ISO)
     assert "[other] 🔊 No problem. In a few words" in out.output
     assert "[after_hours_voicemail] ⏺  recording after the tone" in out.output
     assert out.output.splitlines()[-1].endswith("left a voicemail for a callback (voicemail)")
@@ -80,12 +80,12 @@ def test_parse_line_while_ringing_and_recording() -> None:
 
 def test_record_round_trip_replays_green(tmp_path: Path) -> None:
     path = tmp_path / "rec.yaml"
-    out = simulate("2\n54321\n1\n3\n1\n4\n250#\n0\nnoanswer\n\n", "card-services",
+    out = simulate("2\n54321\n1\n3\n1\n4\n250#\n0\nnoanswer\n\nrecord 9\n", "card-services",
                    "--clock", OPEN_ISO, "--record", str(path))
     assert out.exit_code == 0 and f"transcript written to {path}" in out.output
     text = path.read_text()
     assert '  - press: "250#"' in text and "  - expect: {state: dispute}" in text
-    assert text.rstrip().endswith("outcome: voicemail")
+    assert text.rstrip().endswith("outcome: voicemail") and "seconds: 9" in text
     replayed = CliRunner().invoke(main, ["replay", "--flows-dir", FLOWS, str(path)])
     assert replayed.exit_code == 0, replayed.output
 

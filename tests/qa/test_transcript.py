@@ -13,7 +13,8 @@ from jsonschema import Draft202012Validator
 from ivr.cli import main
 from ivr.flowlang.catalog import Catalog
 from ivr.flowlang.diagnostics import format_standard
-from ivr.qa.transcript import TRANSCRIPT_SCHEMA, Loaded, parse_transcript
+from ivr.qa.transcript import Loaded, parse_transcript
+from ivr.qa.transcript_schema import TRANSCRIPT_SCHEMA
 from tests.conftest import ROOT
 
 GOOD = """\

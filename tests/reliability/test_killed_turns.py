@@ -76,7 +76,8 @@ def one_call(stack: Stack, n: int, retried: Counter[str]) -> tuple[str, str]:
     c.dial()
     if n % 4 == 3:
         c.press("0")
-        c.answered("no-answer")
+        c.answered("no-answer")                   # the callback offer: let it pass
+        c.silence()
         c.record(f"https://api.twilio.com/r/RE{n}", 9)
         kind = "voicemail"
     else:
@@ -152,7 +153,7 @@ def test_workers_killed_at_every_point_of_a_turn_lose_and_double_nothing(
     tasks.configure(Settings(archive_path=str(archive_path), job_retry_intervals=[0]))
     try:
         outbox.drain_pending(conn)                # what `ivr worker` does at start
-        SimpleWorker(jobs.queues(conn), connection=conn,
+        SimpleWorker(jobs.job_queues(conn), connection=conn,
                      serializer=JSONSerializer).work(burst=True)
     finally:
         tasks.configure(None)

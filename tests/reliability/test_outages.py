@@ -131,7 +131,7 @@ def _queues_idle(conn: redis.Redis) -> bool:
 def _recover(conn: redis.Redis) -> None:
     """What a live worker's maintenance and scheduler do after a crash, without the wait:
     the dead worker's jobs are abandoned (and retried), retries due now are queued."""
-    for q in jobs.queues(conn):
+    for q in jobs.job_queues(conn):
         q.started_job_registry.cleanup(timestamp=time.time() + 120)
         for jid in q.scheduled_job_registry.get_job_ids():
             q.scheduled_job_registry.requeue(jid)
@@ -152,7 +152,7 @@ def test_worker_sigkilled_mid_job_three_times_loses_and_duplicates_nothing(
         sids.append(c.sid)
     STATS["calls"] += len(sids)
     STATS["reached_human"] += len(sids)
-    ivr_q = jobs.queues(conn)[0]
+    ivr_q = jobs.job_queues(conn)[0]
     # each call's jobs reach RQ once its last response has been sent (the outbox drain)
     wait_for(lambda: ivr_q.count >= 2 * len(sids), 10, "the calls' jobs in RQ")
     kills = 0

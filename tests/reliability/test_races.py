@@ -51,13 +51,15 @@ def race(c: TwilioCaller, action: Callable[[], Reply]) -> tuple[Reply, Reply]:
 
 def one_call(stack: Stack, n: int) -> tuple[str, str]:
     """Call ``n``: to the person, then Dial's result (or, every third call, after nobody
-    answered, the voicemail recording) races the caller's hang-up."""
+    answered and the caller let the callback offer pass, the voicemail recording) races the
+    caller's hang-up."""
     c = TwilioCaller(http_transport(timeout=30), base=stack.base)
     c.dial()
     c.press("0")
     assert c.dialled, c.last
     if n % 3 == 2:
-        c.answered("no-answer")                   # the callback offer, then a Record
+        c.answered("no-answer")                   # the callback offer...
+        c.silence()                               # ... declined by waiting: the voicemail
         kind, record = "record", c.action("Record")
         params = c.params(RecordingUrl=f"https://api.twilio.com/r/RE{n}",
                           RecordingDuration="7", RecordingSid=f"RE{n:032d}")
@@ -102,7 +104,7 @@ def place_all(stack: Stack) -> list[tuple[str, str]]:
 
 def who_won(lines: list[dict[str, object]], kind: str) -> str:
     """Which order the race went in, from the transcript lines after the call's setup."""
-    setup = 3 if kind == "record" else 2        # start, 0 (and the unanswered Dial)
+    setup = 4 if kind == "record" else 2        # start, 0 (, no answer, the offer's silence)
     kinds = [str(x.get("heard", {}).get("kind")) for x in lines]  # type: ignore[union-attr]
     action = any(k in ("dial_result", "recording") for k in kinds[setup:])
     if action and kinds[-1] == "hangup":
@@ -118,7 +120,7 @@ def work_burst(conn: redis.Redis, archive: Path) -> None:
     tasks.configure(Settings(archive_path=str(archive), job_retry_intervals=[0]))
     try:
         outbox.drain_pending(conn)
-        SimpleWorker(jobs.queues(conn), connection=conn,
+        SimpleWorker(jobs.job_queues(conn), connection=conn,
                      serializer=JSONSerializer).work(burst=True)
     finally:
         tasks.configure(None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ivr.flowlang.catalog import Catalog
-from ivr.flowlang.machine import END, Compiled
-from ivr.runtime.actions import Dial, Gather, Hangup, Job, Record, spoken
+from ivr.flowlang.machine import END, OFFER, Compiled
+from ivr.runtime.actions import Dial, Gather, Hangup, Job, Record, Redirect, spoken
 from ivr.runtime.engine import step
 from ivr.runtime.events import CallState, Event, EventKind
 from tests.conftest import CLOSED, OPEN
@@ -46,7 +46,7 @@ def test_zero_reaches_human_from_every_waiting_state(cards: Compiled, state_name
 
 
 def test_agent_phrase_reaches_human(cards: Compiled) -> None:
-    state, actions = call(cards, Event.start(OPEN), Event.say("agent agent agent", 0.5, OPEN))
+    state, actions = call(cards, Event.start(OPEN), Event.speech("agent agent agent", 0.5, OPEN))
     assert state.state == "human" and isinstance(actions[-1], Dial)
 
 
@@ -63,8 +63,8 @@ def test_repeated_nonsense_ends_with_a_human(cards: Compiled) -> None:
 
 def test_found_card_goes_to_other_then_human_with_whisper(cards: Compiled) -> None:
     state, actions = call(cards, Event.start(OPEN),
-                          Event.say("I found somebody's credit card on the sidewalk", .9, OPEN),
-                          Event.say("I want to give it back", .9, OPEN))
+                          Event.speech("I found somebody's credit card on the sidewalk", .9, OPEN),
+                          Event.speech("I want to give it back", .9, OPEN))
     assert "other" in state.path and state.state == "human"
     assert state.outcome == "other"
     dial = actions[-1]
@@ -75,7 +75,7 @@ def test_found_card_goes_to_other_then_human_with_whisper(cards: Compiled) -> No
 def test_no_answer_leads_to_voicemail_and_callback(cards: Compiled) -> None:
     state, actions = call(cards, Event.start(OPEN), Event.press("0", OPEN),
                           Event(EventKind.DIAL_RESULT, status="no-answer", now=OPEN))
-    assert isinstance(actions[-1], Record)
+    assert isinstance(actions[-2], Record) and isinstance(actions[-1], Redirect)
     state, actions = step(cards, state, Event(EventKind.RECORDING, url="https://r/1",
                                               duration=9, now=OPEN))
     assert state.outcome == "voicemail" and state.ended and state.state == END
@@ -85,7 +85,7 @@ def test_no_answer_leads_to_voicemail_and_callback(cards: Compiled) -> None:
 
 def test_after_hours_human_goes_to_voicemail(cards: Compiled) -> None:
     state, actions = call(cards, Event.start(CLOSED), Event.press("0", CLOSED))
-    assert state.state == "after_hours_voicemail" and isinstance(actions[-1], Record)
+    assert state.state == "after_hours_voicemail" and isinstance(actions[-2], Record)
 
 
 def test_sensitive_pin_never_stored(cards: Compiled) -> None:
@@ -96,7 +96,7 @@ def test_sensitive_pin_never_stored(cards: Compiled) -> None:
 
 def test_spoken_card_number_is_redacted(cards: Compiled) -> None:
     state, _ = call(cards, Event.start(OPEN),
-                    Event.say("my card number is 4111 1111 1111 1111", .9, OPEN))
+                    Event.speech("my card number is 4111 1111 1111 1111", .9, OPEN))
     assert "4111" not in repr(state.to_dict())
 
 
@@ -111,19 +111,20 @@ def test_ended_call_only_hangs_up(cards: Compiled) -> None:
 def test_inbox_gets_a_masked_number_and_the_callback_the_whole_one(cards: Compiled) -> None:
     state = CallState("CA2", cards.flow.id, "", caller="+15551234567")
     state, actions = step(cards, state, Event.start(OPEN))
-    state, actions = step(cards, state, Event.say("something else", .9, OPEN))
-    state, actions = step(cards, state, Event.say("I found a wallet", .9, OPEN))
+    state, actions = step(cards, state, Event.speech("something else", .9, OPEN))
+    state, actions = step(cards, state, Event.speech("I found a wallet", .9, OPEN))
     inbox = next(a for a in actions if isinstance(a, Job) and a.kind == "inbox")
     assert inbox.payload["caller"] == "+1******4567"
     state, _ = step(cards, state, Event(EventKind.DIAL_RESULT, status="busy", now=OPEN))
-    state, actions = step(cards, state, Event(EventKind.RECORDING, url="u", now=OPEN))
+    state, _ = step(cards, state, Event.silence(OPEN))     # no call back: leave a message
+    state, actions = step(cards, state, Event.recorded("u", 7, OPEN))
     callback = next(a for a in actions if isinstance(a, Job) and a.kind == "callback")
     assert callback.payload["caller"] == "+15551234567"
 
 
 def test_unsure_match_without_confirm_line_is_asked_not_guessed(cards: Compiled) -> None:
     state = CallState("CA1", cards.flow.id, "", state="payment")
-    state, actions = step(cards, state, Event.say("the minimum please", 0.1, OPEN))
+    state, actions = step(cards, state, Event.speech("the minimum please", 0.1, OPEN))
     assert state.state == "payment" and state.pending == "minimum"
     assert 'I think you said "minimum". Is that right?' in spoken(actions)[-1]
     state, _ = step(cards, state, Event.press("1", OPEN))
@@ -144,7 +145,7 @@ def test_language_offer_switch_and_spanish_everywhere(cards: Compiled) -> None:
     assert spoken(actions)[0].startswith("Si perdió su tarjeta")
     state, actions = step(cards, state, Event.silence(OPEN))
     assert spoken(actions)[0] == "Disculpe, no escuché nada."
-    state, actions = step(cards, state, Event.say("quiero hablar con un agente", .9, OPEN))
+    state, actions = step(cards, state, Event.speech("quiero hablar con un agente", .9, OPEN))
     assert state.state == "human" and "Le comunico" in spoken(actions)[-1]
     dial = actions[-1]
     assert isinstance(dial, Dial) and "es-US" in dial.whisper
@@ -157,20 +158,21 @@ def test_language_offer_only_at_the_first_prompt(cards: Compiled) -> None:
 
 
 def test_no_answer_offers_a_call_back_before_the_voicemail(cards: Compiled) -> None:
-    state = CallState("CA3", cards.flow.id, "", caller="+15551234567")
+    state = CallState("CA3", cards.flow.id, "", caller="+12125551234")
     state, _ = step(cards, state, Event.start(OPEN))
     state, _ = step(cards, state, Event.press("0", OPEN))
     state, actions = step(cards, state, Event(EventKind.DIAL_RESULT, status="busy", now=OPEN))
-    offer, record = actions[0], actions[-1]
-    assert isinstance(offer, Gather) and offer.fallthrough and offer.num_digits == 1
-    assert "press 1" in " ".join(spoken([offer])) and isinstance(record, Record)
+    [offer] = actions
+    assert isinstance(offer, Gather) and not offer.fallthrough and offer.num_digits == 1
+    assert "press 1" in " ".join(spoken([offer])) and state.state == OFFER
+    assert "agent" in offer.hints  # saying "agent" works at the offer too
     state, actions = step(cards, state, Event.press("1", OPEN))
     job = next(a for a in actions if isinstance(a, Job) and a.kind == "callback")
-    assert job.payload["number"] == "+15551234567" and state.outcome == "callback"
+    assert job.payload["number"] == "+12125551234" and state.outcome == "callback"
     assert "call you back at this number" in spoken(actions)[-1] and state.ended
 
 
 def test_no_call_back_offer_without_a_caller_number(cards: Compiled) -> None:
     state, _ = call(cards, Event.start(OPEN), Event.press("0", OPEN))
     state, actions = step(cards, state, Event(EventKind.DIAL_RESULT, status="busy", now=OPEN))
-    assert not any(isinstance(a, Gather) for a in actions)
+    assert "press 1" not in " ".join(spoken(actions)) and state.state == "after_hours_voicemail"

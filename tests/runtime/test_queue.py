@@ -19,14 +19,27 @@ from rq.serializers import JSONSerializer
 from ivr.config import Settings, TwilioSettings
 from ivr.flowlang.catalog import Catalog, check_text
 from ivr.flowlang.checks.gethuman import check_gethuman
+from ivr.flowlang.machine import Compiled
 from ivr.jobs import enqueue as jobs
 from ivr.jobs import tasks
 from ivr.jobs.callbacks import DRY_LIST
 from ivr.runtime import waiting as queue
-from ivr.runtime.actions import Gather, Hangup, Job, Leave, Pause, Play, Redirect, Say, spoken
+from ivr.runtime.actions import (
+    Action,
+    Enqueue,
+    Gather,
+    Hangup,
+    Job,
+    Leave,
+    Pause,
+    Play,
+    Redirect,
+    Say,
+    spoken,
+)
 from ivr.runtime.engine import step
 from ivr.runtime.events import MAX_SECONDS, CallState, Event, EventKind, QueueStatus
-from ivr.runtime.waiting import WaitConfig
+from ivr.runtime.work import Options
 from ivr.store.calls import Store
 from ivr.telephony import twiml
 from ivr.telephony.params import queue_number, queue_status
@@ -34,10 +47,9 @@ from tests.server.test_web import make_app
 from tests.twilio_caller import CALLER, TwilioCaller, flask_transport
 
 GOLDEN = Path(__file__).parent.parent / "golden"
-ROOT = "https://ivr.example.com/voice/clinic-appointments/wait"
-URLS = {"wait": f"{ROOT}?sid=CA1&t=0", "no_input": f"{ROOT}?sid=CA1&t=0",
-        **{f"cb_{s}": f"{ROOT}/callback?sid=CA1&t=0&in=600&step={s}" for s in queue.STEPS}}
-CFG = WaitConfig(voice="Polly.Joanna", language="en-US")
+ROOT = "https://ivr.example.com/voice/clinic-appointments"
+NOW = datetime(2026, 11, 18, 10, 0, tzinfo=UTC) + timedelta(hours=6)   # open
+OPTIONS = Options()
 
 
 # --- estimates ----------------------------------------------------------------------------
@@ -75,49 +87,73 @@ def test_promises_are_never_too_soon_and_stay_honest() -> None:
 
 
 def test_offer_at_once_when_long_then_every_m_minutes() -> None:
-    cfg = WaitConfig(offer_every=5, offer_threshold=10)
+    cfg = Options(offer_every=5, offer_threshold=10)
     assert not queue.should_offer(QueueStatus(position=2), None, cfg)
     assert queue.should_offer(QueueStatus(position=40), None, cfg)
     assert queue.should_offer(QueueStatus(position=2, waited=305), 290, cfg)
     assert not queue.should_offer(QueueStatus(position=2, waited=340), 305, cfg)
-    never = WaitConfig(offer_every=0, offer_threshold=0)
+    never = Options(offer_every=0, offer_threshold=0)
     assert not queue.should_offer(QueueStatus(position=99, waited=3600), 0, never)
 
 
 # --- the wait document (golden) -------------------------------------------------------------
 
-CASES: dict[str, tuple[dict[str, str], int | None, WaitConfig]] = {
+def waiting_call(c: Compiled, last: int | None = None) -> CallState:
+    """A clinic call that pressed 0 and is in the queue (optionally after one tick at
+    QueueTime ``last``)."""
+    state, _ = step(c, CallState("CA1", c.flow.id, c.flow.version, caller=CALLER),
+                    Event.start(NOW))
+    state, actions = step(c, state, Event.press("0", NOW))
+    assert isinstance(actions[-1], Enqueue) and state.state == "human"
+    if last is not None:
+        state, _ = step(c, state, Event.tick(QueueStatus(position=9, waited=last), NOW))
+    return state
+
+
+def urls_for(call: CallState) -> dict[str, str]:
+    wait = f"{ROOT}/wait?e={{}}&turn={call.turn}"
+    return {"wait": wait.format("wait"), "turn": wait.format("turn"),
+            "no_input": wait.format("no_input"), "dial": f"{ROOT}/event?e=dial&turn=2"}
+
+
+CASES: dict[str, tuple[dict[str, str], int | None, Options]] = {
     "first-unknown-average": ({"QueuePosition": "1", "AvgQueueTime": "0", "QueueTime": "0"},
-                              None, CFG),
+                              None, OPTIONS),
     "fifth-120s-hold-music": ({"QueuePosition": "5", "AvgQueueTime": "120",
                                "QueueTime": "30", "CurrentQueueSize": "9"}, 0,
-                              WaitConfig("https://cdn.example.com/hold.mp3", 5, 10,
-                                         "Polly.Joanna", "en-US")),
-    "fortieth-offer-at-once": ({"QueuePosition": "40", "AvgQueueTime": "95"}, None, CFG),
+                              Options("https://cdn.example.com/hold.mp3", 5, 10)),
+    "fortieth-offer-at-once": ({"QueuePosition": "40", "AvgQueueTime": "95"}, None, OPTIONS),
     "periodic-offer": ({"QueuePosition": "3", "AvgQueueTime": "60", "QueueTime": "302"},
-                       290, CFG),
+                       290, OPTIONS),
     "garbage": ({"QueuePosition": "-3", "AvgQueueTime": "lots", "QueueTime": "1e99",
-                 "CurrentQueueSize": "\x00"}, None, CFG),
+                 "CurrentQueueSize": "\x00"}, None, OPTIONS),
 }
 
 
+def wait_doc(catalog: Catalog, name: str) -> tuple[CallState, list[Action]]:
+    c = catalog.current["clinic-appointments"]
+    params, last, options = CASES[name]
+    return step(c, waiting_call(c, last), Event.tick(queue_status(params), NOW), options)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_wait_twiml_golden(name: str) -> None:
-    params, last, cfg = CASES[name]
-    out = twiml.render(queue.wait_actions(queue_status(params), last, cfg), URLS)
+def test_wait_twiml_golden(catalog: Catalog, name: str) -> None:
+    state, actions = wait_doc(catalog, name)
+    out = twiml.render(actions, urls_for(state))
     path = GOLDEN / f"wait-{name}.xml"
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(out + "\n", encoding="utf-8")
     assert out + "\n" == path.read_text(encoding="utf-8")
 
 
-def test_wait_documents_use_only_verbs_twilio_allows_there() -> None:
+def test_wait_documents_use_only_verbs_twilio_allows_there(catalog: Catalog) -> None:
     allowed = (Say, Play, Pause, Gather, Redirect, Leave)
-    for params, last, cfg in CASES.values():
-        assert all(isinstance(a, allowed) for a in queue.wait_actions(
-            queue_status(params), last, cfg))
-    said = " ".join(spoken(queue.wait_actions(queue_status(CASES["garbage"][0]), None, CFG)))
-    assert "in line for the next available person" in said and "about 2 minutes" in said
+    for name in CASES:
+        state, actions = wait_doc(catalog, name)
+        assert state.state == "__wait__"
+        assert all(isinstance(a, allowed) for a in actions if not isinstance(a, Job))
+    said = " ".join(spoken(wait_doc(catalog, "garbage")[1]))
+    assert "Thank you for waiting" in said and "keep your place" in said
 
 
 # --- the engine after the queue -----------------------------------------------------------
@@ -164,7 +200,7 @@ def queued(app: Flask, caller: str = CALLER) -> tuple[TwilioCaller, str]:
     assert c.last is not None
     node = c.last.xml.find("Enqueue")
     assert node is not None and node.text == "front_desk", c.last.text
-    assert node.get("waitUrl", "").endswith(f"/wait?sid={c.sid}"), c.last.text
+    assert "/wait?e=wait&turn=" in node.get("waitUrl", ""), c.last.text
     action = c.action("Enqueue")
     c.post(node.get("waitUrl", ""), c.params(QueuePosition="40", QueueTime="0",
                                              AvgQueueTime="120", CurrentQueueSize="41"))
@@ -179,9 +215,17 @@ def _from(params: Any, number: str) -> Any:
 
 
 def jobs_of(conn: redis.Redis, sid: str) -> dict[str, Any]:
-    q = Queue(jobs.QUEUE, connection=conn, serializer=JSONSerializer)
-    job = q.fetch_job(f"{sid}-callback")
-    placed = q.fetch_job(f"{sid}-place")
+    """The call's callback jobs (ids ``{sid}-t{turn}-{n}-callback`` / ``-place``: the
+    turn that committed them)."""
+    q = Queue(jobs.JOB_QUEUE, connection=conn, serializer=JSONSerializer)
+
+    def one(suffix: str) -> Any:
+        keys = conn.scan_iter(f"rq:job:{sid}-t*-[0-9]-{suffix}")
+        ids = [k.decode().split(":", 2)[2] for k in keys]
+        assert len(ids) <= 1, ids
+        return q.fetch_job(ids[0]) if ids else None
+
+    job, placed = one("callback"), one("place")
     return {"callback": job.args[0] if job else None,
             "scheduled": placed.get_status() if placed else None,
             "place": placed}
@@ -222,8 +266,8 @@ def test_invalid_number_is_asked_again_then_the_caller_keeps_waiting(
     c.press("123")
     assert "doesn't look like a phone number" in c.spoken
     c.press("5550000000")
-    assert "keep your place" in c.spoken and c.verbs == ["Say", "Redirect"]
-    assert "/wait?sid=" in c.redirect_url()
+    assert "keep your place" in c.spoken and c.verbs == ["Say", "Pause", "Redirect"]
+    assert "/wait?e=wait" in c.redirect_url()
     assert jobs_of(redis_conn, c.sid)["callback"] is None
 
 
@@ -250,21 +294,37 @@ def test_hang_up_while_choosing_stores_nothing(app: Flask, redis_conn: redis.Red
 def test_silence_or_other_keys_keep_the_caller_in_line(app: Flask) -> None:
     c, _ = queued(app)
     c.silence()
-    assert "keep your place" in c.spoken and "/wait?sid=" in c.redirect_url()
+    assert "keep your place" in c.spoken and "/wait?e=wait" in c.redirect_url()
+
+
+def test_other_keys_and_zero_while_choosing_keep_the_place(app: Flask) -> None:
+    c, _ = queued(app)
+    c.press("1")
+    c.press("7")                                    # neither 1 nor 2 at the confirmation
+    assert c.spoken == "No problem. You keep your place in line."
+    assert c.verbs == ["Say", "Pause", "Redirect"] and "/wait?e=wait" in c.redirect_url()
+    c, _ = queued(app, caller="anonymous")
+    c.press("1")                                    # no number of their own: type one
+    c.press("0")                                    # 0 here: they already wait for a person
+    assert "in line for the next available person" in c.spoken
 
 
 def test_wait_url_garbage_is_never_a_500(app: Flask) -> None:
     c, _ = queued(app)
-    wait = f"http://localhost/voice/clinic-appointments/wait?sid={c.sid}&t=zz"
+    assert c.last is not None
+    wait = c.redirect_url() if "Redirect" in c.verbs else c.gather_action().replace(
+        "e=turn", "e=wait")
     for params in ({}, {"QueuePosition": "-1"}, {"QueuePosition": "9" * 40,
-                                                 "AvgQueueTime": "-5", "QueueTime": "x"}):
+                                                 "AvgQueueTime": "-5", "QueueTime": "x"},
+                   {"QueuePosition": "²", "QueueTime": "１２"}):
         reply = c.post(wait, c.params(**params))
-        assert reply.status == 200 and "in line" in c.spoken and "<Dial" not in reply.text
-    reply = c.post("http://localhost/voice/clinic-appointments/wait?sid=../../x", c.params())
-    assert reply.status == 200 and "stay on the line" in c.spoken and "<Dial" not in reply.text
-    bad = c.post(f"http://localhost/voice/clinic-appointments/wait/callback?sid={c.sid}"
-                 "&step=offer", c.params(Digits="1"), signature="forged")
-    assert bad.status == 403
+        assert reply.status == 200 and "<Dial" not in reply.text and "<Say" in reply.text
+    for bad in ("e=wait&turn=zz", "e=dial&turn=1", "turn=²", "e=wait"):
+        reply = c.post(f"http://localhost/voice/clinic-appointments/wait?{bad}", c.params())
+        assert reply.status == 200 and "stay on the line" in c.spoken, bad
+        assert "<Dial" not in reply.text
+    forged = c.post(wait, c.params(Digits="1"), signature="forged")
+    assert forged.status == 403
 
 
 # --- the callback job on a real worker, dry run -------------------------------------------------
@@ -282,7 +342,7 @@ def worker_settings(tmp_path: Path) -> Iterator[Settings]:
 
 
 def work(conn: redis.Redis) -> None:
-    Worker(jobs.queues(conn), connection=conn, serializer=JSONSerializer).work(
+    Worker(jobs.job_queues(conn), connection=conn, serializer=JSONSerializer).work(
         burst=True, with_scheduler=True)
 
 
@@ -308,7 +368,7 @@ def test_callback_job_end_to_end_dry_run(redis_conn: redis.Redis,
     assert req["url"] == "https://ivr.example.com/voice/clinic-appointments?callback=CA9"
     from ivr.jobs.callbacks import place_callback
 
-    queue_ = Queue(jobs.QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    queue_ = Queue(jobs.JOB_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     queue_.enqueue(place_callback, callback_job("CA9", due).payload)  # a re-run: no 2nd call
     work(redis_conn)
     assert len(dry_requests(redis_conn)) == 1
@@ -320,7 +380,7 @@ def test_callback_waits_for_the_promised_time(redis_conn: redis.Redis,
                 worker_settings)
     work(redis_conn)
     assert dry_requests(redis_conn) == []
-    q = Queue(jobs.QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    q = Queue(jobs.JOB_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     assert "CA8-place" in q.scheduled_job_registry.get_job_ids()
 
 
@@ -330,7 +390,7 @@ def test_web_confirmed_callback_is_placed_by_a_real_worker(
     c.press("1")
     c.press("1")
     place = jobs_of(redis_conn, c.sid)["place"]
-    q = Queue(jobs.QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    q = Queue(jobs.JOB_QUEUE, connection=redis_conn, serializer=JSONSerializer)
     q.scheduled_job_registry.schedule(place, datetime.now(UTC) - timedelta(seconds=1))
     work(redis_conn)
     [req] = dry_requests(redis_conn)

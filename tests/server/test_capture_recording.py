@@ -73,7 +73,7 @@ def test_transcription_joins_the_inbox_item(redis_url: str, redis_conn: redis.Re
         ok = client.post(callback, data=params,
                          headers={"X-Twilio-Signature": sign(callback, params)})
         assert ok.status_code == 200
-        Worker(jobs.queues(redis_conn), connection=redis_conn,
+        Worker(jobs.job_queues(redis_conn), connection=redis_conn,
                serializer=JSONSerializer).work(burst=True)
         [item] = Archive(archive_path).inbox()
         assert item["recording"] == "https://api.twilio.com/rec/RE9"

@@ -108,3 +108,11 @@ def test_ops_users_and_secret_key_from_file_and_env(tmp_path: Path) -> None:
     assert s.ops_users == {"bo": "h"}
     with pytest.raises(ConfigError, match="ops_users"):
         load_settings(str(cfg), environ={"IVR_OPS_USERS": "not json"})
+
+
+def test_cache_sizes_must_hold_at_least_one_entry(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, GOOD + "draft_cache_size: 0\n"), environ={})
+    p = err.value.problems[0]
+    assert "draft_cache_size must be at least 1" in p.message and (p.line, p.col) == (2, 1)
+    assert load_settings(write(tmp_path, GOOD), environ={}).compiled_cache_size == 64

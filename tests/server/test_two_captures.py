@@ -51,7 +51,7 @@ def test_both_captures_of_one_call_are_in_its_inbox_item(
         c.press("0")
         assert c.dialled
         c.answered("completed")
-        Worker(jobs.queues(redis_conn), connection=redis_conn,
+        Worker(jobs.job_queues(redis_conn), connection=redis_conn,
                serializer=JSONSerializer).work(burst=True)
         ids = sorted(k.decode().split(":", 2)[2] for k in redis_conn.scan_iter("rq:job:*"))
         assert [i for i in ids if i.endswith("-0-inbox")] == [f"{c.sid}-t3-0-inbox",

@@ -7,7 +7,6 @@ the static half of the product's promise: a caller can always reach a human.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -15,7 +14,7 @@ from typing import Any
 
 from ivr.flowlang import phone
 from ivr.flowlang.checks.translation import check_translations
-from ivr.flowlang.diagnostics import Problem, Severity
+from ivr.flowlang.diagnostics import Problem, Severity, expected_one_of
 from ivr.flowlang.hours import HoursError, holiday_calendar, parse_days, parse_ranges, zone
 from ivr.flowlang.model import HUMAN, OTHER, PROMPT_KEYS, WAITING, Flow, Kind, build_flow, kind_of
 from ivr.flowlang.positions import Path, Source
@@ -125,11 +124,7 @@ def _edge_paths(flow: Flow) -> Iterable[tuple[str, str, Path]]:
 
 def _unknown(src: Source, target: str, names: list[str], path: Path, what: str,
              code: str = "IVR201") -> Problem:
-    close = difflib.get_close_matches(target, names, n=1)
-    hint = "expected one of: " + ", ".join(repr(n) for n in sorted(names)[:12])
-    if len(names) > 12:
-        hint += f" (and {len(names) - 12} more)"
-    hint += f"  (did you mean '{close[0]}'?)" if close else ""
+    hint = expected_one_of(target, sorted(names), most=12)
     return src.problem(code, f"{what} goes to unknown state '{target}'", path, hint)
 
 

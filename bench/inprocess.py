@@ -1,0 +1,299 @@
+"""A webhook turn in process, against its floor: the same Redis, two raw round trips.
+
+Run: ``python -m bench.inprocess [--calls 300] [--profile]`` (``bench.webhook`` runs it
+too, against its private redis-server). The app is built with ``create_app`` and each turn
+is one WSGI call through ``app.wsgi_app`` (no HTTP server, no HTTP client; the signed
+environ is built before the clock starts), so the figure is our code plus its Redis round
+trips. The floor is measured in the same run, interleaved with the turns: a raw redis-py
+client doing what a turn cannot do without, one pipelined read (HMGET of a call hash +
+GET of a flow's current version) then one EVALSHA of a trivial script. Target: a turn
+≤ 2x its floor. ``--parts`` times each part of a press turn on its own
+(:func:`parts`); ``--profile`` prints the server side's cProfile (own time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import redis
+from flask import Flask, Response, request
+from twilio.request_validator import RequestValidator
+from werkzeug.test import EnvironBuilder
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import BASE, CLOCK, TOKEN  # noqa: E402
+
+TARGET = 2.0
+Environ = dict[str, Any]
+_PROFILER: list[cProfile.Profile] = []  # set by profile(): wsgi() profiles the server only
+
+
+def make_app(redis_url: str, flows_dir: Path, spool: Path) -> Flask:
+    from ivr.app import create_app
+
+    return create_app({"redis_url": redis_url, "flows_dir": str(flows_dir), "clock": CLOCK,
+                       "emergency_number": "+15559990000", "spool_dir": str(spool),
+                       "twilio": {"auth_token": TOKEN}})
+
+
+def environ(url: str, params: dict[str, str]) -> Environ:
+    """The WSGI environ Twilio's signed POST of ``params`` to ``url`` would make."""
+    sig = RequestValidator(TOKEN).compute_signature(url, params)
+    path, _, query = url[len(BASE):].partition("?")
+    env: Environ = EnvironBuilder(path=path, base_url=BASE, query_string=query, method="POST",
+                                  data=params, headers={"X-Twilio-Signature": sig}
+                                  ).get_environ()
+    return env
+
+
+def wsgi(app: Flask, env: Environ) -> tuple[float, str]:
+    """One request through ``app.wsgi_app``: (seconds, body)."""
+    status: list[str] = []
+
+    def start_response(s: str, headers: Any, exc_info: Any = None) -> Callable[..., Any]:
+        status.append(s)
+        return lambda data: None
+
+    for prof in _PROFILER:
+        prof.enable()
+    began = time.perf_counter()
+    body = app.wsgi_app(env, start_response)  # type: ignore[arg-type]
+    try:
+        text = b"".join(body)
+    finally:
+        getattr(body, "close", lambda: None)()
+    took = time.perf_counter() - began
+    for prof in _PROFILER:
+        prof.disable()
+    if not status or not status[0].startswith("200"):
+        raise RuntimeError(f"{status} from {env['PATH_INFO']}: {text[:200]!r}")
+    return took, text.decode()
+
+
+def one_call(app: Flask, flow: str, key: str) -> tuple[float, float]:
+    """A call's start and one key press: the seconds of each turn."""
+    params = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32,
+              "From": "+12125551234", "To": "+18005550100", "CallStatus": "ringing"}
+    t_start, xml = wsgi(app, environ(f"{BASE}/voice/{flow}", params))
+    gather = ET.fromstring(xml).find("Gather")
+    action = gather.get("action") if gather is not None else None
+    if not action:
+        raise RuntimeError(f"no Gather in {xml[:200]}")
+    t_press, _ = wsgi(app, environ(action, dict(params, CallStatus="in-progress", Digits=key)))
+    return t_start, t_press
+
+
+class Floor:
+    """Two round trips to the same Redis with a raw client: a turn's irreducible I/O."""
+
+    def __init__(self, url: str) -> None:
+        self.conn = redis.Redis.from_url(url)
+        self.script = self.conn.register_script("return 1")
+        self.conn.hset("bench:floor:call", mapping={"turn": 1, "twiml": b"x" * 300,
+                                                    "state": b"{}" * 150})
+
+    def once(self) -> float:
+        began = time.perf_counter()
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.hmget("bench:floor:call", "turn", "twiml", "state")
+        pipe.get("bench:floor:current")
+        pipe.execute()
+        self.script(keys=["bench:floor:call", "bench:floor:transcript"], args=[1, 2])
+        return time.perf_counter() - began
+
+    def close(self) -> None:
+        self.conn.delete("bench:floor:call")
+        self.conn.close()
+
+
+def p50(xs: Iterable[float]) -> float:
+    return statistics.median(xs) * 1000
+
+
+def measure(app: Flask, floor: Floor, calls: int, flow: str = "card-services",
+            key: str = "1") -> dict[str, float]:
+    """``calls`` calls (start + press), each followed by two floor samples; p50s in ms."""
+    for _ in range(max(20, calls // 10)):  # warm-up: caches, connections, the SDK
+        one_call(app, flow, key)
+        floor.once()
+    starts, presses, floors = [], [], []
+    for _ in range(calls):
+        t_start, t_press = one_call(app, flow, key)
+        starts.append(t_start)
+        presses.append(t_press)
+        floors += [floor.once(), floor.once()]
+    row = {"start_p50": p50(starts), "press_p50": p50(presses), "floor_p50": p50(floors)}
+    row["start_vs_floor"] = row["start_p50"] / row["floor_p50"]
+    row["press_vs_floor"] = row["press_p50"] / row["floor_p50"]
+    return row
+
+
+def report(row: dict[str, float]) -> None:
+    print("in process (WSGI call through app.wsgi_app, no HTTP), p50 per turn:")
+    print(f"  start {row['start_p50']:.3f} ms | press {row['press_p50']:.3f} ms | "
+          f"floor (raw redis-py: pipelined read + EVALSHA) {row['floor_p50']:.3f} ms")
+    for k in ("start_vs_floor", "press_vs_floor"):
+        print(f"  {k:<15} {row[k]:5.2f}x  (target <= {TARGET}) "
+              f"{'ok' if row[k] <= TARGET else 'OVER'}")
+
+
+def profile(app: Flask, calls: int, top: int = 40, sort: str = "tottime") -> str:
+    """Where ``calls`` calls' turns spend their time in the server (own time per function;
+    building and signing the requests is left out)."""
+    prof = cProfile.Profile()
+    _PROFILER.append(prof)
+    try:
+        for _ in range(calls):
+            one_call(app, "card-services", "1")
+    finally:
+        _PROFILER.clear()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats(sort).print_stats(top)
+    return out.getvalue()
+
+
+def median_us(func: Callable[[], object], n: int) -> float:
+    took = []
+    for _ in range(n):
+        began = time.perf_counter()
+        func()
+        took.append(time.perf_counter() - began)
+    return statistics.median(took) * 1e6
+
+
+def add_noop(app: Flask) -> None:
+    """A view that parses the form and answers constant TwiML (before the first request)."""
+
+    def noop(flow_id: str) -> Response:
+        request.form.get("Digits")
+        return Response("<Response />", mimetype="text/xml")
+
+    app.add_url_rule("/voice/<flow_id>/noop", "bench_noop", noop, methods=["POST"])
+
+
+def _replay(env: Environ) -> Callable[[], Environ]:
+    body = env["wsgi.input"].read()
+
+    def fresh() -> Environ:
+        return dict(env, **{"wsgi.input": io.BytesIO(body)})
+
+    return fresh
+
+
+def parts(app: Flask, floor: Floor, n: int = 2000) -> dict[str, float]:
+    """Median µs of each part of a press turn (``add_noop`` must have run on ``app``)."""
+    from ivr.runtime.engine import step
+    from ivr.runtime.record import turn_record
+    from ivr.server import guard, voice
+    from ivr.server.context import flows, get_store, settings
+    from ivr.store.calls import Commit
+    from ivr.telephony import twiml
+    from ivr.telephony.params import event_from
+    from ivr.telephony.signatures import signed_by_twilio
+
+    sid = "CA" + uuid.uuid4().hex
+    params = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12125551234",
+              "To": "+18005550100", "CallStatus": "ringing"}
+    wsgi(app, environ(f"{BASE}/voice/card-services", params))
+    press = dict(params, CallStatus="in-progress", Digits="1")
+    url = f"{BASE}/voice/card-services/event?e=turn&turn=1"
+    noop = _replay(environ(f"{BASE}/voice/card-services/noop?e=turn&turn=1", press))
+    out: dict[str, float] = {"flask: no-op POST view": median_us(lambda: wsgi(app, noop()), n)}
+    env = environ(url, press)
+    sig = env["HTTP_X_TWILIO_SIGNATURE"]
+    with app.test_request_context("/voice/card-services/event?e=turn&turn=1", method="POST",
+                                  data=press, base_url=BASE,
+                                  headers={"X-Twilio-Signature": sig}):
+        store, form = get_store(), request.form
+        before = store.load(sid)
+        assert before is not None
+        c = flows().pinned(store, before.flow, before.version)
+        ev = event_from("turn", form, settings().now())
+        after, actions = step(c, before, ev)
+        urls = voice.event_urls(after)
+        record = turn_record(c, before, ev, after, actions)
+        page = twiml.render(actions, urls)
+        timed: dict[str, Callable[[], object]] = {
+            "signature (SDK validate)": lambda: signed_by_twilio(
+                TOKEN, guard.signed_urls(), form.to_dict(), sig),
+            "params -> event": lambda: event_from("turn", form, settings().now()),
+            "flow registry (pinned)": lambda: flows().pinned(store, before.flow,
+                                                             before.version),
+            "engine.step": lambda: step(c, before, ev),
+            "event_urls": lambda: voice.event_urls(after),
+            "twiml.render": lambda: twiml.render(actions, urls),
+            "turn_record": lambda: turn_record(c, before, ev, after, actions),
+        }
+        out.update({name: median_us(func, n) for name, func in timed.items()})
+        done = Commit(after, page, record)
+        out["Store.advance, engine stubbed (2 round trips)"] = median_us(
+            lambda: store.advance("CA" + uuid.uuid4().hex, 0, lambda b, cur: done,
+                                  current_of="card-services"), n)
+    out["sum of the parts"] = sum(out.values())
+    out["floor: raw redis-py, 2 round trips"] = median_us(floor.once, n)
+    return out
+
+
+def report_parts(row: dict[str, Any]) -> None:
+    print("a press turn, part by part (median µs, in process):")
+    for name, us in row.items():
+        print(f"  {name:<48} {us:8.1f}")
+
+
+def run(redis_url: str, flows_dir: Path, tmp: Path, calls: int, with_profile: bool = False,
+        with_parts: bool = False) -> dict[str, Any]:
+    """Measure (and print) the in-process turn against its floor on ``redis_url``; with
+    ``with_parts`` also each part of a press turn (:func:`parts`)."""
+    app = make_app(redis_url, flows_dir, tmp / "spool-inprocess")
+    add_noop(app)
+    floor = Floor(redis_url)
+    try:
+        row: dict[str, Any] = dict(measure(app, floor, calls))
+        report(row)
+        if with_parts:
+            row["parts_us"] = parts(app, floor)
+            report_parts(row["parts_us"])
+    finally:
+        floor.close()
+    if with_profile:
+        print(profile(app, calls))
+    return row
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Start a private redis-server and measure; the figures."""
+    from bench.webhook import process
+    from tests.server.test_e2e import free_port, redis_server_binary, wait_until
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--calls", type=int, default=300)
+    ap.add_argument("--profile", action="store_true", help="cProfile the server's side")
+    ap.add_argument("--parts", action="store_true", help="time each part of a press turn")
+    args = ap.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="ivr-inprocess-bench-"))
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    with process([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+                  "--save", "", "--appendonly", "no"], dict(os.environ), tmp):
+        wait_until(lambda: bool(redis.Redis.from_url(url).ping()))
+        return run(url, ROOT / "flows", tmp, args.calls, args.profile, args.parts)
+
+
+if __name__ == "__main__":
+    main()

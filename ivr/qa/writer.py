@@ -1,0 +1,62 @@
+"""The one transcript writer: plain data → transcript YAML (``ivr simulate --record``, the
+console's "save as QA transcript" and ``ivr export`` all write through :func:`dump`).
+
+PyYAML's ``safe_dump`` does the writing (quoting and escaping are its job, never ours),
+with the transcript's house style on top: steps indented under ``steps:``, each
+``expect`` on one line (``- expect: {state: main_menu}``), and strings double-quoted
+unless they are plain names (``card-services``, ``main_menu``), so key presses, times and
+words read back as the text they were::
+
+    flow: card-services
+    name: "simulated call to card-services"
+    steps:
+      - expect: {state: main_menu}
+      - press: "2"
+    outcome: human
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_YAML11_WORDS = frozenset("y n yes no on off true false null".split())
+
+
+class _OneLine(dict[str, Any]):
+    """A mapping written in flow style, on one line."""
+
+
+class _Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)  # "steps:\n  - ..." rather than "steps:\n- ..."
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    plain = _PLAIN.fullmatch(value) is not None and value.lower() not in _YAML11_WORDS
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
+
+
+def _one_line(dumper: yaml.SafeDumper, value: _OneLine) -> yaml.MappingNode:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=True)
+
+
+_Dumper.add_representer(str, _str)
+_Dumper.add_representer(_OneLine, _one_line)
+
+
+def dump(transcript: Mapping[str, Any]) -> str:
+    """Transcript YAML for ``transcript`` (``flow``, ``name``, ``steps``, ... as plain data).
+
+    Keys keep their order; each step's ``expect`` goes on one line.
+    """
+    data = dict(transcript)
+    data["steps"] = [{k: _OneLine(v) if k == "expect" else v for k, v in step.items()}
+                     for step in data.get("steps", [])]
+    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                          width=1 << 16, default_flow_style=False)
+    return text
