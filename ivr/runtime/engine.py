@@ -52,7 +52,8 @@ def step(c: Compiled, call: CallState, event: Event,
                         edges=list(call.edges), hops=[]), event, options)
     t.call.turn += 1
     if t.call.ended:
-        return t.call, [Hangup()]
+        person.late_message(t)  # a message whose recording arrived after the hang-up
+        return t.call, [Hangup(), *t.out]
     if event.kind is EventKind.HANGUP:
         person.finish(t, t.call.outcome or "hangup")
     elif event.kind is EventKind.START or not t.call.state:

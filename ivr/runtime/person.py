@@ -14,7 +14,7 @@ saved" is said only after a recording with a duration above zero arrived.
 from __future__ import annotations
 
 from ivr.flowlang.hours import is_open
-from ivr.flowlang.machine import END
+from ivr.flowlang.machine import END, VOICEMAIL
 from ivr.flowlang.model import Kind, State
 from ivr.flowlang.phone import valid_number
 from ivr.runtime import language, prompts
@@ -156,6 +156,24 @@ def _nothing_recorded(t: Work, s: State | None) -> str | None:
         return callback_accepted(t)
     t.say(prompts.NO_MESSAGE_GOODBYE)
     return finish(t, "no-message", hang_up=True)
+
+
+def late_message(t: Work) -> None:
+    """The caller hung up while recording a message, and the recording arrived after the
+    hang-up ended the call: the message still becomes a call back (and the call's outcome
+    ``voicemail``). Anything else for an ended call is stale."""
+    e, last = t.event, (t.call.edges[-1] if t.call.edges else "")
+    source = last.split(">", 1)[0]
+    at_voicemail = source == VOICEMAIL or (
+        source in t.flow.states and t.flow.states[source].kind is Kind.VOICEMAIL)
+    if not (e.recording and last.endswith(f">end>{END}") and at_voicemail
+            and t.call.outcome != "voicemail"):
+        return
+    t.call.outcome = "voicemail"
+    t.callback_job(recording=e.url, duration=e.duration)
+    t.out.append(Job("call_end", {"sid": t.call.sid, "flow": t.flow.id,
+                                  "version": t.call.version, "outcome": "voicemail",
+                                  "at": e.now.isoformat()}))
 
 
 # --- the end --------------------------------------------------------------------------------

@@ -231,6 +231,8 @@ def event(flow_id: str) -> Response:
     ev = event_from(name, params, settings().now())
     if name == "dial":
         return dial_result(get_store(), sid, number, ev)
+    if name == "recording":
+        return recording(get_store(), sid, number, ev)
     return respond(get_store(), sid, number, ev)
 
 
@@ -247,6 +249,21 @@ def dial_result(store: Store, sid: str, leg: int, ev: Event) -> Response:
         assert before is not None  # turn=None: an unknown call raised UnknownCall
         if before.turn != leg and (before.ended or before.leg != leg
                                    or before.state not in PERSON_STATES):
+            raise Stale(sid)
+        return _turn(flows().pinned(store, before.flow, before.version), before, ev)
+
+    return _serve(store, sid, store.advance(sid, None, apply))
+
+
+def recording(store: Store, sid: str, turn: int, ev: Event) -> Response:
+    """A Record's result, posted to the turn that asked for it. When the caller hung up
+    while recording, the status callback may have ended the call first (one turn later):
+    the message is still applied, so it becomes a call back instead of being lost."""
+
+    def apply(before: CallState | None, current: str | None) -> Commit:
+        assert before is not None
+        if before.turn != turn and not (before.ended and ev.recording
+                                        and before.turn == turn + 1):
             raise Stale(sid)
         return _turn(flows().pinned(store, before.flow, before.version), before, ev)
 

@@ -61,3 +61,23 @@ def test_the_call_back_at_the_offer(app: Flask) -> None:
     assert call is not None and call.outcome == "callback"
     transcript = store_of(app).transcript(c.sid)
     assert [t["to"] for t in transcript][-3:] == ["human", "__callback_offer__", "__end__"]
+
+
+@pytest.mark.redis
+def test_a_message_recorded_as_the_caller_hangs_up_is_not_lost(app: Flask) -> None:
+    c = busy(app)
+    c.silence()                                   # no call back: leave a message
+    assert "Record" in c.verbs
+    record_action = c.action("Record")
+    c.hangup()                                    # the status callback wins the race
+    call = store_of(app).load(c.sid)
+    assert call is not None and call.ended and call.outcome == "human"
+    c.post(record_action, c.params(RecordingUrl="https://api.twilio.com/rec/RE7",
+                                   RecordingDuration="11"))
+    call = store_of(app).load(c.sid)
+    assert call is not None and call.outcome == "voicemail"
+    transcript = store_of(app).transcript(c.sid)
+    assert transcript[-1]["heard"]["kind"] == "recording"
+    again = c.post(record_action, c.params(RecordingUrl="https://api.twilio.com/rec/RE7",
+                                           RecordingDuration="11"))
+    assert again.status == 200 and len(store_of(app).transcript(c.sid)) == len(transcript)
