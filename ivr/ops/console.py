@@ -41,6 +41,7 @@ from ivr.ops.flows import bp as flows_bp
 from ivr.ops.live import bp as live_bp
 from ivr.ops.sim import bp as sim_bp
 from ivr.server.context import get_store, settings_of, store_of
+from ivr.store.keys import OPS_SESSION
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates",
@@ -132,10 +133,17 @@ def _guard() -> Any:
 
 
 def _logged_in() -> bool:
+    """A user who exists and a session that has not been logged out (the cookie alone is
+    not enough: logging out deletes the session's key, so a saved cookie stops working)."""
     name = user()
-    if not name:
+    sid = str(session.get("sid", ""))
+    if not name or not sid:
         return False
-    return ops_auth.user_hash(get_store().conn, _static_users(), name) is not None
+    conn = get_store().conn
+    live = conn.get(OPS_SESSION.format(sid))
+    if (live.decode() if isinstance(live, bytes) else live) != name:
+        return False
+    return ops_auth.user_hash(conn, _static_users(), name) is not None
 
 
 @bp.after_request
@@ -155,8 +163,10 @@ def _forbidden(exc: Any) -> tuple[str, int]:
 
 
 def _safe_next(target: str) -> str:
+    """Where to go after logging in: a console path only (no other host, no header tricks)."""
     parts = urlsplit(target)
-    if target.startswith("/ops") and not parts.netloc and not parts.scheme:
+    if target.startswith("/ops") and not parts.netloc and not parts.scheme and \
+            target.isprintable() and not any(c in target for c in " \\"):
         return target
     return url_for("ops.flows.index")
 
@@ -176,6 +186,9 @@ def login() -> Any:
         session.permanent = True
         session["user"] = name
         session["csrf"] = ops_auth.new_token()
+        session["sid"] = sid = ops_auth.new_token()
+        get_store().conn.set(OPS_SESSION.format(sid), name,
+                             ex=int(current_app.permanent_session_lifetime.total_seconds()))
         log.info("ops console: %s logged in from %s", name, ip)
         return redirect(_safe_next(request.form.get("next", "")))
     if got.limited:
@@ -190,6 +203,9 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    sid = str(session.get("sid", ""))
+    if sid:
+        get_store().conn.delete(OPS_SESSION.format(sid))
     session.clear()
     session["bye"] = True
     flash("Logged out.", "ok")

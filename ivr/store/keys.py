@@ -46,3 +46,5 @@ def sid_of(key: bytes | str, template: str) -> str:
     if not (text.startswith(head) and text.endswith(tail)) or len(text) <= len(head + tail):
         return ""
     return text[len(head):len(text) - len(tail)]
+OPS_SESSION = "ivr:ops:session:{}"
+"""A console login that has not been logged out (the user's name; expires with it)."""

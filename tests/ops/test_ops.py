@@ -491,3 +491,27 @@ def test_ops_user_store(redis_conn: redis.Redis, redis_url: str) -> None:
     assert result.exit_code == 0, result.output
     stored = redis_conn.hget(ops_auth.USERS_KEY, "erin")
     assert stored and check_password_hash(stored.decode(), "pw")
+
+
+@pytest.mark.redis
+def test_logout_ends_the_session_even_for_a_saved_cookie(app: Flask) -> None:
+    client = app.test_client()
+    csrf = login(client)
+    saved = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert saved is not None and client.get("/ops/flows").status_code == 200
+    assert client.post("/ops/logout", data={"csrf_token": csrf}).status_code == 302
+    thief = app.test_client()                 # someone who kept a copy of the cookie
+    thief.set_cookie(saved.key, saved.value)
+    resp = thief.get("/ops/flows")
+    assert resp.status_code == 302 and "/ops/login" in resp.headers["Location"]
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("target", ["/ops/flows\r\nSet-Cookie: x=1", "//evil.example/ops",
+                                    "/ops\\..\\x", "https://evil.example/ops"])
+def test_login_next_is_a_console_path_or_nothing(app: Flask, target: str) -> None:
+    client = app.test_client()
+    resp = client.post("/ops/login", data={"username": "alice", "password": "alice-pw",
+                                           "csrf_token": token(client), "next": target})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/ops/flows")
+    assert client.get(f"/ops/login?next={target}").status_code == 200
