@@ -35,7 +35,7 @@ from ivr.config import Settings
 from ivr.flowlang.catalog import compile_text
 from ivr.flowlang.diagnostics import FlowError
 from ivr.flowlang.lru import LRU
-from ivr.flowlang.machine import Compiled
+from ivr.flowlang.machine import QUEUE_STATES, Compiled
 from ivr.qa.simulate import InputError, Session, parse_line
 from ivr.qa.transcript import parse_clock
 from ivr.server.context import get_store
@@ -110,7 +110,7 @@ def replay(data: dict[str, Any]) -> tuple[Session, list[Entry]]:
 
 def _ivr_entry(s: Session) -> Entry:
     t = s.turn
-    return Entry("ivr", state=t.state or "", said=[" ".join(x.split()) for x in t.said],
+    return Entry("ivr", state=t.state or "", said=[" ".join(x.split()) for x in s.said or t.said],
                  actions=[a for a in t.actions if a not in ("say", "gather")])
 
 
@@ -174,9 +174,11 @@ def show(sim_id: str) -> Any:
     s, log = replay(data)
     gather = s.driver.gather
     ringing = any(a in ("dial", "enqueue") for a in s.turn.actions)
+    queued = "enqueue" in s.turn.actions or (s.turn.state or "") in QUEUE_STATES
     return render_template(
         "ops/sim.html", nav="sim", sim_id=sim_id, data=data, log=log, session_=s,
-        ended=s.ended, where=s.where(), ringing=ringing,
+        ended=s.ended, where=s.where(), ringing=ringing, queued=queued,
+        holding=queued and gather is None,
         recording="record" in s.turn.actions, draft=bool(data.get("text")),
         num_digits=gather.num_digits if gather else 1,
         finish_key=gather.finish_on_key if gather else "")

@@ -134,6 +134,9 @@ class Session:
         self.driver = EngineDriver(c, sid="CAsimulate")
         self.turn = Observed(None, [], [])
         self.steps: list[dict[str, Any]] = []
+        self.said: list[str] = []
+        """Everything the caller heard since the last typed line (one turn, or more when the
+        call moved on by itself, e.g. leaving the queue)."""
 
     @property
     def ended(self) -> bool:
@@ -158,6 +161,7 @@ class Session:
         if s is None:
             return HELP.splitlines()
         self.turn = self.driver.send(s)
+        self.said = list(self.turn.said)
         self.steps.append(_step_dict(s))
         self.steps.append({"expect": {"state": self.turn.state}})
         shown = self.show(self.turn)
@@ -169,6 +173,7 @@ class Session:
     def handle_step(self, s: Step) -> list[str]:
         """Apply a caller step the call itself causes (not typed); the lines to print."""
         self.turn = self.driver.send(s)
+        self.said += self.turn.said
         self.steps.append(_step_dict(s))
         self.steps.append({"expect": {"state": self.turn.state}})
         return self.show(self.turn)

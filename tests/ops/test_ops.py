@@ -515,3 +515,36 @@ def test_login_next_is_a_console_path_or_nothing(app: Flask, target: str) -> Non
                                            "csrf_token": token(client), "next": target})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/ops/flows")
     assert client.get(f"/ops/login?next={target}").status_code == 200
+
+
+@pytest.mark.redis
+def test_the_console_simulator_waits_in_the_queue_and_takes_a_call_back(
+        alice: tuple[FlaskClient, str]) -> None:
+    client, tok = alice
+    resp = client.post("/ops/sim/start", data={"flow": "clinic-appointments",
+                                               "csrf_token": tok, "clock": "2026-11-18T10:00"})
+    sim = resp.headers["Location"].split("/ops/sim/", 1)[1].split("#")[0]
+    pages = []
+    for line in ["0", "wait 40 0", "1", "2", "2125550123#"]:
+        client.post(f"/ops/sim/{sim}/send", data={"csrf_token": tok, "line": line})
+        pages.append(client.get(f"/ops/sim/{sim}").get_data(as_text=True))
+    assert "Waiting in line for a person" in pages[0] and "Announce: 40th in line" in pages[0]
+    assert "number 40 in line" in pages[1] and "keep your place in line" in pages[1]
+    assert "enter the phone number" in pages[3]
+    assert "We will call you back at 2 1 2, 5 5 5, 0 1 2 3" in pages[4]  # then: Leave
+    assert "The call has ended" in pages[4]
+
+
+@pytest.mark.redis
+def test_the_console_simulator_offers_no_message_and_zero_at_voicemail(
+        alice: tuple[FlaskClient, str]) -> None:
+    client, tok = alice
+    resp = client.post("/ops/sim/start", data={"flow": FLOW, "csrf_token": tok,
+                                               "clock": "2026-11-22T14:05"})  # Sunday
+    sim = resp.headers["Location"].split("/ops/sim/", 1)[1].split("#")[0]
+    client.post(f"/ops/sim/{sim}/send", data={"csrf_token": tok, "line": "0"})
+    page = client.get(f"/ops/sim/{sim}").get_data(as_text=True)
+    assert "Say nothing (no message)" in page and "Press 0 during the prompt" in page
+    client.post(f"/ops/sim/{sim}/send", data={"csrf_token": tok, "line": "record none"})
+    page = client.get(f"/ops/sim/{sim}").get_data(as_text=True)
+    assert "get a message" in page and "message is saved" not in page
