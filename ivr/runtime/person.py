@@ -18,7 +18,7 @@ from ivr.flowlang.machine import END, VOICEMAIL
 from ivr.flowlang.model import Kind, State
 from ivr.flowlang.phone import valid_number
 from ivr.runtime import language, prompts
-from ivr.runtime.actions import Dial, Enqueue, Gather, Hangup, Job, Record, Redirect
+from ivr.runtime.actions import Dial, Enqueue, Gather, Hangup, Record, Redirect
 from ivr.runtime.events import EventKind
 from ivr.runtime.work import Work
 
@@ -171,9 +171,7 @@ def late_message(t: Work) -> None:
         return
     t.call.outcome = "voicemail"
     t.callback_job(recording=e.url, duration=e.duration)
-    t.out.append(Job("call_end", {"sid": t.call.sid, "flow": t.flow.id,
-                                  "version": t.call.version, "outcome": "voicemail",
-                                  "at": e.now.isoformat()}))
+    t.job("call_end", version=t.call.version, outcome="voicemail")
 
 
 # --- the end --------------------------------------------------------------------------------
@@ -187,8 +185,6 @@ def finish(t: Work, outcome: str, hang_up: bool = False) -> str | None:
     t.speak()
     if hang_up:
         t.out.append(Hangup())
-    t.out.append(Job("call_end", {"sid": t.call.sid, "flow": t.flow.id,
-                                  "version": t.call.version, "outcome": outcome,
-                                  "at": t.event.now.isoformat()}))
+    t.job("call_end", version=t.call.version, outcome=outcome)
     return None
 

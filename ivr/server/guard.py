@@ -21,7 +21,7 @@ from ivr.server.context import settings
 from ivr.server.registry import UnknownFlow
 from ivr.store.calls import UnknownCall
 from ivr.telephony import twiml
-from ivr.telephony.params import BadParams
+from ivr.telephony.params import BadParams, count
 from ivr.telephony.signatures import signed_by_twilio
 
 log = logging.getLogger(__name__)
@@ -126,3 +126,14 @@ def twilio_signed(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def action_url(events: tuple[str, ...], default: str) -> tuple[str, int]:
+    """The event name (``e=``) and turn (``turn=``) of an action URL we issued; BadParams
+    for anything else (an unknown name, a turn that is not ASCII digits or below 1)."""
+    name = request.args.get("e", default)
+    raw = request.args.get("turn", "")
+    number = count(raw)
+    if name not in events or number is None or number < 1:
+        raise BadParams(f"bad action URL e={name[:20]!r} turn={raw[:20]!r}")
+    return name, number

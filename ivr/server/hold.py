@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from ivr.runtime.events import Event, EventKind
 from ivr.server.context import get_store, settings
-from ivr.server.guard import held, twilio_signed, webhook_params
+from ivr.server.guard import action_url, held, twilio_signed, webhook_params
 from ivr.server.voice import respond
-from ivr.telephony.params import BadParams, call_sid, count, event_from, queue_status
+from ivr.telephony.params import call_sid, event_from, queue_status
 
 bp = Blueprint("hold", __name__, url_prefix="/voice")
 WAIT_EVENTS = ("wait", "turn", "no_input")
@@ -34,10 +34,7 @@ def wait(flow_id: str) -> Response:
     """A wait document, or the caller's answer inside one (see the module docstring)."""
     params = webhook_params()
     sid = call_sid(params)
-    name = request.args.get("e", "wait")
-    number = count(request.args.get("turn", ""))
-    if name not in WAIT_EVENTS or number is None or number < 1:
-        raise BadParams(f"bad wait URL e={name[:20]!r}")
+    name, number = action_url(WAIT_EVENTS, "wait")
     now = settings().now() or datetime.now(UTC)
     if name == "turn":
         ev = event_from("turn", params, now)

@@ -47,6 +47,7 @@ from ivr.runtime.work import Options
 from ivr.server.context import flows, get_store, settings
 from ivr.server.guard import (
     XML,
+    action_url,
     emergency_response,
     guaranteed,
     public_base,
@@ -56,7 +57,7 @@ from ivr.server.guard import (
 from ivr.server.registry import UnknownFlow
 from ivr.store.calls import Commit, Prefetch, Served, Stale, Store, UnknownCall
 from ivr.telephony import twiml
-from ivr.telephony.params import BadParams, call_sid, caller_number, count, event_from, is_sid
+from ivr.telephony.params import BadParams, call_sid, caller_number, event_from, is_sid
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -223,11 +224,7 @@ def event(flow_id: str) -> Response:
     """Action URLs: apply the caller's input to the turn named in the URL."""
     params = webhook_params()
     sid = call_sid(params)
-    name = request.args.get("e", "turn")
-    turn = request.args.get("turn", "")
-    number = count(turn)
-    if name not in EVENTS or number is None or number < 1:
-        raise BadParams(f"bad event URL e={name[:20]!r} turn={turn[:20]!r}")
+    name, number = action_url(EVENTS, "turn")
     ev = event_from(name, params, settings().now())
     if name == "dial":
         return dial_result(get_store(), sid, number, ev)
