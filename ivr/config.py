@@ -150,7 +150,9 @@ def load_settings(path: str | None = None, overrides: Mapping[str, Any] | None =
         raise ConfigError(problems)
     from_file = {k for k in layers[0][1] if k not in layers[1][1] and k not in layers[2][1]}
     settings = _build(data)
-    problems = _check(settings, src if path else None, from_file)
+    origins = {**{k: "command-line option" for k in layers[2][1]},
+               **{k: f"{ENV_PREFIX}{k.upper()}" for k in layers[1][1] if k not in layers[2][1]}}
+    problems = _check(settings, src if path else None, from_file, origins)
     if problems:
         raise ConfigError(problems)
     return settings
@@ -217,9 +219,16 @@ def _set(data: dict[str, Any], cls: type, key: str, value: Any, origin: str,
     try:
         data[key] = _convert(value, kind)
     except ValueError:
-        return [_problem(src, origin, path, f"setting '{'.'.join(path)}' must be a "
-                         f"{kind.__name__}, not {value!r}", "")]
+        return [_problem(src, origin, path, f"setting '{'.'.join(path)}' must be "
+                         f"{_KINDS.get(kind, 'a ' + kind.__name__)}, not {value!r}", "")]
     return []
+
+
+_KINDS: dict[type, str] = {
+    int: "a whole number", float: "a number", bool: "true or false", str: "text",
+    dict: "a mapping (JSON in the environment)",
+    list: "a list of whole seconds (JSON in the environment, e.g. [1, 5, 30])"}
+"""What a setting of each type must be, in words for the error message."""
 
 
 def _convert(value: Any, kind: type) -> Any:
@@ -254,7 +263,7 @@ def _problem(src: Source | None, origin: str, path: tuple[str, ...], message: st
              hint: str) -> Problem:
     if src is not None:
         return src.problem("IVR903", message, path, hint, key=True)
-    return Problem("IVR903", message + f" (from {origin})", origin, hint=hint)
+    return Problem("IVR903", message, origin, hint=hint)
 
 
 def _build(data: dict[str, Any]) -> Settings:
@@ -262,14 +271,44 @@ def _build(data: dict[str, Any]) -> Settings:
     return dataclasses.replace(Settings(), **data, **nested)
 
 
-def _check(s: Settings, src: Source | None, from_file: set[str]) -> list[Problem]:
+_POSITIVE = {
+    "call_ttl": "seconds a call's state is kept after its last turn, e.g. 14400",
+    "redis_timeout": "seconds a Redis command may take before the caller gets a person, "
+                     "e.g. 2.0",
+    "max_body": "the largest request body in bytes, e.g. 65536"}
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> list[Problem]:
+    """Problems with the ``IVR_*`` variables alone (unknown names, unreadable values): every
+    command checks them the same way, whether or not it reads the other settings."""
+    env = os.environ if environ is None else environ
+    problems = _merge({}, _from_env(env), "environment", None)
+    names = {n[len(ENV_PREFIX):].lower().replace("__", "."): n for n in env
+             if n.startswith(ENV_PREFIX)}
+    out = []
+    for p in problems:  # name the variable, not the setting it was read as
+        message = p.message
+        for key, name in names.items():
+            message = message.replace(f"setting '{key}'", f"{name} (setting '{key}')")
+        out.append(dataclasses.replace(p, message=message))
+    return out
+
+
+def _check(s: Settings, src: Source | None, from_file: set[str],
+           origins: Mapping[str, str]) -> list[Problem]:
     problems = []
 
     def bad(key: str, message: str, hint: str) -> None:
         where = src if key in from_file else None
-        problems.append(_problem(where, "environment or overrides", (key,), message, hint))
+        origin = origins.get(key, "defaults")
+        if origin == "defaults":
+            hint = f"set {key} in config.yaml or {ENV_PREFIX}{key.upper()}: " + hint
+        problems.append(_problem(where, origin, (key,), message, hint))
 
-    if not phone.is_e164(s.emergency_number):
+    if not s.emergency_number:
+        bad("emergency_number", "emergency_number is not set", "the number of a person, "
+            "e.g. \"+15551230000\": every failure dials it")
+    elif not phone.is_e164(s.emergency_number):
         bad("emergency_number", f"emergency_number {s.emergency_number!r} is not an E.164 "
             "phone number", "set it to the number of a person, e.g. \"+15551230000\": every "
             "failure dials it")
@@ -279,8 +318,9 @@ def _check(s: Settings, src: Source | None, from_file: set[str]) -> list[Problem
         except ValueError:
             bad("clock", f"clock {s.clock!r} is not an ISO time",
                 "e.g. \"2026-11-20T14:05:00-05:00\", or leave it empty")
-    if s.call_ttl <= 0 or s.redis_timeout <= 0 or s.max_body <= 0:
-        bad("call_ttl", "call_ttl, redis_timeout and max_body must be positive", "")
+    for key, hint in _POSITIVE.items():
+        if getattr(s, key) <= 0:
+            bad(key, f"{key} must be positive, not {getattr(s, key)}", hint)
     sizes = {"compiled_cache_size": s.compiled_cache_size,
              "draft_cache_size": s.draft_cache_size, "svg_cache_size": s.svg_cache_size}
     for key, size in sizes.items():

@@ -18,7 +18,7 @@ import click
 
 from ivr import __version__
 from ivr.config import Settings
-from ivr.flowlang.diagnostics import format_parsable, format_standard
+from ivr.flowlang.diagnostics import format_standard
 from ivr.store.keys import FLOW
 
 if TYPE_CHECKING:
@@ -48,16 +48,50 @@ def pass_cli_context(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(config_path: str | None, redis_url: str | None, flows_dir: str | None,
                 *args: Any, **kwargs: Any) -> Any:
+        config_path = config_path or _group_config()
         return fn(CliContext(config_path, redis_url, flows_dir), *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
 
-@click.group()
+def _group_config() -> str | None:
+    """``ivr -c FILE <command>``: the file given before the command (None when not)."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    value = root.params.get("group_config") if root is not None else None
+    return value if isinstance(value, str) else None
+
+
+class _Group(click.Group):
+    """The ``ivr`` group; keeps the command line so the group's checks can see --help."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["ivr.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Group)
 @click.version_option(__version__, prog_name="ivr")
-def main() -> None:
+@click.option("--config", "-c", "group_config", default=None, metavar="FILE",
+              help="Path to config.yaml for the command that follows (or after the "
+                   "command: ivr serve -c FILE; env IVR_CONFIG).")
+def main(group_config: str | None) -> None:
     """ivr: voice call flows where a caller can always reach a human."""
+    _check_environment()
     _stop_embedded_redis_on_exit()
+
+
+def _check_environment() -> None:
+    """One rule for every command: an unknown or unreadable IVR_* variable is a usage error
+    (exit 2) naming it, so a typo (IVR_TWILIO__AUTH_TOKN) never passes unnoticed."""
+    from ivr.config import check_environment
+
+    asked = click.get_current_context().meta.get("ivr.argv", [])
+    problems = check_environment()
+    if problems and not {"--help", "-h"} & set(asked):
+        for p in problems:
+            click.echo(format_standard(p, None), err=True)
+        sys.exit(2)
 
 
 def _stop_embedded_redis_on_exit() -> None:
@@ -83,7 +117,7 @@ def job_settings(ctx: CliContext, **extra: Any) -> Settings:
         return settings_for(ctx.config_path, ctx.redis_url, **extra)
     except ConfigError as exc:
         for p in exc.problems:
-            click.echo(format_parsable(p), err=True)
+            click.echo(format_standard(p, None), err=True)
         sys.exit(2)
 
 

@@ -66,7 +66,7 @@ def test_yaml_syntax_error_has_position(tmp_path: Path) -> None:
 
 def test_wrong_type_is_reported(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + "call_ttl: soon\n")
-    with pytest.raises(ConfigError, match="call_ttl.*int"):
+    with pytest.raises(ConfigError, match="call_ttl.*must be a whole number"):
         load_settings(path, environ={})
     with pytest.raises(ConfigError, match="validate_signatures"):
         load_settings(write(tmp_path, GOOD), environ={"IVR_VALIDATE_SIGNATURES": "maybe"})
@@ -116,3 +116,38 @@ def test_cache_sizes_must_hold_at_least_one_entry(tmp_path: Path) -> None:
     p = err.value.problems[0]
     assert "draft_cache_size must be at least 1" in p.message and (p.line, p.col) == (2, 1)
     assert load_settings(write(tmp_path, GOOD), environ={}).compiled_cache_size == 64
+
+
+def test_each_bad_size_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "call_ttl: 100\nmax_body: 0\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ={})
+    (p,) = err.value.problems
+    assert (p.line, p.message) == (3, "max_body must be positive, not 0")
+
+
+def test_a_setting_left_unset_says_where_to_set_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, "call_ttl: 100\n"), environ={})
+    (p,) = err.value.problems
+    assert p.file == "defaults" and p.message == "emergency_number is not set"
+    assert "IVR_EMERGENCY_NUMBER" in p.hint
+
+
+def test_types_are_named_in_words(tmp_path: Path) -> None:
+    for text, words in (("validate_signatures: maybe\n", "true or false"),
+                        ("redis_timeout: slow\n", "a number"),
+                        ("job_retry_intervals: [a]\n", "a list of whole seconds")):
+        with pytest.raises(ConfigError, match=f"must be {words}"):
+            load_settings(write(tmp_path, GOOD + text), environ={})
+
+
+def test_environment_problems_name_the_variable() -> None:
+    from ivr.config import check_environment
+
+    problems = check_environment({"IVR_TWILIO__AUTH_TOKN": "x", "IVR_CALL_TTL": "soon",
+                                  "IVR_CONFIG": "x.yaml", "HOME": "/root"})
+    assert sorted(p.message for p in problems) == [
+        "IVR_CALL_TTL (setting 'call_ttl') must be a whole number, not 'soon'",
+        "unknown IVR_TWILIO__AUTH_TOKN (setting 'twilio.auth_tokn')"]
+    assert check_environment({"IVR_CALL_TTL": "60"}) == []
