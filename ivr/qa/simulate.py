@@ -54,7 +54,7 @@ OUTCOMES = {
     "completed": "was done and heard goodbye (completed)",
 }
 
-_SAY = re.compile(r"^say\s+(?P<words>.+?)(?:\s+@(?P<conf>[01](?:\.\d+)?))?\s*$", re.I)
+_SAY = re.compile(r"^say(?:\s+(?P<words>.*?))??(?:(?:^|\s+)@(?P<conf>\S*))?\s*$", re.I)
 
 
 class InputError(ValueError):
@@ -109,13 +109,29 @@ def _caller_input(text: str, word: str, moment: str) -> Step:
         return Step(0, 0, "press", text)
     m = _SAY.match(text)
     if m:
-        conf = float(m["conf"]) if m["conf"] else None
-        return Step(0, 0, "say", m["words"], conf)
+        return _say(m["words"] or "", m["conf"])
     if word.split()[0] in COMMANDS:
         raise InputError(f"'{word.split()[0]}' does not fit now: type help for the list")
     close = difflib.get_close_matches(word.split()[0], COMMANDS, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise InputError(f"unknown input '{text}'{hint}: type help for the list")
+
+
+def _say(words: str, conf: str | None) -> Step:
+    """``say WORDS [@CONFIDENCE]``: what the caller says, and how sure the recogniser was."""
+    if not words.strip():
+        raise InputError("say what? e.g. say lost card (or say lost card @0.4 for words the "
+                         "recogniser was unsure of)")
+    if conf is None:
+        return Step(0, 0, "say", words, None)
+    try:
+        value = float(conf)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise InputError(f"confidence '@{conf}' must be a number from 0 to 1, e.g. say "
+                         f"{words} @0.4")
+    return Step(0, 0, "say", words, value)
 
 
 class Session:

@@ -121,3 +121,14 @@ def test_flow_file_path_unknown_flow_and_bad_clock(tmp_path: Path) -> None:
                    "states: {a: {say: hi, next: b}}\n")
     out = simulate("", str(bad))
     assert out.exit_code == 1 and "error[IVR" in out.output
+
+
+def test_say_needs_words_and_a_confidence_from_0_to_1() -> None:
+    out = simulate("say\nsay lost card @1.5\nsay lost card @high\nsay @0.3\n"
+                   "say write to bob@example.com\n", "card-services", "--clock", OPEN_ISO)
+    assert out.output.count("say what? e.g. say lost card") == 2
+    assert "confidence '@1.5' must be a number from 0 to 1, e.g. say lost card @0.4" \
+        in out.output
+    assert "confidence '@high' must be a number from 0 to 1" in out.output
+    assert "did you mean 'say'" not in out.output
+    assert "[other] 🔊 No problem. In a few words" in out.output  # the email is words
