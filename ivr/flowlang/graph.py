@@ -68,7 +68,7 @@ class Graph:
 def build(flow: Flow) -> Graph:
     """The drawing model of ``flow`` (which must have passed the checks)."""
     h = flow.human
-    where = f"dial {h.dial}" if h.dial else f"queue {h.enqueue}"
+    where = f"queue {h.enqueue}" if h.enqueue else f"dial {h.dial}"  # as the engine does
     closed = h.when_closed or BUILTIN_VOICEMAIL
     nodes = [Node(START, "call starts", "start")]
     nodes += [Node(s.name, f"{s.name}\n{s.kind.value}", s.kind.value)

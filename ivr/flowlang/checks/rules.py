@@ -304,7 +304,7 @@ def _rule_unreachable(flow: Flow, src: Source) -> list[Problem]:
             for n in flow.states if n not in seen]
 
 
-# --- telephony: IVR401-IVR405 ------------------------------------------------------------
+# --- telephony: IVR401-IVR405, W406 ----------------------------------------------------------
 
 def check_telephony(flow: Flow, src: Source) -> list[Problem]:
     """Phone numbers, time zones, hours and holiday calendars that exist."""
@@ -313,6 +313,11 @@ def check_telephony(flow: Flow, src: Source) -> list[Problem]:
     if not h.dial and not h.enqueue:
         out.append(src.problem("IVR405", "human has neither 'dial' nor 'enqueue'", ("human",),
                                "add dial: \"+1555...\" (E.164) or enqueue: <queue>", key=True))
+    if h.dial and h.enqueue:
+        out.append(src.problem("W406", "human.dial is never rung while human.enqueue is set: "
+                               f"callers wait in the '{h.enqueue}' queue", ("human", "dial"),
+                               "remove dial (the queue's own agents answer), or remove "
+                               "enqueue to ring the number", key=True))
     if h.dial and not phone.is_e164(h.dial):
         out.append(src.problem("IVR401", f"'{h.dial}' is not a valid E.164 phone number",
                                ("human", "dial"), "write it as +<country><number>, e.g. "
