@@ -100,6 +100,8 @@ class State:
     translations: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False,
                                                      compare=False)
     """Language code → the state's texts in it (same keys as YAML: ask, reprompt, intents)."""
+    speech: Speech | None = None
+    """How Twilio listens at this prompt, over the flow's ``speech`` (None: the flow's)."""
 
     def targets(self) -> dict[str, str]:
         """Outgoing edges: trigger name → destination state."""
@@ -149,6 +151,43 @@ class Language:
     voice: str = ""
 
 
+SPEECH_MODELS = (
+    "default", "numbers_and_commands", "phone_call", "experimental_conversations",
+    "experimental_utterances", "googlev2_long", "googlev2_short", "googlev2_telephony",
+    "googlev2_telephony_short", "deepgram_nova-2", "deepgram_nova-3")
+"""Twilio's documented ``<Gather speechModel>`` values."""
+
+
+@dataclass(frozen=True)
+class Speech:
+    """How Twilio listens at a prompt (``<Gather>``): its speech model, how long a pause
+    ends the caller's words (``auto`` or whole seconds; whole seconds whenever a model is
+    set), extra recognition hints and the recogniser's language. Empty: Twilio's default."""
+
+    model: str = ""
+    timeout: str = ""
+    """``auto``, whole seconds, or empty when not given (Twilio's ``auto``)."""
+    hints: tuple[str, ...] = ()
+    language: str = ""
+
+    def over(self, base: Speech) -> Speech:
+        """These settings where given, ``base``'s elsewhere (a state's over its flow's)."""
+        return Speech(self.model or base.model, self.timeout or base.timeout,
+                      self.hints or base.hints, self.language or base.language)
+
+    @property
+    def auto(self) -> bool:
+        """Twilio decides when the caller's words end (``speechTimeout="auto"``)."""
+        return self.timeout in ("", "auto")
+
+
+def _speech(data: dict[str, Any] | None) -> Speech | None:
+    if not data:
+        return None
+    return Speech(str(data.get("model", "")), str(data.get("timeout", "")),
+                  tuple(data.get("hints", ())), str(data.get("language", "")))
+
+
 @dataclass(frozen=True)
 class Matching:
     """Speech matching thresholds (scores are 0..1)."""
@@ -173,6 +212,12 @@ class Flow:
     matching: Matching = field(default_factory=Matching)
     description: str = ""
     languages: tuple[Language, ...] = ()
+    speech: Speech = field(default_factory=Speech)
+
+    def speech_at(self, state: State | None) -> Speech:
+        """How Twilio listens at ``state`` (its own settings over the flow's)."""
+        own = state.speech if state is not None else None
+        return own.over(self.speech) if own is not None else self.speech
 
     def __hash__(self) -> int:
         return hash((self.id, self.version))
@@ -216,7 +261,7 @@ def _state(name: str, data: dict[str, Any], base: Retries) -> State:
     return State(name, kind, str(prompt), data.get("reprompt", ""), nxt, intents, collect,
                  _retries(data.get("retries"), base), hours.get("open", ""),
                  hours.get("closed", ""), bool(data.get("record", False)),
-                 dict(data.get("translations") or {}))
+                 dict(data.get("translations") or {}), _speech(data.get("speech")))
 
 
 def build_flow(data: dict[str, Any], version: str = "") -> Flow:
@@ -240,4 +285,5 @@ def build_flow(data: dict[str, Any], version: str = "") -> Flow:
                       for code, v in (data.get("languages") or {}).items())
     return Flow(data["flow"], data["start"], human, states, version,
                 data.get("language", "en-US"), data.get("voice", ""), hours, matching,
-                data.get("description", ""), languages)
+                data.get("description", ""), languages,
+                _speech(data.get("speech")) or Speech())

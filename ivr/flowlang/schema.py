@@ -13,6 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ivr.flowlang.diagnostics import Problem
+from ivr.flowlang.model import SPEECH_MODELS
 from ivr.flowlang.positions import Source
 from ivr.flowlang.schema_errors import SchemaCodes, schema_problems
 
@@ -78,6 +79,23 @@ TRANSLATIONS = {"type": "object", "propertyNames": _LANG,
                 "additionalProperties": STATE_TRANSLATION,
                 "description": "Language code → texts in that language."}
 
+SPEECH = {
+    "type": "object",
+    "description": "How Twilio listens (<Gather>): speech model, the pause that ends the "
+                   "caller's words, extra hints, the recogniser's language.",
+    "properties": {
+        "model": {"enum": list(SPEECH_MODELS), "description": "Twilio speechModel"},
+        "timeout": {"type": ["string", "integer", "number"],  # its values: checks.rules
+                    "description": "speechTimeout: auto, or whole seconds (whole seconds "
+                                   "whenever a model is set)"},
+        "hints": {**_PHRASES, "description": "Words and phrases to expect, besides the "
+                                             "menu's phrases"},
+        "language": {"type": "string", "pattern": "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                     "description": "Recogniser language (BCP-47), e.g. en-GB"},
+    },
+    "additionalProperties": False,
+}
+
 STATE = {
     "type": "object",
     "description": "A step of the call. Its kind is the one of say/ask/capture/voicemail/"
@@ -102,6 +120,7 @@ STATE = {
         "record": {"type": "boolean", "description": "capture: record the caller's words "
                    "(audio + Twilio transcription) instead of speech recognition only"},
         "translations": TRANSLATIONS,
+        "speech": SPEECH,
     },
     "additionalProperties": False,
 }
@@ -168,6 +187,7 @@ FLOW_SCHEMA: dict[str, Any] = {
                            for k in ("threshold", "margin", "confirm_below")},
             "additionalProperties": False,
         },
+        "speech": SPEECH,
         "states": {"type": "object", "minProperties": 1, "propertyNames": _NAME,
                    "additionalProperties": STATE},
     },

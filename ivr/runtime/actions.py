@@ -56,6 +56,8 @@ class Gather:
     fallthrough: bool = False
     """No key pressed: go on with the verbs after it (e.g. a Record), instead of posting
     an empty result / redirecting to the no-input event."""
+    speech_model: str = ""
+    """Twilio's speechModel (empty: Twilio chooses); ``speech_timeout`` is then seconds."""
 
 
 @dataclass(frozen=True)

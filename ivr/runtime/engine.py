@@ -175,13 +175,15 @@ def _gather(t: Work, s: State) -> Gather:
     human = language.human_phrases(t.flow, t.lang)
     code = t.code()
     if s.kind is Kind.COLLECT and s.collect:
-        return Gather(tuple(t.said), "dtmf speech", s.collect.max_digits, "#", 7, "auto",
-                      human, code)
-    if s.kind is Kind.CAPTURE:
-        return Gather(tuple(t.said), "speech dtmf", 1, "", 6, "auto", human, code)
-    hints = [*human, *(p for i in language.intents(s, t.lang) for p in i.phrases)]
-    width = max((len(k) for i in s.intents for k in i.keys), default=1)
-    return Gather(tuple(t.said), "dtmf speech", width, "", 6, "auto", tuple(hints[:100]), code)
+        g = Gather(tuple(t.said), "dtmf speech", s.collect.max_digits, "#", 7, "auto",
+                   human, code)
+    elif s.kind is Kind.CAPTURE:
+        g = Gather(tuple(t.said), "speech dtmf", 1, "", 6, "auto", human, code)
+    else:
+        hints = [*human, *(p for i in language.intents(s, t.lang) for p in i.phrases)]
+        width = max((len(k) for i in s.intents for k in i.keys), default=1)
+        g = Gather(tuple(t.said), "dtmf speech", width, "", 6, "auto", tuple(hints), code)
+    return t.listening(g, s)
 
 
 # --- per kind ----------------------------------------------------------------------------

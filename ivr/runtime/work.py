@@ -9,7 +9,7 @@ and says where to go next by returning a trigger name; only the engine moves the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ivr.flowlang.machine import Compiled
 from ivr.flowlang.model import Flow, Intent, State
@@ -18,6 +18,9 @@ from ivr.runtime.actions import Action, Gather, Job, Say
 from ivr.runtime.events import CallState, Event, EventKind
 from ivr.runtime.matcher import match
 from ivr.runtime.redact import mask_number
+
+MAX_HINTS = 100
+"""Hints sent with one Gather (the human phrases first, then the prompt's own)."""
 
 PATH_KEEP = 24
 """How many states and edges a call keeps in ``path``/``edges`` (the whisper, the console)."""
@@ -96,7 +99,17 @@ class Work:
                         finish, timeout, "auto", human if speech else (), self.code(),
                         action)
         self.said = []
-        return gather
+        return self.listening(gather) if speech else gather
+
+    def listening(self, g: Gather, state: State | None = None) -> Gather:
+        """``g`` with the flow's speech settings at ``state`` (model, timeout, extra hints,
+        the recogniser's language unless the caller chose another language)."""
+        sp = self.flow.speech_at(state)
+        n = len(language.human_phrases(self.flow, self.lang))  # the human phrases come first
+        hints = (*g.hints[:n], *sp.hints, *g.hints[n:])
+        lang = sp.language if sp.language and not self.lang else g.language
+        return replace(g, speech_model=sp.model, speech_timeout=sp.timeout or "auto",
+                       hints=tuple(dict.fromkeys(hints))[:MAX_HINTS], language=lang)
 
     def wants_human(self) -> bool:
         """The caller pressed a human key alone, or asked for a person in words."""

@@ -79,6 +79,8 @@ def _gather(r: VoiceResponse, a: Gather, urls: Urls) -> None:
         attrs["num_digits"] = a.num_digits
     if "speech" in a.input:
         attrs["speech_timeout"] = a.speech_timeout
+        if a.speech_model:
+            attrs["speech_model"] = a.speech_model
         if a.hints:
             attrs["hints"] = ", ".join(a.hints)
         if a.language:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ivr.flowlang import phone
+from ivr.flowlang.checks.speech import check_speech
 from ivr.flowlang.checks.translation import check_translations
 from ivr.flowlang.diagnostics import Problem, Severity, expected_one_of
 from ivr.flowlang.hours import HoursError, holiday_calendar, parse_days, parse_ranges, zone
@@ -37,7 +38,8 @@ def _check(src: Source) -> tuple[Flow | None, list[Problem]]:
         if _has_errors(problems):
             return None, problems
     flow = build_flow(src.data, "")
-    for graph_phase in (check_references, check_graph, check_telephony, check_translations):
+    for graph_phase in (check_references, check_graph, check_telephony, check_speech,
+                        check_translations):
         problems += graph_phase(flow, src)
         if _has_errors(problems):
             return None, problems
@@ -68,6 +70,8 @@ _ALLOWED: dict[Kind, set[str]] = {
 for _kind, _keys in _ALLOWED.items():
     if _kind is not Kind.HOURS:
         _keys.add("translations")
+    if _kind in (Kind.MENU, Kind.COLLECT, Kind.CAPTURE):  # the prompts that listen
+        _keys.add("speech")
 
 
 def check_kinds(src: Source) -> list[Problem]:
