@@ -46,6 +46,33 @@ def shot(page: Any, name: str, full: bool = False) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full)
 
 
+def ready(page: Any) -> None:
+    """Wait until ops.js has attached its handlers (``body[data-ready]``): the deferred
+    script runs after the page is parsed, so an element can be visible and fillable before
+    its input listener exists; an edit made then is never checked."""
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+
+
+def replace_yaml(page: Any, text: str) -> None:
+    """Replace the editor's text as a paste does (one ``input`` event).
+
+    Not ``page.fill``: for a textarea it sends the whole text through Chromium's
+    ``Input.insertText`` (the IME commit path), and with a 15 KB flow on two loaded cores
+    that call did not return within 30 s although the text had landed (the page kept
+    answering script; the flake of ``test_typo_is_flagged_at_its_line_then_fixed``).
+    Short keyboard input stays ``page.fill``/``page.type``. Returns once the console has
+    checked the new text (``.editor[data-checked]`` moves on), so the next assertion never
+    reads the badge the old text had."""
+    before = page.get_attribute(".editor", "data-checked") or "0"
+    page.eval_on_selector("#yaml", """(el, text) => {
+        el.focus();
+        el.value = text;
+        el.dispatchEvent(new InputEvent("input", {bubbles: true, inputType: "insertFromPaste"}));
+    }""", text)
+    page.wait_for_function("(n) => +(document.querySelector('.editor').dataset.checked || 0) > n",
+                           arg=int(before))
+
+
 def seed_archive(path: str) -> None:
     """Calls, zero-outs and "other" captures that make the inbox and metrics pages real."""
     a = Archive(path)
@@ -134,8 +161,8 @@ def test_typo_is_flagged_at_its_line_then_fixed(page: Any, server: tuple[str, Fl
     base, _app = server
     log_in(page, base)
     page.click(f"text={FLOW}")
-    page.wait_for_selector("#yaml")
-    page.fill("#yaml", TEXT.replace("next: check_hours", "next: check_hour", 1))
+    ready(page)
+    replace_yaml(page, TEXT.replace("next: check_hours", "next: check_hour", 1))
     page.wait_for_selector("#problems li.error")
     problem = page.inner_text("#problems li.error")
     assert f"line {TYPO_LINE}:" in problem and "IVR201" in problem
@@ -147,7 +174,7 @@ def test_typo_is_flagged_at_its_line_then_fixed(page: Any, server: tuple[str, Fl
     page.click("#problems .loc")                      # jump to the line
     page.wait_for_timeout(100)
     shot(page, "03-flow-editor-typo")
-    page.fill("#yaml", TEXT)
+    replace_yaml(page, TEXT)
     page.wait_for_selector("#check-status .badge.ok")
     assert page.locator("#problems li").count() == 0
     assert not page.is_disabled("#publish")
@@ -179,7 +206,7 @@ def test_simulate_zero_out_publish_and_roll_back(page: Any, server: tuple[str, F
 
     page.goto(f"{base}/ops/flows/{FLOW}")
     v1 = page.inner_text("h1 code.ver")
-    page.fill("#yaml", TEXT.replace("You can press 0 at any time", "Press 0 any time", 1))
+    replace_yaml(page, TEXT.replace("You can press 0 at any time", "Press 0 any time", 1))
     page.wait_for_selector("#check-status .badge.ok")
     page.fill("input[name=note]", "shorter welcome")
     page.click("#publish")
@@ -190,7 +217,7 @@ def test_simulate_zero_out_publish_and_roll_back(page: Any, server: tuple[str, F
     page.click("nav.tabs a[data-tab=history]")
     page.on("dialog", lambda d: d.accept())
     page.click(f"tr:has(code:text('{v1}')) button:text('Roll back to this')")
-    page.wait_for_selector(".flash.ok")
+    page.wait_for_selector(".flash.ok:has-text('Rolled back to version')")  # not the old page's
     assert "Rolled back to version" in page.inner_text(".flash.ok")
     assert page.inner_text("h1 code.ver") == v1
     page.click("nav.tabs a[data-tab=history]")

@@ -114,6 +114,7 @@ function initEditor() {
       problems = (await resp.json()).problems;
       renderList();
       paint();
+      box.dataset.checked = String(mine);  // the text as of check number `mine` is shown
     } catch (err) {
       if (mine === seq) status.innerHTML = '<span class="badge warn">offline: not checked</span>';
     }
@@ -200,4 +201,5 @@ document.addEventListener("DOMContentLoaded", () => {
   initEditor();
   initForms();
   initRefresh();
+  document.body.dataset.ready = "1";  // every handler is attached (browser tests wait for it)
 });
