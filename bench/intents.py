@@ -93,7 +93,8 @@ def evaluate(rows: list[Row], catalog: Catalog) -> list[Outcome]:
             raise SystemExit(f"flow {row.flow!r} (used by {row.text!r}) is not in flows/")
         flow = compiled.flow
         state = flow.states[row.state]
-        m = match(row.text, state.intents, flow.human.phrases, flow.matching, row.asr)
+        m = match(row.text, state.intents, flow.human.phrases, flow.matching, row.asr,
+                  flow.human.keys)
         out.append(Outcome(row, m))
     return out
 

@@ -72,7 +72,8 @@ def asked_for_human(turn: dict[str, Any], flow: Flow | None) -> bool:
         return str(heard.get("digits", "")) in keys
     if heard.get("kind") == "speech" and flow is not None:
         text = str(heard.get("text", ""))
-        return match(text, (), flow.human.phrases, flow.matching).kind == "human"
+        return match(text, (), flow.human.phrases, flow.matching,
+                     human_keys=flow.human.keys).kind == "human"
     return False
 
 

@@ -208,7 +208,7 @@ def _on_menu_speech(t: Work, s: State) -> str | None:
     e = t.event
     t.call.heard = redact_text(e.text)
     m = match(e.text, language.intents(s, t.lang), language.human_phrases(t.flow, t.lang),
-              t.flow.matching, e.confidence)
+              t.flow.matching, e.confidence, t.flow.human.keys)
     if m.kind == "none":
         return _retry(t, s, "no_match")
     names = {i.name for i in s.intents}

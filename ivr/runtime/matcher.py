@@ -25,7 +25,15 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 
 from ivr.flowlang.model import HUMAN, OTHER, Intent, Matching
-from ivr.runtime.words import PAST_TENSE, SPOKEN_KEYS, Words, analyse, in_order, needle
+from ivr.runtime.words import (
+    PAST_TENSE,
+    SPOKEN_KEYS,
+    Words,
+    analyse,
+    in_order,
+    needle,
+    stem,
+)
 
 FUZZY_CUTOFF = 85.0
 COVERAGE_WEIGHT = 0.25
@@ -35,13 +43,34 @@ UNKNOWN_WEIGHT = 0.6
 KEYWORD_WEIGHT = 0.7
 """Score of one word found only in this intent's phrases ("dispute"), before coverage."""
 
-_HUMAN_STRONG = ("agent", "operator", "representative", "human", "receptionist",
-                 "live person", "real person", "actual person", "customer service",
-                 "somebody real", "live agent")
-_HUMAN_WEAK = frozenset({"person", "someone", "anyone", "human", "operator", "agent", "rep"})
-_ALONE = frozenset({"real", "live", "actual", "now", "just"})
+_HUMAN_STRONG = ("agent", "operator", "representative", "human", "receptionist", "supervisor",
+                 "manager", "live person", "real person", "actual person", "customer service",
+                 "somebody real", "someone real", "live agent", "human being",
+                 # Spanish, heard before a caller picks the Spanish menu as well as after
+                 "agente", "operador", "operadora", "representante", "asesor", "supervisor",
+                 "una persona", "persona real", "ser humano")
+_HUMAN_WEAK = frozenset({"person", "someone", "anyone", "human", "operator", "agent", "rep",
+                         "persona", "alguien"})
+_ALONE = frozenset({"real", "live", "actual", "now", "just", "una", "por", "favor"})
 _REQUEST = frozenset({"talk", "speak", "chat", "connect", "transfer", "reach", "get", "give",
-                      "want", "need", "put", "let"})
+                      "want", "need", "put", "let", "through",
+                      "hablar", "quiero", "necesito", "comuníqueme", "comuniqueme",
+                      "comunicar", "comunicarme", "páseme", "paseme", "pasar", "hable"})
+_MACHINE = frozenset(stem(w) for w in (
+    "machine", "machines", "robot", "robots", "computer", "computers", "bot", "bots",
+    "automated", "menu", "menus", "máquina", "maquina", "computadora", "grabación"))
+"""What callers call us when they want out: "I don't want to talk to a machine"."""
+_REFUSE = frozenset(stem(w) for w in ("stop", "hate", "tired", "sick", "refuse", "enough",
+                                      "done", "quit"))
+_KEY_VERBS = frozenset({"dial", "push", "hit", "key", "button", "marcar", "marque", "oprima",
+                        "presionar", "presione", "opcion", "opción"})
+_SPOKEN_ES = {"cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5",
+              "seis": "6", "siete": "7", "ocho": "8", "nueve": "9"}
+_POSSESSIVE = frozenset({"my", "his", "her", "our", "their", "mi", "su"})
+_REQUEST_WINDOW = 4
+_MACHINE_WINDOW = 6
+"""A refusal ("don't", "refuse", "no more") counts this many words before "machine"."""
+"""A request word ("talk", "put") counts this many words before "someone"."""
 _NONE_PHRASES = ("none of these", "none of those", "none of them", "none of the above",
                  "something else", "something different", "not listed", "not on the list",
                  "neither of those", "neither of them", "different thing", "other thing",
@@ -79,19 +108,47 @@ def _is_human_word(word: str, singles: frozenset[str]) -> bool:
     return any(len(s) >= 5 and fuzz.ratio(word, s) >= FUZZY_CUTOFF for s in singles)
 
 
-def wants_human(words: Words, phrases: tuple[str, ...]) -> bool:
-    """True when the caller asks for a person ("agent", "let me talk to somebody"), not
-    when they say they don't need one or mention one they spoke to before."""
+def wants_human(words: Words, phrases: tuple[str, ...], keys: tuple[str, ...] = ()) -> bool:
+    """True when the caller asks for a person ("agent", "let me talk to somebody", "press
+    zero" when 0 is a human key, "I don't want to talk to a machine"), not when they say
+    they don't need one or mention one they spoke to before."""
     seq = words.seq
     singles, multis = _human_needles(phrases)
     hits = [i for i, w in enumerate(seq) if _is_human_word(w, singles)]
     hits += [end - 1 for end in (in_order(n, seq, gap=1) for n in multis) if end > 0]
-    if any(not PAST_TENSE & set(seq[max(0, i - 4): i + 3]) for i in hits):
+    if any(not PAST_TENSE & set(seq[max(0, i - 4): i + 3]) and not _someone_of(seq, i)
+           for i in hits):
         return True
     for i, word in enumerate(seq):
-        if word in _HUMAN_WEAK and _REQUEST & set(seq[max(0, i - 3): i]):
+        if word in _HUMAN_WEAK and _REQUEST & set(seq[max(0, i - _REQUEST_WINDOW): i]):
             return True
-    return bool(set(seq) & _HUMAN_WEAK) and set(words.content) <= _HUMAN_WEAK | _ALONE
+    return (_spoken_human_key(words, keys) or _refuses_machine(seq) or
+            (bool(set(seq) & _HUMAN_WEAK) and set(words.content) <= _HUMAN_WEAK | _ALONE))
+
+
+def _someone_of(seq: tuple[str, ...], i: int) -> bool:
+    """ "my manager lost her card": a person of the caller's, not a request for ours."""
+    before = seq[max(0, i - _REQUEST_WINDOW): i]
+    return bool(before) and before[-1] in _POSSESSIVE and not _REQUEST & set(before)
+
+
+def _spoken_human_key(words: Words, keys: tuple[str, ...]) -> bool:
+    """The caller said a human key ("zero", "press zero", "zero zero") instead of pressing it."""
+    spoken = {w for w, d in (*SPOKEN_KEYS.items(), *_SPOKEN_ES.items()) if d in keys}
+    said = set(words.content) - _KEY_VERBS
+    return bool(said) and said <= spoken
+
+
+def _refuses_machine(seq: tuple[str, ...]) -> bool:
+    """ "I don't want to talk to a machine", "no more robots", "I hate this menu"."""
+    for i, word in enumerate(seq):
+        base = word.removeprefix("not_")
+        if base not in _MACHINE:
+            continue
+        before = seq[max(0, i - _MACHINE_WINDOW): i]  # "I'm not a robot" is no refusal
+        if any(w.startswith("not_") or w in _REFUSE for w in before):
+            return True
+    return False
 
 
 @lru_cache(maxsize=64)
@@ -234,7 +291,8 @@ def _spoken_key(idx: _Index, words: Words) -> str:
 
 
 def match(text: str, intents: tuple[Intent, ...], human_phrases: tuple[str, ...],
-          matching: Matching, confidence: float | None = None) -> Match:
+          matching: Matching, confidence: float | None = None,
+          human_keys: tuple[str, ...] = ()) -> Match:
     """Decide what ``text`` asks for among ``intents`` (see :class:`Match`).
 
     Args:
@@ -243,6 +301,7 @@ def match(text: str, intents: tuple[Intent, ...], human_phrases: tuple[str, ...]
         human_phrases: The flow's phrases for reaching a person (built-ins are added).
         matching: The flow's thresholds.
         confidence: Twilio's ASR ``Confidence``; anything outside (0, 1] counts as unknown.
+        human_keys: The flow's keys for a person: saying one ("zero") asks for a person.
 
     Returns:
         The decision: human, intent, confirm, other, or none for empty speech.
@@ -250,7 +309,7 @@ def match(text: str, intents: tuple[Intent, ...], human_phrases: tuple[str, ...]
     words = analyse(text if isinstance(text, str) else "")
     if not words.seq:
         return Match("none")
-    if wants_human(words, tuple(human_phrases)):
+    if wants_human(words, tuple(human_phrases), human_keys):
         return Match(HUMAN, score=1.0)
     idx = _index(tuple(intents))
     if says_none(words, idx.none_phrases):

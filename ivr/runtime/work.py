@@ -118,7 +118,8 @@ class Work:
             return e.digits in h.keys
         if e.kind is EventKind.SPEECH:
             phrases = language.human_phrases(self.flow, self.lang)
-            return match(e.text, (), phrases, self.flow.matching).kind == "human"
+            return match(e.text, (), phrases, self.flow.matching,
+                         human_keys=h.keys).kind == "human"
         return False
 
     def job(self, kind: str, **payload: object) -> None:

@@ -215,3 +215,26 @@ def test_no_found_card_is_ever_sent_to_lost_card(outcomes: list[Outcome]) -> Non
     assert found_card_misroutes(outcomes) == []
     assert sum("found" in o.row.text.lower() and o.row.label == "other"
                for o in outcomes) >= 15
+
+
+@pytest.mark.parametrize("text", [
+    "zero", "press zero", "dial zero", "0", "cero", "supervisor", "can I talk to a manager",
+    "I don't want to talk to a machine", "no more robots", "I refuse to talk to a computer",
+    "put me through to someone", "quiero hablar con una persona", "hablar con alguien",
+    "persona real", "necesito un operador", "comuníqueme con un representante"])
+def test_the_ways_callers_ask_for_a_person(menu, text: str) -> None:
+    intents, human, matching = menu
+    assert match(text, intents, human, matching, None, ("0",)).kind == "human", text
+
+
+@pytest.mark.parametrize("text", ["my manager lost her card", "the machine ate my card",
+                                  "I'm not a robot", "I already spoke to a supervisor"])
+def test_people_and_machines_mentioned_are_not_requests(menu, text: str) -> None:
+    intents, human, matching = menu
+    assert match(text, intents, human, matching, None, ("0",)).kind != "human", text
+
+
+def test_a_spoken_key_is_the_human_only_when_it_is_a_human_key(menu) -> None:
+    intents, human, matching = menu
+    assert match("zero", intents, human, matching, None, ()).kind != "human"
+    assert match("nine", intents, human, matching, None, ("9",)).kind == "human"
