@@ -53,7 +53,7 @@ def settings_for(config_path: str | None, redis_url: str | None = None,
         ivr.config.ConfigError: The configuration is unusable.
     """
     base = load_settings(config_path, {"redis_url": redis_url} if redis_url else None)
-    return replace(base, **{k: v for k, v in extra.items() if v})
+    return replace(base, **{k: v for k, v in extra.items() if v is not None})
 
 
 def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool = False,
@@ -66,6 +66,10 @@ def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool 
 
     Returns:
         True when at least one job was processed (rq's ``work()`` result).
+
+    Raises:
+        ivr.jobs.archive.ArchiveError: The archive is unreachable or not migrated: the
+            worker does not start (its jobs wait in Redis).
     """
     configure(settings)
     archive()  # the schema once here, not in every forked job
