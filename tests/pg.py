@@ -2,8 +2,8 @@
 
 The server refuses to run as root, so as root the binaries run as the ``postgres`` user
 (``runuser -u postgres --``). It listens on a free loopback port with ``-A trust`` and its
-socket in its own directory; :meth:`PgServer.stop` stops it (``pg_ctl stop -m immediate``)
-and the fixtures call it on every exit path.
+socket in its own directory; :meth:`PgServer.destroy` stops it (``pg_ctl stop -m
+immediate``) and removes its files, and the fixtures call it on every exit path.
 """
 
 from __future__ import annotations
@@ -68,14 +68,16 @@ class PgServer:
                   str(self.root / "log"), "-o", opts)
         self.running = True
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: clients cut off, data kept; ``immediate``: at once,
+        recent commits may be lost since the tests run it with synchronous_commit off)."""
         if self.running:
-            self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.data))
+            self._run("pg_ctl", "stop", "-w", "-m", mode, "-D", str(self.data))
             self.running = False
 
     def destroy(self) -> None:
         try:
-            self.stop()
+            self.stop("immediate")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
