@@ -61,9 +61,12 @@ class PgServer:
         if done.returncode:
             raise RuntimeError(f"{tool} failed: {done.stderr or done.stdout}")
 
-    def start(self) -> None:
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+    def start(self, durable: bool = False) -> None:
+        """Start it; tests run it without fsync (``durable``: PostgreSQL's defaults, for
+        benchmarks)."""
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        if not durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "start", "-w", "-D", str(self.data), "-l",
                   str(self.root / "log"), "-o", opts)
         self.running = True
