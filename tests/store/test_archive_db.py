@@ -82,6 +82,10 @@ def empty_pg(pg_server: PgServer) -> str:
 
 # --- the schema ------------------------------------------------------------------------
 
+def test_head_is_the_newest_migration() -> None:
+    assert schema.scripts().get_current_head() == schema.HEAD
+
+
 def test_migrations_build_exactly_the_tables_of_tables_py(archive_target: str) -> None:
     engine = Archive(archive_target).engine
     with engine.connect() as conn:
