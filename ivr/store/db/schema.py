@@ -89,6 +89,7 @@ def config() -> Config:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("file_template", "r%%(rev)s_%%(slug)s")  # an importable module name
     return cfg
 
 
