@@ -3,7 +3,8 @@
 Precedence (lowest first): defaults → ``config.yaml`` → ``IVR_*`` environment variables
 (nesting through ``__``, e.g. ``IVR_TWILIO__AUTH_TOKEN``) → explicit overrides (CLI flags,
 tests). Twilio's own ``TWILIO_AUTH_TOKEN`` / ``TWILIO_ACCOUNT_SID`` and Heroku's
-``REDIS_URL`` are honoured too, below their ``IVR_*`` spellings. A bad ``config.yaml``
+``REDIS_URL`` and ``DATABASE_URL`` (the archive) are honoured too, below their ``IVR_*``
+spellings. A bad ``config.yaml``
 fails with ``file:line:col`` and the fix, like a bad flow.
 """
 
@@ -27,6 +28,8 @@ DEFAULT_CONFIG = "config.yaml"
 ARCHIVE_PATH = "var/archive.db"
 """Where the call archive is when no ``archive_path`` is set (its one spelling)."""
 ENV_PREFIX = "IVR_"
+ARCHIVE_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "sqlite")
+"""URL schemes ``archive_url`` takes (``postgres`` is Heroku's spelling)."""
 
 
 class ConfigError(FlowError):
@@ -63,7 +66,13 @@ class Settings:
         secret_key: Signs the ops console's session cookies (IVR_SECRET_KEY); keep secret.
         ops_users: Ops console users: name → password hash (``ivr ops-user NAME``);
             IVR_OPS_USERS takes JSON.
-        archive_path: SQLite call archive the jobs write (calls, turns, inbox, callbacks).
+        archive_url: The call archive's database: ``postgresql://user:pass@host/db`` (a
+            database every host shares; Heroku's ``DATABASE_URL`` and its ``postgres://``
+            work) or ``sqlite:///path``; empty: the SQLite file ``archive_path``.
+        archive_path: SQLite call archive file used when ``archive_url`` is empty (dev,
+            ``ivr serve``): calls, turns, inbox, callbacks.
+        archive_timeout: Seconds to connect to the archive database and for one statement
+            on it: a slow or down database fails the job (it retries), never waits long.
         caller_key_secret: Key of the hash that counts a caller's calls without storing
             the number; keep it stable.
         hold_music_url: Audio played to callers waiting in a queue between position updates
@@ -102,7 +111,9 @@ class Settings:
     max_body: int = 64 * 1024
     secret_key: str = ""
     ops_users: dict[str, str] = field(default_factory=dict)
+    archive_url: str = ""
     archive_path: str = ARCHIVE_PATH
+    archive_timeout: float = 10.0
     caller_key_secret: str = ""
     hold_music_url: str = ""
     wait_offer_every: int = 5
@@ -174,7 +185,8 @@ def _read(path: str) -> Source:
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     conventions = {"TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
-                   "TWILIO_ACCOUNT_SID": ("twilio", "account_sid"), "REDIS_URL": ("redis_url",)}
+                   "TWILIO_ACCOUNT_SID": ("twilio", "account_sid"), "REDIS_URL": ("redis_url",),
+                   "DATABASE_URL": ("archive_url",)}
     for name, keys in conventions.items():
         if env.get(name):
             _put(out, keys, env[name])
@@ -275,7 +287,8 @@ _POSITIVE = {
     "call_ttl": "seconds a call's state is kept after its last turn, e.g. 14400",
     "redis_timeout": "seconds a Redis command may take before the caller gets a person, "
                      "e.g. 2.0",
-    "max_body": "the largest request body in bytes, e.g. 65536"}
+    "max_body": "the largest request body in bytes, e.g. 65536",
+    "archive_timeout": "seconds to connect to the archive database and per statement, e.g. 10"}
 
 
 def check_environment(environ: Mapping[str, str] | None = None) -> list[Problem]:
@@ -321,10 +334,26 @@ def _check(s: Settings, src: Source | None, from_file: set[str],
     for key, hint in _POSITIVE.items():
         if getattr(s, key) <= 0:
             bad(key, f"{key} must be positive, not {getattr(s, key)}", hint)
+    scheme = s.archive_url.split("://", 1)[0].lower() if "://" in s.archive_url else None
+    if s.archive_url and scheme not in ARCHIVE_SCHEMES:
+        bad("archive_url", f"archive_url {masked_url(s.archive_url)!r} is not a PostgreSQL or "
+            "SQLite URL", "e.g. postgresql://user:password@host:5432/ivr (DATABASE_URL), or "
+            "leave it empty for the SQLite file archive_path")
     sizes = {"compiled_cache_size": s.compiled_cache_size,
              "draft_cache_size": s.draft_cache_size, "svg_cache_size": s.svg_cache_size}
     for key, size in sizes.items():
         if size < 1:
             bad(key, f"{key} must be at least 1, not {size}", "a cache holds at least one entry")
     return problems
+
+
+
+def masked_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    head, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    auth, _, host = rest.partition("@")
+    user = auth.split(":", 1)[0]
+    return f"{head}://{user}:***@{host}" if ":" in auth else url
 

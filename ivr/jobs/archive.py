@@ -1,18 +1,21 @@
-"""The call archive: every call, every turn, inbox items and callbacks, in one SQLite file.
+"""The call archive: every call, every turn, inbox items and callbacks, in one database.
 
-Written only by RQ jobs (:mod:`ivr.jobs.enqueue`), read by ``ivr inbox`` and by whoever builds a
-whisper from a caller's history. Every write is an upsert keyed by CallSid (and turn), so a
-job that runs twice after a crash writes nothing twice. Everything is redacted again on the
-way in (card numbers masked, caller numbers masked, callers counted by a keyed hash); the
-one exception is ``callbacks.number``, the number a person must ring back.
+PostgreSQL when ``archive_url`` names one (every host shares it), else the SQLite file
+``archive_path`` (``ivr serve``, dev); tables, engines and migrations live in
+:mod:`ivr.store.db`. Written only by RQ jobs (:mod:`ivr.jobs.enqueue`), read by the
+console, ``ivr inbox`` and ``ivr export``: nothing else opens the database. Every write is
+an upsert on a unique key (CallSid, turn, capture: the dialect's ``INSERT … ON CONFLICT``),
+so a job that runs twice after a crash writes nothing twice. Everything is redacted again
+on the way in (card numbers masked, caller numbers masked, callers counted by a keyed
+hash); the one exception is ``callbacks.number``, the number a person must ring back.
 
-Tables::
+Tables (:mod:`ivr.store.db.tables`)::
 
     calls(sid PK, flow, version, caller, caller_key, outcome, reason, path, started, ended)
     turns(sid, turn, data, PK(sid, turn))
     inbox(sid PK, flow, version, state, path, said, caller, caller_key, at, handled,
           recording)
-    inbox_said(sid, part, said, at, PK(sid, part))
+    inbox_said(sid, part, said, at, seq, PK(sid, part))
     callbacks(sid PK, flow, caller, caller_key, number, recording, duration, reason, slots,
               path, at, done)
 
@@ -27,43 +30,32 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+import threading
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ivr.config import ARCHIVE_PATH
+from sqlalchemy import RowMapping, case, func, select, update
+
+from ivr.config import ARCHIVE_PATH, Settings
 from ivr.runtime.redact import mask_number, number_key, redact_text
+from ivr.store.db import schema
+from ivr.store.db import tables as T
+from ivr.store.db.engine import (
+    ArchiveError,
+    ArchiveUnreachable,
+    database_url,
+    engine_for,
+    insert_for,
+    target_of,
+)
+
+__all__ = ["DEFAULT_PATH", "Archive", "ArchiveError", "ArchiveUnreachable", "scrub", "utc"]
 
 DEFAULT_PATH = ARCHIVE_PATH
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    sid TEXT PRIMARY KEY, flow TEXT NOT NULL, version TEXT NOT NULL DEFAULT '',
-    caller TEXT NOT NULL DEFAULT '', caller_key TEXT NOT NULL DEFAULT '',
-    outcome TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
-    path TEXT NOT NULL DEFAULT '[]', started TEXT NOT NULL DEFAULT '', ended TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS calls_by_caller ON calls (caller_key, ended);
-CREATE TABLE IF NOT EXISTS turns (
-    sid TEXT NOT NULL, turn INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (sid, turn));
-CREATE TABLE IF NOT EXISTS inbox (
-    sid TEXT PRIMARY KEY, flow TEXT NOT NULL, version TEXT NOT NULL DEFAULT '',
-    state TEXT NOT NULL DEFAULT '', path TEXT NOT NULL DEFAULT '[]',
-    said TEXT NOT NULL DEFAULT '', caller TEXT NOT NULL DEFAULT '',
-    caller_key TEXT NOT NULL DEFAULT '', at TEXT NOT NULL, handled INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS inbox_by_time ON inbox (at);
-CREATE TABLE IF NOT EXISTS inbox_said (
-    sid TEXT NOT NULL, part TEXT NOT NULL, said TEXT NOT NULL, at TEXT NOT NULL,
-    PRIMARY KEY (sid, part));
-CREATE TABLE IF NOT EXISTS callbacks (
-    sid TEXT PRIMARY KEY, flow TEXT NOT NULL, caller TEXT NOT NULL DEFAULT '',
-    caller_key TEXT NOT NULL DEFAULT '', number TEXT NOT NULL DEFAULT '',
-    recording TEXT NOT NULL DEFAULT '', duration INTEGER NOT NULL DEFAULT 0,
-    reason TEXT NOT NULL DEFAULT '', slots TEXT NOT NULL DEFAULT '{}',
-    path TEXT NOT NULL DEFAULT '[]', at TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0);
-"""
+_prepared: set[str] = set()
+_prepare_lock = threading.Lock()
 
 
 def utc(value: object) -> str:
@@ -96,37 +88,42 @@ def _json(value: Any) -> str:
 
 
 class Archive:
-    """One SQLite archive file (WAL mode, so workers and readers do not block each other).
+    """The call archive on one database, schema checked once per process
+    (:func:`ivr.store.db.schema.prepare`: SQLite upgraded in place, a behind PostgreSQL
+    refused with the command to run).
 
     Args:
-        path: The database file; its directory is created.
+        target: A database URL (``postgresql://…``, ``sqlite:///…``) or a SQLite file path
+            (its directory is created).
         secret: Key for the caller hash (``caller_key``); keep it stable.
+        timeout: Seconds to connect and per statement (PostgreSQL).
+
+    Raises:
+        ArchiveError: A bad URL, an unreachable database or one that is not migrated.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, secret: str = "") -> None:
-        self.path = Path(path)
+    def __init__(self, target: str | Path = DEFAULT_PATH, secret: str = "",
+                 timeout: float = 10.0) -> None:
         self.secret = secret
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            had_parts = db.execute("SELECT 1 FROM sqlite_master WHERE name='inbox_said'")
-            seed = had_parts.fetchone() is None
-            db.executescript(SCHEMA)
-            columns = {r[1] for r in db.execute("PRAGMA table_info(inbox)")}
-            if "recording" not in columns:  # archives written before recorded captures
-                db.execute("ALTER TABLE inbox ADD COLUMN recording TEXT NOT NULL DEFAULT ''")
-            if seed:  # archives written before inbox_said: what they said stays said
-                db.execute("INSERT OR IGNORE INTO inbox_said SELECT sid, 'earlier', said, at "
-                           "FROM inbox WHERE said != ''")
+        self.engine = engine_for(target, timeout)
+        url = database_url(target)
+        self.path = Path(url.database) if url.get_backend_name() == "sqlite" and \
+            url.database else None
+        key = url.render_as_string(hide_password=False)
+        with _prepare_lock:
+            if key not in _prepared:
+                schema.prepare(self.engine)
+                _prepared.add(key)
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        """A connection in one transaction: committed on success, rolled back on error."""
-        with closing(sqlite3.connect(self.path, timeout=30)) as db:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA busy_timeout=30000")
-            with db:
-                yield db
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Archive:
+        """The archive ``archive_url`` (else ``archive_path``) names."""
+        return cls(target_of(settings), settings.caller_key_secret, settings.archive_timeout)
+
+    @property
+    def url(self) -> str:
+        """The database, password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     def _caller(self, number: object) -> tuple[str, str]:
         """(masked number, caller key); no key for a number that arrives masked already."""
@@ -145,21 +142,23 @@ class Archive:
             turns: :func:`ivr.runtime.engine.turn_record` lines (each with an int ``turn``).
         """
         masked, key = self._caller(call.get("caller"))
-        row = (call["sid"], call["flow"], str(call.get("version") or ""), masked, key,
-               str(call.get("outcome") or ""), redact_text(str(call.get("reason") or "")),
-               _json(list(call.get("path") or [])), utc(call.get("started")),
-               utc(call["ended"]))
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO calls VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(sid) DO UPDATE SET "
-                "flow=excluded.flow, version=excluded.version, caller=excluded.caller, "
-                "caller_key=excluded.caller_key, outcome=excluded.outcome, "
-                "reason=excluded.reason, path=excluded.path, started=excluded.started, "
-                "ended=excluded.ended", row)
-            db.executemany("INSERT OR IGNORE INTO turns VALUES (?,?,?)",
-                           [(call["sid"], int(t["turn"]), _json(t)) for t in turns])
-            count = db.execute("SELECT count(*) FROM turns WHERE sid=?", (call["sid"],))
-            return int(count.fetchone()[0])
+        sid = str(call["sid"])
+        row = {"sid": sid, "flow": call["flow"], "version": str(call.get("version") or ""),
+               "caller": masked, "caller_key": key, "outcome": str(call.get("outcome") or ""),
+               "reason": redact_text(str(call.get("reason") or "")),
+               "path": _json(list(call.get("path") or [])), "started": utc(call.get("started")),
+               "ended": utc(call["ended"])}
+        lines = [{"sid": sid, "turn": int(t["turn"]), "data": _json(t)} for t in turns]
+        with self.engine.begin() as db:
+            stmt = insert_for(db, T.calls).values(row)
+            db.execute(stmt.on_conflict_do_update(
+                index_elements=["sid"], set_={k: stmt.excluded[k] for k in row if k != "sid"}))
+            if lines:
+                db.execute(insert_for(db, T.turns).on_conflict_do_nothing(
+                    index_elements=["sid", "turn"]), lines)
+            count = db.scalar(select(func.count()).select_from(T.turns)
+                              .where(T.turns.c.sid == sid))
+            return int(count or 0)
 
     def add_inbox(self, item: Mapping[str, Any], part: str = "") -> None:
         """Upsert the call's inbox item with one capture (what was said, a recording).
@@ -173,127 +172,155 @@ class Archive:
         """
         said = redact_text(str(item.get("said") or ""))
         masked, key = self._caller(item.get("caller"))
-        at = utc(item["at"])
-        row = (item["sid"], item["flow"], str(item.get("version") or ""),
-               str(item.get("state") or ""), _json(list(item.get("path") or [])), said,
-               masked, key, at, str(item.get("recording") or ""))
-        with self._db() as db:
+        sid, at = str(item["sid"]), utc(item["at"])
+        row = {"sid": sid, "flow": item["flow"], "version": str(item.get("version") or ""),
+               "state": str(item.get("state") or ""),
+               "path": _json(list(item.get("path") or [])), "said": "", "caller": masked,
+               "caller_key": key, "at": at, "recording": str(item.get("recording") or "")}
+        S = T.inbox_said
+        with self.engine.begin() as db:
+            # the item's row first: its row lock orders concurrent captures of one call
+            stmt = insert_for(db, T.inbox).values(row)
+            keep = case((stmt.excluded.recording == "", T.inbox.c.recording),
+                        else_=stmt.excluded.recording)
+            db.execute(stmt.on_conflict_do_update(index_elements=["sid"],
+                                                  set_={"recording": keep}))
             if said:
-                db.execute("INSERT OR IGNORE INTO inbox_said VALUES (?,?,?,?)",
-                           (item["sid"], part or f"said:{said}", said, at))
-            db.execute(
-                "INSERT INTO inbox (sid, flow, version, state, path, said, caller, caller_key, "
-                "at, recording) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(sid) DO UPDATE SET "
-                "recording = CASE WHEN excluded.recording = '' THEN inbox.recording "
-                "ELSE excluded.recording END", row)
-            parts = db.execute("SELECT part, said, at, rowid FROM inbox_said WHERE sid=?",
-                               (item["sid"],)).fetchall()
-            merged = "; ".join(r["said"] for r in sorted(parts, key=_said_order))
-            db.execute("UPDATE inbox SET said=? WHERE sid=?", (merged, item["sid"]))
+                seq = db.scalar(select(func.coalesce(func.max(S.c.seq), 0))
+                                .where(S.c.sid == sid))
+                db.execute(insert_for(db, S).values(
+                    sid=sid, part=part or f"said:{said}", said=said, at=at,
+                    seq=int(seq or 0) + 1).on_conflict_do_nothing(index_elements=["sid", "part"]))
+            parts = db.execute(select(S.c.part, S.c.said, S.c.at, S.c.seq)
+                               .where(S.c.sid == sid)).mappings().all()
+            merged = "; ".join(str(r["said"]) for r in sorted(parts, key=_said_order))
+            db.execute(update(T.inbox).where(T.inbox.c.sid == sid).values(said=merged))
 
     def add_callback(self, item: Mapping[str, Any]) -> None:
         """Upsert a voicemail / callback request (the newest recording wins)."""
         masked, key = self._caller(item.get("caller"))
         number = item.get("number") or item.get("caller") or ""  # a number they entered wins
-        row = (item["sid"], item["flow"], masked, key, str(number),
-               str(item.get("recording") or ""), int(item.get("duration") or 0),
-               redact_text(str(item.get("reason") or "")), _json(dict(item.get("slots") or {})),
-               _json(list(item.get("path") or [])), utc(item["at"]))
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO callbacks (sid, flow, caller, caller_key, number, recording, "
-                "duration, reason, slots, path, at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(sid) DO UPDATE SET recording=excluded.recording, "
-                "duration=excluded.duration, reason=excluded.reason, slots=excluded.slots, "
-                "path=excluded.path, at=excluded.at", row)
+        row = {"sid": str(item["sid"]), "flow": item["flow"], "caller": masked,
+               "caller_key": key, "number": str(number),
+               "recording": str(item.get("recording") or ""),
+               "duration": int(item.get("duration") or 0),
+               "reason": redact_text(str(item.get("reason") or "")),
+               "slots": _json(dict(item.get("slots") or {})),
+               "path": _json(list(item.get("path") or [])), "at": utc(item["at"])}
+        newest = ("recording", "duration", "reason", "slots", "path", "at")
+        with self.engine.begin() as db:
+            stmt = insert_for(db, T.callbacks).values(row)
+            db.execute(stmt.on_conflict_do_update(
+                index_elements=["sid"], set_={k: stmt.excluded[k] for k in newest}))
 
     def mark_handled(self, sid: str, handled: bool = True) -> bool:
         """Mark an inbox item handled (or not); False when there is no such item."""
-        with self._db() as db:
-            cur = db.execute("UPDATE inbox SET handled=? WHERE sid=?", (int(handled), sid))
-            return cur.rowcount > 0
+        with self.engine.begin() as db:
+            done = db.execute(update(T.inbox).where(T.inbox.c.sid == sid)
+                              .values(handled=handled))
+            return done.rowcount > 0
 
     # --- reads ---------------------------------------------------------------------------
 
     def call(self, sid: str) -> dict[str, Any] | None:
         """The archived call ``sid`` with its ``turns`` (oldest first), or None."""
-        with self._db() as db:
-            row = db.execute("SELECT * FROM calls WHERE sid=?", (sid,)).fetchone()
+        with self.engine.connect() as db:
+            row = db.execute(select(T.calls).where(T.calls.c.sid == sid)).mappings().first()
             if row is None:
                 return None
-            turns = db.execute("SELECT data FROM turns WHERE sid=? ORDER BY turn", (sid,))
+            turns = db.scalars(select(T.turns.c.data).where(T.turns.c.sid == sid)
+                               .order_by(T.turns.c.turn))
             out = _row(row)
-            out["turns"] = [json.loads(t["data"]) for t in turns]
+            out["turns"] = [json.loads(t) for t in turns]
             return out
 
     def call_sids(self, since: datetime | None = None, flow: str | None = None) -> list[str]:
         """CallSids of archived calls that ended since ``since`` (all flows or one), oldest
         first."""
-        sql, args = "SELECT sid FROM calls WHERE ended >= ?", [utc(since.isoformat())
-                                                               if since else ""]
+        c = T.calls.c
+        query = select(c.sid).where(c.ended >= _since(since)).order_by(c.ended, c.sid)
         if flow:
-            sql += " AND flow = ?"
-            args.append(flow)
-        with self._db() as db:
-            return [str(r[0]) for r in db.execute(sql + " ORDER BY ended, sid", args)]
+            query = query.where(c.flow == flow)
+        with self.engine.connect() as db:
+            return [str(s) for s in db.scalars(query)]
 
     def inbox(self, since: datetime | None = None, flow: str | None = None,
               limit: int | None = None) -> list[dict[str, Any]]:
         """Inbox items, newest first, optionally since a time and for one flow."""
-        sql, args = "SELECT * FROM inbox WHERE at >= ?", [utc(since.isoformat()) if since else ""]
+        c = T.inbox.c
+        query = select(T.inbox).where(c.at >= _since(since)).order_by(c.at.desc(), c.sid)
         if flow:
-            sql += " AND flow = ?"
-            args.append(flow)
-        sql += " ORDER BY at DESC, sid" + (" LIMIT ?" if limit else "")
+            query = query.where(c.flow == flow)
         if limit:
-            args.append(str(limit))
-        with self._db() as db:
-            return [_row(r) for r in db.execute(sql, args)]
+            query = query.limit(limit)
+        with self.engine.connect() as db:
+            return [_row(r) for r in db.execute(query).mappings()]
 
     def callbacks(self, pending_only: bool = True) -> list[dict[str, Any]]:
         """Callback requests, oldest first (the queue a person works through)."""
-        sql = "SELECT * FROM callbacks" + (" WHERE done = 0" if pending_only else "")
-        with self._db() as db:
-            return [_row(r) for r in db.execute(sql + " ORDER BY at")]
+        query = select(T.callbacks).order_by(T.callbacks.c.at, T.callbacks.c.sid)
+        if pending_only:
+            query = query.where(T.callbacks.c.done.is_(False))
+        with self.engine.connect() as db:
+            return [_row(r) for r in db.execute(query).mappings()]
 
     def history(self, caller: str, days: int = 7,
                 now: datetime | None = None) -> list[dict[str, Any]]:
         """This caller's archived calls in the last ``days``, newest first.
 
-        Each has sid, flow, outcome, reason, path (list of states), ended and ``said``
-        (their inbox words, when they reached "other"). Good for a whisper such as "third
-        call this week about a lost card".
+        Each has sid, flow, outcome, reason, path (list of states), started, ended and
+        ``said`` (their inbox words, when they reached "other").
         """
         if not caller or "*" in caller:
             return []
         since = (now or datetime.now(UTC)) - timedelta(days=days)
         _, key = self._caller(caller)
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT c.sid, c.flow, c.outcome, c.reason, c.path, c.started, c.ended, "
-                "coalesce(i.said, '') AS said FROM calls c LEFT JOIN inbox i ON i.sid = c.sid "
-                "WHERE c.caller_key = ? AND c.ended >= ? ORDER BY c.ended DESC",
-                (key, utc(since.isoformat())))
-            return [_row(r) for r in rows]
+        c, i = T.calls.c, T.inbox.c
+        query = (select(c.sid, c.flow, c.outcome, c.reason, c.path, c.started, c.ended,
+                        func.coalesce(i.said, "").label("said"))
+                 .select_from(T.calls.outerjoin(T.inbox, i.sid == c.sid))
+                 .where(c.caller_key == key, c.ended >= _since(since))
+                 .order_by(c.ended.desc()))
+        with self.engine.connect() as db:
+            return [_row(r) for r in db.execute(query).mappings()]
+
+    def calls_with_turns(self, since: datetime | None = None
+                         ) -> list[tuple[str, str, str, list[dict[str, Any]]]]:
+        """(sid, flow, outcome, turns) of every call that ended since ``since`` (metrics)."""
+        c, t = T.calls.c, T.turns.c
+        turns: dict[str, list[dict[str, Any]]] = {}
+        with self.engine.connect() as db:
+            rows = db.execute(select(c.sid, c.flow, c.outcome).where(
+                c.ended >= _since(since)).order_by(c.sid)).all()
+            for sid, data in db.execute(
+                    select(t.sid, t.data).join(T.calls, c.sid == t.sid)
+                    .where(c.ended >= _since(since)).order_by(t.sid, t.turn)):
+                turns.setdefault(sid, []).append(json.loads(data))
+        return [(str(s), str(f), str(o), turns.get(s, [])) for s, f, o in rows]
 
     def counts(self) -> dict[str, int]:
-        """Rows per table (for ``ivr jobs list`` and tests)."""
-        with self._db() as db:
-            return {t: int(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
-                    for t in ("calls", "turns", "inbox", "callbacks")}
+        """Rows per table (for ``ivr jobs list``, ``ivr archive status`` and tests)."""
+        with self.engine.connect() as db:
+            return {t.name: int(db.scalar(select(func.count()).select_from(t)) or 0)
+                    for t in T.TABLES if t.name in T.COUNTED}
 
 
 _TURN = re.compile(r"-t(\d+)-\d+-")
 
 
-def _said_order(row: sqlite3.Row) -> tuple[str, int, int]:
+def _since(since: datetime | None) -> str:
+    return utc(since.isoformat()) if since else ""
+
+
+def _said_order(row: RowMapping) -> tuple[str, int, int, str]:
     """Captures in the order they were said: time, then the turn in the job id, then the
     order they were written."""
     turn = _TURN.search(str(row["part"]))
-    return str(row["at"]), int(turn.group(1)) if turn else 1 << 30, int(row["rowid"])
+    return (str(row["at"]), int(turn.group(1)) if turn else 1 << 30, int(row["seq"]),
+            str(row["part"]))
 
 
-def _row(row: sqlite3.Row) -> dict[str, Any]:
+def _row(row: RowMapping) -> dict[str, Any]:
     out = dict(row)
     for name in ("path", "slots"):
         if isinstance(out.get(name), str):

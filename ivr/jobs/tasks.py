@@ -17,10 +17,10 @@ from rq import get_current_job
 
 from ivr.config import Settings
 from ivr.jobs import history
-from ivr.jobs.archive import DEFAULT_PATH as DEFAULT_ARCHIVE
 from ivr.jobs.archive import Archive, scrub
 from ivr.runtime.redact import mask_number
 from ivr.store.calls import adopt_legacy
+from ivr.store.db.engine import target_of
 from ivr.store.keys import CALL, TRANSCRIPT
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ E = TypeVar("E", bound=Exception)
 
 
 _settings: Settings = Settings()
-_archives: dict[tuple[str, str], Archive] = {}
+_archives: dict[tuple[str, str, float], Archive] = {}
 
 
 class PayloadError(ValueError):
@@ -60,10 +60,15 @@ def current_settings() -> Settings:
 
 
 def archive() -> Archive:
-    """The archive named by ``settings.archive_path`` (default ``config.ARCHIVE_PATH``), opened
-    (schema checked) once per process: it holds no connection, so forked work horses
-    inherit it from the worker that opened it at start."""
-    key = (_settings.archive_path or DEFAULT_ARCHIVE, _settings.caller_key_secret)
+    """The archive ``settings.archive_url`` names (else the SQLite ``archive_path``),
+    opened (schema checked) once per process: forked work horses inherit it from the
+    worker that opened it at start, and open their own connections (a database that is
+    down then fails the job, which RQ retries).
+
+    Raises:
+        ivr.jobs.archive.ArchiveError: Unreachable, or not migrated.
+    """
+    key = (target_of(_settings), _settings.caller_key_secret, _settings.archive_timeout)
     found = _archives.get(key)
     if found is None:
         found = _archives[key] = Archive(*key)

@@ -8,6 +8,7 @@ spool and of the call outboxes a web process left (:func:`ivr.jobs.outbox.drain_
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -53,7 +54,7 @@ def settings_for(config_path: str | None, redis_url: str | None = None,
         ivr.config.ConfigError: The configuration is unusable.
     """
     base = load_settings(config_path, {"redis_url": redis_url} if redis_url else None)
-    return replace(base, **{k: v for k, v in extra.items() if v})
+    return replace(base, **{k: v for k, v in extra.items() if v is not None})
 
 
 def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool = False,
@@ -66,6 +67,10 @@ def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool 
 
     Returns:
         True when at least one job was processed (rq's ``work()`` result).
+
+    Raises:
+        ivr.jobs.archive.ArchiveError: The archive is unreachable or not migrated: the
+            worker does not start (its jobs wait in Redis).
     """
     configure(settings)
     archive()  # the schema once here, not in every forked job
@@ -127,10 +132,20 @@ def failed(conn: redis.Redis) -> list[dict[str, str]]:
             result = job.latest_result() if job else None
             text = (result.exc_string if result and result.exc_string else "") or (
                 job.exc_info if job and job.exc_info else "(job data expired)")
-            lines = [x for x in str(text).strip().splitlines() if x.strip()]
             out.append({"id": jid, "queue": q.name, "func": job.func_name if job else "",
-                        "error": lines[-1] if lines else ""})
+                        "error": _last_error(str(text))})
     return out
+
+
+_HEADER = re.compile(r"^[A-Za-z_][\w.]*: ")
+
+
+def _last_error(traceback: str) -> str:
+    """The line naming the exception (``sqlalchemy.exc.OperationalError: ...``), not the
+    hint lines some libraries add after it; else the last line."""
+    lines = [x for x in traceback.strip().splitlines() if x.strip()]
+    named = [x for x in lines if _HEADER.match(x)]
+    return named[-1] if named else (lines[-1] if lines else "")
 
 
 def retry_failed(conn: redis.Redis, ids: Iterable[str] | None = None,

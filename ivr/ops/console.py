@@ -36,7 +36,7 @@ from flask import (
 
 from ivr.ops import auth as ops_auth
 from ivr.ops import flows as flows_pages
-from ivr.ops import sim
+from ivr.ops import live, sim
 from ivr.ops.flows import bp as flows_bp
 from ivr.ops.live import bp as live_bp
 from ivr.ops.sim import bp as sim_bp
@@ -74,6 +74,7 @@ def init_app(app: Flask) -> None:
     app.extensions[USERS] = ops_auth.users_from(app.config, settings)
     flows_pages.init_app(app, settings)
     sim.init_app(app, settings)
+    live.init_app(app, settings)
     insecure = app.testing or app.debug or generated
     cookie = {"SESSION_COOKIE_SECURE": not insecure, "SESSION_COOKIE_HTTPONLY": True,
               "SESSION_COOKIE_SAMESITE": "Lax", "SESSION_COOKIE_NAME": "ivr_ops",

@@ -1,15 +1,23 @@
-"""Console pages about calls: live calls (Redis), the "other" inbox and metrics (archive)."""
+"""Console pages about calls: live calls (Redis), the "other" inbox and metrics (archive).
+
+The archive pages read the archive database (:class:`ivr.jobs.archive.Archive`); when it
+is down they answer 503 with the reason, and nothing else in the app waits on it: the
+voice webhooks never read the archive.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import OperationalError
 
+from ivr.config import Settings
 from ivr.flowlang.model import Flow
-from ivr.jobs.archive import DEFAULT_PATH, Archive
+from ivr.jobs.archive import Archive, ArchiveError, ArchiveUnreachable
 from ivr.ops import inbox as ib
 from ivr.ops.metrics import OUTCOMES, flow_metrics
 from ivr.runtime.events import CallState
@@ -17,6 +25,7 @@ from ivr.runtime.redact import mask_number
 from ivr.server.context import get_store, settings
 from ivr.store.keys import CALL
 
+log = logging.getLogger(__name__)
 bp = Blueprint("live", __name__)
 MAX_CALLS = 500
 PERIODS = {"24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days", "all": "all time"}
@@ -70,10 +79,30 @@ def calls() -> str:
                            total=len(rows))
 
 
+def init_app(app: Flask, s: Settings) -> None:
+    """Check the archive at start: one that is not migrated (or was migrated by a newer
+    ivr) stops the start with the command to run; one that cannot be reached is logged
+    and the app starts anyway, because calls do not need it (its pages answer 503)."""
+    try:
+        Archive.from_settings(s)
+    except ArchiveUnreachable as exc:
+        log.error("ops console: %s; the inbox and metrics pages are unavailable until it "
+                  "answers (calls are not affected)", exc)
+
+
 def archive() -> Archive:
-    """The call archive named by the settings."""
-    s = settings()
-    return Archive(s.archive_path or DEFAULT_PATH, s.caller_key_secret)
+    """The call archive named by the settings (``archive_url``, else ``archive_path``)."""
+    return Archive.from_settings(settings())
+
+
+@bp.errorhandler(ArchiveError)
+@bp.errorhandler(OperationalError)
+def _archive_down(exc: Exception) -> tuple[str, int]:
+    log.warning("ops console: archive unavailable: %s", exc)
+    reason = str(exc) if isinstance(exc, ArchiveError) else \
+        "the archive database did not answer (archive_url); try again shortly"
+    return render_template("ops/error.html", code=503,
+                           message=f"The call archive is unavailable: {reason}"), 503
 
 
 @bp.route("/inbox")
@@ -122,6 +151,6 @@ def metrics() -> str:
     period = request.args.get("since", "7d")
     period = period if period in PERIODS else "7d"
     since = None if period == "all" else ib.parse_since(period)
-    rows = flow_metrics(archive().path.as_posix(), _flows(), since)
+    rows = flow_metrics(archive(), _flows(), since)
     return render_template("ops/metrics.html", nav="metrics", rows=rows, since=period,
                            periods=PERIODS, outcomes=OUTCOMES)

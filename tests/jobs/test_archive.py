@@ -1,4 +1,5 @@
-"""The SQLite call archive: idempotent upserts, redaction on the way in, caller history."""
+"""The call archive, on SQLite and on PostgreSQL: idempotent upserts, redaction on the way
+in, caller history."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from ivr.jobs.archive import Archive, scrub, utc
 from ivr.runtime.redact import mask_number, number_key
+from ivr.store.db.tables import TABLES
 
 CARD = "4111 1111 1111 1111"
 NOW = datetime(2026, 11, 20, 19, 0, tzinfo=UTC)
@@ -29,8 +32,18 @@ def _turn(n: int, text: str = "lost my card") -> dict[str, object]:
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Archive:
-    return Archive(tmp_path / "sub" / "archive.db", secret="s3cret")
+def archive(archive_target: str) -> Archive:
+    return Archive(archive_target, secret="s3cret")
+
+
+def stored_text(archive: Archive) -> bytes:
+    """Everything the database holds: every row as text, and on SQLite the files too."""
+    with archive.engine.connect() as db:
+        rows = [repr(tuple(r)) for t in TABLES for r in db.execute(t.select())]
+    raw = "\n".join(rows).encode()
+    if archive.path is not None:
+        raw += b"".join(p.read_bytes() for p in archive.path.parent.iterdir())
+    return raw
 
 
 def test_record_call_twice_writes_each_row_once(archive: Archive) -> None:
@@ -46,13 +59,12 @@ def test_record_call_twice_writes_each_row_once(archive: Archive) -> None:
     assert stored["path"] == ["welcome", "main_menu", "lost_card"]
 
 
-def test_card_numbers_and_caller_numbers_never_stored(archive: Archive,
-                                                      tmp_path: Path) -> None:
+def test_card_numbers_and_caller_numbers_never_stored(archive: Archive) -> None:
     archive.record_call(_call("CA1", reason=f"card {CARD}"), [_turn(1, f"it is {CARD}")])
     archive.add_inbox({"sid": "CA1", "flow": "f", "said": f"found {CARD.replace(' ', '')}",
                        "caller": "+15551230000", "at": NOW.isoformat(),
                        "path": [f"x {CARD}"]})
-    raw = b"".join(p.read_bytes() for p in (tmp_path / "sub").iterdir())
+    raw = stored_text(archive)
     for secret in (b"4111 1111 1111 1111", b"4111111111111111", b"5551230000"):
         assert secret not in raw
     assert archive.inbox()[0]["said"] == "found [card number]"
@@ -132,9 +144,10 @@ def test_history_counts_a_callers_recent_calls(archive: Archive) -> None:
     assert len(archive.history("+15551230000", days=30, now=NOW)) == 4
 
 
-def test_history_needs_the_same_secret(tmp_path: Path) -> None:
-    Archive(tmp_path / "a.db", secret="one").record_call(_call("CA1"), [])
-    assert Archive(tmp_path / "a.db", secret="two").history("+15551230000", now=NOW) == []
+def test_history_needs_the_same_secret(archive_target: str) -> None:
+    Archive(archive_target, secret="one").record_call(_call("CA1"), [])
+    assert Archive(archive_target, secret="two").history("+15551230000", now=NOW) == []
+    assert len(Archive(archive_target, secret="one").history("+15551230000", now=NOW)) == 1
 
 
 def test_callbacks_keep_the_number_to_ring_back(archive: Archive) -> None:
@@ -149,11 +162,23 @@ def test_callbacks_keep_the_number_to_ring_back(archive: Archive) -> None:
     assert row["slots"] == {"last4": "1111"} and row["done"] is False
 
 
-def test_wal_mode_and_schema(archive: Archive) -> None:
-    with sqlite3.connect(archive.path) as db:
+def test_sqlite_is_in_wal_mode_with_the_schema_at_head(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "a.db")
+    with sqlite3.connect(tmp_path / "a.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"calls", "turns", "inbox", "inbox_said", "callbacks"}
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+    assert tables == {"calls", "turns", "inbox", "inbox_said", "callbacks", "alembic_version"}
+    assert archive.path == tmp_path / "a.db"
+
+
+def test_values_read_back_with_their_types(archive: Archive) -> None:
+    archive.add_callback({"sid": "CA1", "flow": "f", "caller": "+15551230000",
+                          "duration": "7", "at": NOW.isoformat()})
+    assert archive.callbacks()[0]["duration"] == 7
+    assert archive.callbacks(pending_only=False)[0]["done"] is False
+    with archive.engine.connect() as db:
+        assert db.execute(text("SELECT count(*) FROM callbacks")).scalar() == 1
 
 
 def test_scrub_is_deep() -> None:

@@ -72,6 +72,17 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
     tasks.configure(None)
 
 
+@pytest.fixture
+def both_settings(tmp_path: Path, archive_target: str) -> Iterator[Settings]:
+    """Like ``settings``, once with the SQLite archive and once on PostgreSQL."""
+    s = Settings(spool_dir=str(tmp_path / "spool"), archive_path=str(tmp_path / "a.db"),
+                 archive_url=archive_target if "://" in archive_target else "",
+                 job_retry_intervals=[0], ops_webhook_url="")
+    tasks.configure(s)
+    yield s
+    tasks.configure(None)
+
+
 def work(conn: redis.Redis, scheduler: bool = False) -> None:
     """One real burst worker (forks a work horse per job, like production)."""
     Worker(jobs.job_queues(conn), connection=conn, serializer=JSONSerializer).work(
@@ -100,11 +111,12 @@ def test_submit_twice_enqueues_once_and_is_fast(redis_conn: redis.Redis) -> None
 
 
 def test_worker_archives_everything_once(redis_conn: redis.Redis,
-                                         settings: Settings) -> None:
+                                         both_settings: Settings) -> None:
+    settings = both_settings
     store_call(redis_conn)
     jobs.submit(redis_conn, call_jobs(), settings)
     work(redis_conn)
-    archive = Archive(settings.archive_path)
+    archive = Archive.from_settings(settings)
     assert archive.counts() == {"calls": 1, "turns": 3, "inbox": 1, "callbacks": 1}
     # the same jobs again (a duplicate webhook after the first ran): still one row each
     jobs.submit(redis_conn, call_jobs(), settings)
@@ -269,14 +281,15 @@ def _config(tmp: Path) -> Path:
     return cfg
 
 
-def _worker(tmp: Path, url: str, *extra: str) -> subprocess.Popen[bytes]:
-    """``ivr worker`` in its own process group (so a SIGKILL takes the horse too)."""
+def _worker(tmp: Path, url: str, *extra: str, archive: str = "") -> subprocess.Popen[bytes]:
+    """``ivr worker`` in its own process group (so a SIGKILL takes the horse too), on the
+    archive ``archive`` (default: ``tmp/a.db``)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
     log = (tmp / "worker.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-c", "from ivr.cli import main; main()", "worker", "-c",
-         str(_config(tmp)), "--redis-url", url, "--archive", str(tmp / "a.db"), *extra],
+         str(_config(tmp)), "--redis-url", url, "--archive", archive or str(tmp / "a.db"), *extra],
         cwd=tmp, env=env, stdout=log, stderr=log, start_new_session=True)
 
 
@@ -329,7 +342,7 @@ def slow_record(payload: dict[str, Any], kind: str = "call_end") -> dict[str, An
 @pytest.mark.slow
 def test_worker_killed_mid_job_reruns_it_and_loses_nothing(
         redis_url: str, redis_conn: redis.Redis, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, archive_target: str) -> None:
     slow = jobs.Route(f"{__name__}.slow_record", jobs.JOB_QUEUE, "record", 30)
     monkeypatch.setitem(jobs.ROUTES, "call_end", (slow,))
     store_call(redis_conn, "CAkill", turns=4)
@@ -337,7 +350,7 @@ def test_worker_killed_mid_job_reruns_it_and_loses_nothing(
     end = Job("call_end", {"sid": "CAkill", "flow": "card-services", "version": "v1",
                            "outcome": "human", "at": AT, "marker": str(marker)})
     jobs.submit(redis_conn, [end], Settings(job_retry_intervals=[0]))
-    proc = _worker(tmp_path, redis_url)
+    proc = _worker(tmp_path, redis_url, archive=archive_target)
     try:
         _wait_for(lambda: marker.exists(), proc, tmp_path)
         started = jobs.job_queues(redis_conn)[0].started_job_registry
@@ -345,18 +358,18 @@ def test_worker_killed_mid_job_reruns_it_and_loses_nothing(
     finally:
         os.killpg(proc.pid, signal.SIGKILL)               # kill -9 the worker and its horse
         proc.wait(timeout=10)
-    assert Archive(tmp_path / "a.db").counts()["turns"] == 1   # a half-written call
+    assert Archive(archive_target).counts()["turns"] == 1   # a half-written call
     job = RQJob.fetch("CAkill-record", connection=redis_conn, serializer=JSONSerializer)
     assert job.get_status() == JobStatus.STARTED
     # what the next worker's maintenance does once the dead worker's heartbeat has expired
     started.cleanup(timestamp=time.time() + 120)
     job.refresh()
     assert job.get_status() == JobStatus.QUEUED and job.retries_left == 2
-    proc = _worker(tmp_path, redis_url, "--burst")
+    proc = _worker(tmp_path, redis_url, "--burst", archive=archive_target)
     assert proc.wait(timeout=60) == 0, (tmp_path / "worker.log").read_text()
     assert marker.read_text().count("run") == 2
     assert job.get_status() == JobStatus.FINISHED
-    archive = Archive(tmp_path / "a.db")
+    archive = Archive(archive_target)
     assert archive.counts() == {"calls": 1, "turns": 4, "inbox": 0, "callbacks": 0}
     stored = archive.call("CAkill")
     assert stored is not None and [t["turn"] for t in stored["turns"]] == [1, 2, 3, 4]

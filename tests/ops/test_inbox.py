@@ -69,9 +69,11 @@ def test_render_formats() -> None:
 
 
 @pytest.fixture
-def filled(tmp_path: Path) -> Path:
-    path = tmp_path / "archive.db"
-    archive = Archive(path)
+def filled(tmp_path: Path, archive_target: str) -> Path:
+    """A config and an inbox of six items, on SQLite and on PostgreSQL (the target is
+    written to ``tmp/target`` for :func:`_ivr`)."""
+    archive = Archive(archive_target)
+    (tmp_path / "target").write_text(archive_target)
     now = datetime.now(UTC)
     for i, said in enumerate(FOUND + ["close my account"]):
         archive.add_inbox({"sid": f"CA{i}", "flow": "card-services" if i else "other-flow",
@@ -81,9 +83,14 @@ def filled(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _target(tmp: Path) -> str:
+    saved = tmp / "target"
+    return saved.read_text() if saved.exists() else str(tmp / "archive.db")
+
+
 def _ivr(tmp: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["inbox", "-c", str(tmp / "config.yaml"),
-                                       "--archive", str(tmp / "archive.db"), *args])
+                                       "--archive", _target(tmp), *args])
     return result.exit_code, result.output
 
 

@@ -25,7 +25,7 @@ from ivr.ops import auth as ops_auth
 from ivr.qa.transcript import parse_transcript
 from ivr.server.context import store_of
 from ivr.store.calls import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, empty_archive
 
 pytestmark = pytest.mark.redis
 FLOW = "card-services"
@@ -38,15 +38,21 @@ def make_app(redis_url: str, archive: str, **extra: Any) -> Flask:
     conf: dict[str, Any] = {
         "redis_url": redis_url, "flows_dir": str(ROOT / "flows"), "clock": OPEN_CLOCK,
         "emergency_number": "+15559990000", "validate_signatures": False,
-        "spool_dir": tempfile.mkdtemp(prefix="ivr-spool-"), "archive_path": archive,
+        "spool_dir": tempfile.mkdtemp(prefix="ivr-spool-"),
+        "archive_url" if "://" in archive else "archive_path": archive,
         "TESTING": True, "OPS_USERS": USERS, "SECRET_KEY": "test-secret"}
     conf.update(extra)
     return create_app(conf)
 
 
 @pytest.fixture
-def archive_path(tmp_path: Path) -> str:
-    return str(tmp_path / "archive.db")
+def archive_path(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The app's archive: a SQLite file, or the database ``ON_BOTH`` asks for."""
+    return empty_archive(getattr(request, "param", "sqlite"), request, tmp_path)
+
+
+ON_BOTH = pytest.mark.parametrize("archive_path", ["sqlite", "postgresql"], indirect=True)
+"""Run an archive test on SQLite and on PostgreSQL."""
 
 
 @pytest.fixture
@@ -440,6 +446,7 @@ def fill_archive(path: str) -> Archive:
     return a
 
 
+@ON_BOTH
 def test_inbox_list_top_and_mark_handled(alice: tuple[FlaskClient, str],
                                          archive_path: str) -> None:
     client, tok = alice
@@ -454,6 +461,7 @@ def test_inbox_list_top_and_mark_handled(alice: tuple[FlaskClient, str],
     assert client.post("/ops/inbox/CAnope/handled", data={"csrf_token": tok}).status_code == 404
 
 
+@ON_BOTH
 def test_metrics_zero_outs_per_state(alice: tuple[FlaskClient, str], archive_path: str) -> None:
     client, _ = alice
     fill_archive(archive_path)
@@ -463,14 +471,14 @@ def test_metrics_zero_outs_per_state(alice: tuple[FlaskClient, str], archive_pat
 
     from ivr.ops.metrics import flow_metrics
 
-    m = {x.flow: x for x in flow_metrics(archive_path, {FLOW: None})}[FLOW]
+    m = {x.flow: x for x in flow_metrics(Archive(archive_path), {FLOW: None})}[FLOW]
     assert (m.calls, m.zero_outs["main_menu"], m.containment) == (4, 3, 25.0)
 
 
-def test_metrics_without_an_archive(alice: tuple[FlaskClient, str]) -> None:
+def test_metrics_of_an_empty_archive(alice: tuple[FlaskClient, str], tmp_path: Path) -> None:
     from ivr.ops.metrics import flow_metrics
 
-    assert flow_metrics("/nonexistent/archive.db", {FLOW: None})[0].calls == 0
+    assert flow_metrics(Archive(tmp_path / "new.db"), {FLOW: None})[0].calls == 0
     client, _ = alice
     assert client.get("/ops/metrics").status_code == 200
 

@@ -27,11 +27,12 @@ pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-def archive_path(tmp_path: Path) -> Iterator[str]:
-    path = str(tmp_path / "archive.db")
-    tasks.configure(Settings(archive_path=path, spool_dir=str(tmp_path / "spool"),
-                                   job_retry_intervals=[0]))
-    yield path
+def archive_path(tmp_path: Path, archive_target: str) -> Iterator[str]:
+    """The archive the worker writes and ``--archive`` names: SQLite, then PostgreSQL."""
+    url = archive_target if "://" in archive_target else ""
+    tasks.configure(Settings(archive_path=archive_target, archive_url=url,
+                             spool_dir=str(tmp_path / "spool"), job_retry_intervals=[0]))
+    yield archive_target
     tasks.configure(None)
 
 

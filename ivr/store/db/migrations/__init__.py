@@ -1,0 +1,1 @@
+"""The archive's alembic migrations (run by :mod:`ivr.store.db.schema`)."""
