@@ -1,6 +1,6 @@
 """The ``ivr`` command line (``ivr.cli:main``), one module per family of commands."""
 
-from ivr.cli import data, flows, run  # noqa: F401 - each registers its commands on main
+from ivr.cli import data, flows, qa, run  # noqa: F401 - each registers its commands on main
 from ivr.cli.base import main
 
 __all__ = ["main"]

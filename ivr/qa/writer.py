@@ -18,13 +18,17 @@ words read back as the text they were::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _YAML11_WORDS = frozenset("y n yes no on off true false null".split())
+_LINE_BREAKS = re.compile("[\r\n\x85\u2028\u2029]+")
+_STEP_START = "  - "
+HEAD = -1
+"""The ``comments`` key of lines written above ``flow:``."""
 
 
 class _OneLine(dict[str, Any]):
@@ -49,14 +53,41 @@ _Dumper.add_representer(str, _str)
 _Dumper.add_representer(_OneLine, _one_line)
 
 
-def dump(transcript: Mapping[str, Any]) -> str:
+def dump(transcript: Mapping[str, Any],
+         comments: Mapping[int, Sequence[str]] | None = None) -> str:
     """Transcript YAML for ``transcript`` (``flow``, ``name``, ``steps``, ... as plain data).
 
-    Keys keep their order; each step's ``expect`` goes on one line.
+    Keys keep their order; each step's ``expect`` goes on one line. ``comments`` maps a
+    step's index to ``# ...`` lines written above it (:data:`HEAD`: above ``flow:``; the
+    number of steps: after the last step); each comment is kept on its one line.
     """
     data = dict(transcript)
     data["steps"] = [{k: _OneLine(v) if k == "expect" else v for k, v in step.items()}
                      for step in data.get("steps", [])]
     text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                           width=1 << 16, default_flow_style=False)
-    return text
+    return _commented(text, comments, len(data["steps"])) if comments else text
+
+
+def _comment(line: str, indent: str) -> str:
+    return f"{indent}# {_LINE_BREAKS.sub(' ', line).strip()}".rstrip() + "\n"
+
+
+def _commented(text: str, comments: Mapping[int, Sequence[str]], n_steps: int) -> str:
+    """``text`` with the comment lines inserted. Steps are the lines that start with
+    ``"  - "`` (the only top-level list; strings never span lines, see :func:`dump`) and
+    a step's block goes on while lines are indented deeper."""
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.startswith(_STEP_START)]
+    end = starts[-1] + 1 if starts else len(lines)
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    at: dict[int, list[str]] = {0: [_comment(c, "") for c in comments.get(HEAD, ())]}
+    for n, i in enumerate(starts):
+        at.setdefault(i, []).extend(_comment(c, "  ") for c in comments.get(n, ()))
+    at.setdefault(end, []).extend(_comment(c, "  ") for c in comments.get(n_steps, ()))
+    out: list[str] = []
+    for i, line in enumerate([*lines, ""]):
+        out += at.get(i, [])
+        out.append(line)
+    return "".join(out)
