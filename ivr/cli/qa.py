@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ivr.cli.base import CliContext, job_settings, main, pass_cli_context
 from ivr.flowlang.diagnostics import FlowError, expected_one_of, format_standard
-from ivr.flowlang.machine import Compiled
+
+if TYPE_CHECKING:
+    from ivr.qa.whatif import Against
 
 
 @main.command()
@@ -51,7 +54,7 @@ def replay(ctx: CliContext, paths: tuple[str, ...], jobs: int, junit: str | None
     if (as_json or html_path or against) and not what_if:
         raise click.UsageError("--json, --html and --against go with --what-if")
     if what_if:
-        _what_if(ctx, paths, as_json, html_path, against)
+        _what_if(ctx, paths, jobs, as_json, html_path, against)
         return
     opts = rp.Options((ctx.flows_dir or "flows",), max_steps, via, auth_token)
     results = rp.run_paths(paths, opts, jobs)
@@ -75,18 +78,18 @@ def replay(ctx: CliContext, paths: tuple[str, ...], jobs: int, junit: str | None
     sys.exit(1 if failed or low else 0)
 
 
-def _what_if(ctx: CliContext, paths: tuple[str, ...], as_json: bool, html_path: str | None,
-             against: str | None) -> None:
+def _what_if(ctx: CliContext, paths: tuple[str, ...], jobs: int, as_json: bool,
+             html_path: str | None, against: str | None) -> None:
     """The what-if report; exit 1 when a transcript did not load or the engine failed."""
     from ivr.qa import replay as rp
     from ivr.qa import whatif, whatif_report
 
-    cat = rp.catalog_for((ctx.flows_dir or "flows",))
     other = _against(ctx, against, paths) if against else None
-    run = whatif.run_paths(rp.transcript_files(paths), cat, other)
+    run = whatif.run_paths(rp.transcript_files(paths), (ctx.flows_dir or "flows",), other,
+                           jobs)
     if other is not None and not any(r.against for r in run.reports):
         raise click.UsageError(f"--against {against}: no transcript is for flow "
-                               f"'{other[0].flow.id}'")
+                               f"'{other.compiled().flow.id}'")
     click.echo(whatif_report.as_json(run) if as_json else whatif_report.table(run), nl=False)
     if as_json:
         click.echo()
@@ -98,37 +101,45 @@ def _what_if(ctx: CliContext, paths: tuple[str, ...], as_json: bool, html_path: 
     sys.exit(1 if bad else 0)
 
 
-def _against(ctx: CliContext, ref: str, paths: tuple[str, ...]) -> tuple[Compiled, str]:
+def _against(ctx: CliContext, ref: str, paths: tuple[str, ...]) -> Against:
     """The flow version named by --against: a file, or FLOW@VERSION (flows/ folder beside
-    the transcripts, else the versions Redis keeps)."""
-    from ivr.flowlang.catalog import compile_text
-    from ivr.qa.export import pinned_flow
+    the transcripts, else the versions Redis keeps). A flow with errors: exit 1."""
+    from ivr.flowlang.catalog import flow_files
+    from ivr.flowlang.model import version_of
+    from ivr.qa.whatif import Against
 
     if os.path.isfile(ref):
         with open(ref, encoding="utf-8") as fh:
-            text = fh.read()
-        try:
-            return compile_text(text, ref), ref
-        except FlowError as exc:
-            for p in exc.problems:
-                click.echo(format_standard(p, text.splitlines()) + "\n", err=True)
-            sys.exit(1)
+            return _checked(Against(fh.read(), ref, ref))
     flow_id, sep, version = ref.partition("@")
     if not sep or not flow_id or not version:
         raise click.BadParameter(f"'{ref}' is neither a flow file nor FLOW@VERSION",
                                  param_hint="--against")
-    for path in paths:
-        probe = os.path.join(path, "x.yaml") if os.path.isdir(path) else path
-        c = pinned_flow(probe, flow_id, version)
-        if c is not None:
-            return c, f"flows/{flow_id}@{version}.yaml"
+    folders = [os.path.join(p if os.path.isdir(p) else os.path.dirname(p) or ".", "flows")
+               for p in paths]
+    for file in flow_files([f for f in folders if os.path.isdir(f)]):
+        with open(file, encoding="utf-8") as fh:
+            text = fh.read()
+        if version_of(text) == version:
+            return _checked(Against(text, file, file))
     from ivr.cli.base import flow_sources
 
     stored = flow_sources(ctx, job_settings(ctx))(flow_id, version)
     if not stored:
         raise click.BadParameter(f"no version {version} of '{flow_id}' in a flows/ folder "
                                  "beside the transcripts, nor in Redis", param_hint="--against")
-    return compile_text(stored, ref), "Redis"
+    return _checked(Against(stored, ref, "Redis"))
+
+
+def _checked(against: Against) -> Against:
+    """``against`` when its flow compiles; else its problems and exit 1."""
+    try:
+        against.compiled()
+    except FlowError as exc:
+        for p in exc.problems:
+            click.echo(format_standard(p, against.text.splitlines()) + "\n", err=True)
+        sys.exit(1)
+    return against
 
 
 @main.command("import")

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from ivr.flowlang.catalog import Catalog
+from ivr.flowlang.catalog import compile_text
 from ivr.flowlang.diagnostics import format_parsable
 from ivr.flowlang.machine import END, VOICEMAIL, Compiled
 from ivr.flowlang.model import HUMAN, OTHER, Kind
 from ivr.qa.drivers import event_for, keypad
 from ivr.qa.export import pinned_flow
 from ivr.qa.grouping import Group, top
-from ivr.qa.transcript import Step, Transcript, load_transcript
+from ivr.qa.replay import catalog_for
+from ivr.qa.transcript import Step, Transcript, quick_load
 from ivr.runtime.actions import Gather
 from ivr.runtime.engine import step as engine_step
 from ivr.runtime.events import CallState, Event
@@ -56,6 +58,8 @@ class Landing:
     confirm: str = ""
     """``state: intent`` where the caller was asked to confirm ("" when not)."""
     other_said: str = ""
+    choices: list[str] = field(default_factory=list)
+    """Every menu choice on the way, as ``menu: intent``."""
     outcome: str = ""
     steps: int = 0
     error: str = ""
@@ -86,6 +90,8 @@ class _Walk:
         out = self.out
         if trigger == HUMAN and src != HUMAN and not out.zeroed:
             out.zeroed = src
+        if trigger.startswith("intent_"):
+            out.choices.append(f"{src}: {trigger.removeprefix('intent_')}")
         if out.landed:
             return
         said = s.value if s is not None and s.kind == "say" else ""
@@ -175,6 +181,7 @@ class FlowReport:
     version: str
     calls: list[Landing]
     landed: dict[str, int]
+    choices: dict[str, int]
     zeroed: dict[str, int]
     confirm: dict[str, int]
     outcomes: dict[str, int]
@@ -201,18 +208,19 @@ def _count(values: Iterable[str]) -> dict[str, int]:
 
 
 def summarise(c: Compiled, calls: Sequence[Landing]) -> FlowReport:
-    """The figures of ``calls`` (all on ``c``): landings, zero-outs, confirms, ``other``."""
+    """The figures of ``calls`` (all on ``c``): landings, menu choices (each counted once
+    per call), zero-outs, confirms, outcomes, what was said in ``other``, grouped."""
     return FlowReport(
         c.flow.id, c.flow.version, list(calls), _count(x.landed for x in calls),
+        _count(choice for x in calls for choice in dict.fromkeys(x.choices)),
         _count(x.zeroed for x in calls), _count(x.confirm for x in calls),
         _count(x.outcome for x in calls), top(x.other_said for x in calls
                                               if x.landed == OTHER and x.other_said))
 
 
-def compare(report: FlowReport, other: Compiled, transcripts: Sequence[Transcript],
+def compare(report: FlowReport, other: Compiled, calls: Sequence[Landing],
             source: str) -> Comparison:
-    """Run ``transcripts`` (those of ``report``) on ``other`` and list the moves."""
-    calls = [walk(other, t) for t in transcripts]
+    """The moves between ``report``'s calls and the same ``calls`` on ``other``."""
     moves: dict[tuple[str, str], Move] = {}
     for a, b in zip(report.calls, calls, strict=True):
         if a.landed != b.landed:
@@ -220,10 +228,22 @@ def compare(report: FlowReport, other: Compiled, transcripts: Sequence[Transcrip
                 a.file)
     ordered = sorted(moves.values(), key=lambda m: (-len(m.files), m.before, m.after))
     return Comparison(other.flow.id, other.flow.version, source,
-                      _count(x.landed for x in calls), ordered, calls)
+                      _count(x.landed for x in calls), ordered, list(calls))
 
 
-# --- many files ---------------------------------------------------------------------------
+# --- many files, in parallel --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Against:
+    """Another version of one flow to run the same calls on: its text, file and name."""
+
+    text: str
+    file: str
+    source: str
+
+    def compiled(self) -> Compiled:
+        return compile_text(self.text, self.file)
+
 
 @dataclass
 class Run:
@@ -231,19 +251,23 @@ class Run:
 
     reports: list[FlowReport]
     errors: list[str]
-    transcripts: dict[str, list[Transcript]]
 
 
-def load_all(files: Iterable[str], cat: Catalog) -> tuple[dict[str, list[tuple[Transcript,
-                                                                             Compiled]]],
-                                                           list[str]]:
-    """Every loadable transcript with the flow version it plays on (its pinned version
-    when ``flows/`` beside it has that one), grouped by flow id; the load errors."""
-    flows = {k: c.flow for k, c in cat.current.items()}
-    out: dict[str, list[tuple[Transcript, Compiled]]] = {}
+Walked = tuple[str, str, Landing, "Landing | None"]
+"""(flow id, version played, the landing, the landing on the other version)."""
+
+
+def walk_files(files: Sequence[str], flows: tuple[str, ...],
+               against: Against | None = None) -> tuple[list[Walked], list[str]]:
+    """Load and walk ``files`` (a worker's share): each call's landings; the load errors.
+    A transcript pinned to a version kept in ``flows/`` beside it plays on that version."""
+    cat = catalog_for(flows)
+    other = against.compiled() if against else None
+    known = {k: c.flow for k, c in cat.current.items()}
+    out: list[Walked] = []
     errors: list[str] = []
     for path in files:
-        loaded = load_transcript(path, flows)
+        loaded = quick_load(path, known)
         t = loaded.transcript
         if t is None:
             errors += [format_parsable(p) for p in loaded.problems]
@@ -251,19 +275,32 @@ def load_all(files: Iterable[str], cat: Catalog) -> tuple[dict[str, list[tuple[T
         c = cat.current[t.flow]
         if t.version and t.version != c.flow.version:
             c = pinned_flow(path, t.flow, t.version) or c
-        out.setdefault(t.flow, []).append((t, c))
+        then = walk(other, t) if other is not None and other.flow.id == t.flow else None
+        out.append((t.flow, c.flow.version, walk(c, t), then))
     return out, errors
 
 
-def run_paths(files: Iterable[str], cat: Catalog,
-              against: tuple[Compiled, str] | None = None) -> Run:
-    """The what-if of ``files``; ``against``: (another version of one flow, its name)."""
-    by_flow, errors = load_all(files, cat)
+def run_paths(files: Sequence[str], flows: tuple[str, ...], against: Against | None = None,
+              jobs: int = 1) -> Run:
+    """The what-if of ``files`` (``jobs`` > 1: in that many processes, same result)."""
+    cat = catalog_for(flows)
+    other = against.compiled() if against else None  # compiled before workers fork
+    if jobs <= 1 or len(files) < 2 * jobs:
+        parts = [walk_files(files, flows, against)]
+    else:
+        size = -(-len(files) // (jobs * 4))
+        chunks = [files[i:i + size] for i in range(0, len(files), size)]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            parts = list(pool.map(walk_files, chunks, [flows] * len(chunks),
+                                  [against] * len(chunks)))
+    walked = [w for part, _ in parts for w in part]
+    errors = [e for _, part in parts for e in part]
     reports = []
-    for flow_id, pairs in by_flow.items():
-        calls = [walk(c, t) for t, c in pairs]
-        report = summarise(cat.current[flow_id], calls)
-        if against is not None and against[0].flow.id == flow_id:
-            report.against = compare(report, against[0], [t for t, _ in pairs], against[1])
+    for flow_id in dict.fromkeys(w[0] for w in walked):
+        mine = [w for w in walked if w[0] == flow_id]
+        report = summarise(cat.current[flow_id], [w[2] for w in mine])
+        if other is not None and against is not None and other.flow.id == flow_id:
+            report.against = compare(report, other, [w[3] for w in mine if w[3]],
+                                     against.source)
         reports.append(report)
-    return Run(reports, errors, {k: [t for t, _ in v] for k, v in by_flow.items()})
+    return Run(reports, errors)

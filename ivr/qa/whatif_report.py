@@ -46,6 +46,8 @@ def table(run: Run) -> str:
         n = len(r.calls)
         out += [f"what-if: {r.flow} (version {r.version}), {n} call(s)", "  landed:"]
         out += _bars(r.landed, n)
+        out.append("  menu choices (calls that made each):")
+        out += _bars(r.choices, n)
         out.append(f"  zeroed out: {r.zeroed_total} ({_pct(r.zeroed_total, n)}): "
                    f"{_by_state(r.zeroed)}")
         out.append(f"  asked to confirm: {r.confirm_total} ({_pct(r.confirm_total, n)}): "
@@ -127,6 +129,7 @@ def html(run: Run, title: str = "What if these callers had called this flow?",
         a = r.against
         flows.append({
             "r": r, "n": n, "landed": _rows(r.landed, n), "zeroed": _rows(r.zeroed, n),
+            "choices": _rows(r.choices, n),
             "confirm": _rows(r.confirm, n), "outcomes": _rows(r.outcomes, n),
             "zeroed_pct": _pct(r.zeroed_total, n), "confirm_pct": _pct(r.confirm_total, n),
             "other": [asdict(g) | {"width": round(100 * g.count / r.other[0].count, 1)}

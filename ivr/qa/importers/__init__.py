@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -131,26 +132,43 @@ class Report:
     errors: list[BadInput] = field(default_factory=list)
 
 
-def import_paths(paths: Iterable[str], out_dir: str, opts: Options) -> Report:
+def _import_one(job: tuple[str, str, str, Options]) -> str | BadInput:
+    """Import ``path`` into ``target``: the target written, or why not."""
+    path, target, _rel, opts = job
+    try:
+        built = import_file(path, opts)
+    except BadInput as exc:
+        return exc
+    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write(dump(built.data, built.comments))
+    return target
+
+
+def import_paths(paths: Iterable[str], out_dir: str, opts: Options, jobs: int = 1) -> Report:
     """Import every input under ``paths`` into ``out_dir`` (one transcript per call, the
-    input's relative path with ``.yaml``); bad inputs are reported, the rest written."""
-    report = Report()
+    input's relative path with ``.yaml``); bad inputs are reported, the rest written.
+    ``jobs`` > 1 imports in that many processes (same files, same report)."""
+    work: list[tuple[str, str, str, Options]] = []
     taken: set[str] = set()
     for path, rel in input_files(paths):
-        try:
-            built = import_file(path, opts)
-        except BadInput as exc:
-            report.errors.append(exc)
-            continue
         stem = os.path.splitext(rel)[0]
         target = os.path.join(out_dir, stem + ".yaml")
         if target in taken:
             target = os.path.join(out_dir, f"{stem}-{Path(rel).suffix.lstrip('.')}.yaml")
         taken.add(target)
-        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-        with open(target, "w", encoding="utf-8") as fh:
-            fh.write(dump(built.data, built.comments))
-        report.written.append(target)
+        work.append((path, target, rel, opts))
+    if jobs > 1 and len(work) >= 2 * jobs:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            done = list(pool.map(_import_one, work, chunksize=max(1, len(work) // (jobs * 4))))
+    else:
+        done = [_import_one(w) for w in work]
+    report = Report()
+    for item in done:
+        if isinstance(item, BadInput):
+            report.errors.append(item)
+        else:
+            report.written.append(item)
     return report
 
 

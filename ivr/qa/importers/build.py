@@ -24,7 +24,7 @@ from ivr.runtime.redact import MASK, is_card_number, redact_text, words_to_digit
 _SECRET_PROMPT = re.compile(r"\b(pin|pins|passcode|pass code|password|security code|cvv|cvc|"
                             r"social security|ssn|card number|account number)\b", re.I)
 _SECRET_SAID = re.compile(r"\b(pin|passcode|pass code|password|security code|cvv|cvc|"
-                          r"social security|ssn)\b(\D{0,24}?)((?:\d[\s-]?){3,})", re.I)
+                          r"social security|ssn)\b(\D{0,24}?)(\d(?:[\s-]?\d){2,})", re.I)
 _NUMBER_WORDS = re.compile(r"^(?:\s*(?:zero|oh|o|one|two|three|four|five|six|seven|eight|"
                            r"nine|\d+)[\s,.-]*)+$", re.I)
 
