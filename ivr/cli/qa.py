@@ -53,6 +53,10 @@ def replay(ctx: CliContext, paths: tuple[str, ...], jobs: int, junit: str | None
         raise click.UsageError(f"no transcripts (*.yaml) in {', '.join(paths)}")
     if (as_json or html_path or against) and not what_if:
         raise click.UsageError("--json, --html and --against go with --what-if")
+    if what_if and (junit or show_coverage or via or fail_under is not None
+                    or fail_edges is not None):
+        raise click.UsageError("--what-if asserts nothing: it takes no --junit, --coverage, "
+                               "--fail-under* or --via (run ivr replay without it for those)")
     if what_if:
         _what_if(ctx, paths, jobs, as_json, html_path, against)
         return

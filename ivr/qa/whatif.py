@@ -74,7 +74,6 @@ class _Walk:
         self.now = t.clock or datetime.now(UTC)
         self.call = CallState("CAwhatif", c.flow.id, c.flow.version, caller=t.caller)
         self.gather: Gather | None = None
-        self.capture_said = ""
 
     def step(self, event: Event, s: Step | None) -> None:
         self.call, actions = engine_step(self.c, self.call, event)
