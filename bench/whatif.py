@@ -56,10 +56,23 @@ _CALLS = [
 ]
 
 
+_OPENERS = ["", "hi ", "yes hello ", "um ", "okay so ", "good morning ", "hey ", "right, "]
+_CLOSERS = ["", " please", " thanks", " today", " if you can", " as soon as possible",
+            " for my husband", " for my mother", " from this morning", " I think"]
+
+
+def _vary(line: str, rnd: random.Random) -> str:
+    """A caller's line said a little differently each time (so few are said twice)."""
+    label, _, words = line.partition(": ")
+    if label != "Caller" or words.startswith("[") or len(words.split()) < 2:
+        return line
+    return f"{label}: {rnd.choice(_OPENERS)}{words}{rnd.choice(_CLOSERS)}"
+
+
 def write_calls(folder: Path, n: int, seed: int) -> None:
     rnd = random.Random(seed)
     for i in range(n):
-        lines = [_GREETING, *rnd.choice(_CALLS)]
+        lines = [_GREETING, *(_vary(line, rnd) for line in rnd.choice(_CALLS))]
         (folder / f"call-{i:05d}.txt").write_text("\n".join(lines) + "\n")
 
 

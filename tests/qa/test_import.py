@@ -154,8 +154,8 @@ def refused(tmp_path: Path, name: str, content: str, *extra: str) -> str:
     res = ivr("import", str(bad), "--flow", "card-services", "--out", str(tmp_path / "o"),
               *extra)
     assert res.exit_code == 1, res.output
-    assert "Traceback" not in res.output and res.exception is None or isinstance(
-        res.exception, SystemExit)
+    assert isinstance(res.exception, SystemExit), res.exception  # an error, not a crash
+    assert "Traceback" not in res.output
     return res.output
 
 
@@ -192,6 +192,19 @@ def test_empty_file_and_cue_without_speaker(tmp_path: Path) -> None:
     assert "empty file: no call to import" in refused(tmp_path, "e.txt", "  \n")
     out = refused(tmp_path, "n.srt", "1\n00:00:01,000 --> 00:00:02,000\nhello there\n")
     assert "n.srt:3: cue has no speaker" in out
+
+
+def test_format_option_overrides_the_extension(tmp_path: Path) -> None:
+    vtt_as_txt = tmp_path / "call.txt"
+    vtt_as_txt.write_text((HERE / "balance-pin.vtt").read_text())
+    out = refused(tmp_path, "call2.txt", (HERE / "balance-pin.vtt").read_text())
+    assert "call2.txt:1: expected 'Speaker: words'" in out
+    res = ivr("import", str(vtt_as_txt), "--format", "webvtt", "--flow", "card-services",
+              "--out", str(tmp_path / "o"))
+    assert res.exit_code == 0, res.output
+    out = refused(tmp_path, "x.srt", "1\n00:00:01,000 --> 00:00:02,000\nCaller: hi\n",
+                  "--format", "webvtt")
+    assert "a WebVTT file starts with 'WEBVTT'" in out
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 ROLES = ("caller", "keys", "system", "agent", "ignore")
 """caller: the caller speaking; keys: the caller's key presses (a DTMF log); system: the
@@ -116,14 +116,17 @@ class Speakers:
     def assign(self, call: Call, defaults: Mapping[str, str] = DEFAULT_SPEAKERS) -> Call:
         """Every turn with its role; BadInput lists the unknown labels and the option."""
         table = {**DEFAULT_SPEAKERS, **defaults, **self.given}
+        roles: dict[str, str | None] = {}  # the label as written → its role
         unknown: dict[str, str] = {}
         turns = []
         for t in call.turns:
-            role = table.get(norm_label(t.speaker))
+            if t.speaker not in roles:
+                roles[t.speaker] = table.get(norm_label(t.speaker))
+            role = roles[t.speaker]
             if role is None:
                 unknown.setdefault(t.speaker, t.where)
             elif role != "ignore":
-                turns.append(replace(t, role=role))
+                turns.append(Turn(t.speaker, t.text, t.where, t.at, t.confidence, role))
         if unknown:
             listed = ", ".join(f"'{k}' ({v})" for k, v in unknown.items())
             first = next(iter(unknown))
