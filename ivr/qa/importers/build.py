@@ -19,6 +19,7 @@ from typing import Any
 
 from ivr.qa.export import placeholder
 from ivr.qa.importers.model import BadInput, Call, Turn
+from ivr.qa.transcript import parse_clock
 from ivr.runtime.redact import MASK, is_card_number, redact_text, words_to_digits
 
 _SECRET_PROMPT = re.compile(r"\b(pin|pins|passcode|pass code|password|security code|cvv|cvc|"
@@ -76,7 +77,7 @@ def build(call: Call, flow: str, clock: str = "", name: str = "") -> Built:
     """The transcript of ``call`` against ``flow``; BadInput when no caller turn comes
     before a person takes over."""
     out = Built({"flow": flow, "name": name or f"imported {call.file}"})
-    when = clock or call.started
+    when = clock or (call.started if parse_clock(call.started, None) else "")
     if when:
         out.data["clock"] = when
     if call.caller:
