@@ -19,15 +19,16 @@ on another version and lists which callers move, and where.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from ivr.flowlang.catalog import compile_text
+from ivr.flowlang.catalog import Catalog, compile_text
 from ivr.flowlang.diagnostics import format_parsable
 from ivr.flowlang.machine import END, VOICEMAIL, Compiled
-from ivr.flowlang.model import HUMAN, OTHER, Kind
+from ivr.flowlang.model import HUMAN, OTHER, Flow, Kind
+from ivr.flowlang.source import gc_paused
 from ivr.qa.drivers import event_for, keypad
 from ivr.qa.export import pinned_flow
 from ivr.qa.grouping import Group, top
@@ -265,18 +266,24 @@ def walk_files(files: Sequence[str], flows: tuple[str, ...],
     known = {k: c.flow for k, c in cat.current.items()}
     out: list[Walked] = []
     errors: list[str] = []
-    for path in files:
-        loaded = quick_load(path, known)
-        t = loaded.transcript
-        if t is None:
-            errors += [format_parsable(p) for p in loaded.problems]
-            continue
-        c = cat.current[t.flow]
-        if t.version and t.version != c.flow.version:
-            c = pinned_flow(path, t.flow, t.version) or c
-        then = walk(other, t) if other is not None and other.flow.id == t.flow else None
-        out.append((t.flow, c.flow.version, walk(c, t), then))
+    with gc_paused():  # thousands of small lasting objects: see gc_paused
+        for path in files:
+            _walk_one(path, cat, known, other, out, errors)
     return out, errors
+
+
+def _walk_one(path: str, cat: Catalog, known: Mapping[str, Flow], other: Compiled | None,
+              out: list[Walked], errors: list[str]) -> None:
+    loaded = quick_load(path, known)
+    t = loaded.transcript
+    if t is None:
+        errors += [format_parsable(p) for p in loaded.problems]
+        return
+    c = cat.current[t.flow]
+    if t.version and t.version != c.flow.version:
+        c = pinned_flow(path, t.flow, t.version) or c
+    then = walk(other, t) if other is not None and other.flow.id == t.flow else None
+    out.append((t.flow, c.flow.version, walk(c, t), then))
 
 
 def run_paths(files: Sequence[str], flows: tuple[str, ...], against: Against | None = None,
