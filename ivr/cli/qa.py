@@ -163,10 +163,12 @@ def _checked(against: Against) -> Against:
 @click.option("--person-from", type=click.FloatRange(0), metavar="SECONDS",
               help="The old system's lines from this offset on are a person's (the call "
                    "was taken over then).")
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes.")
 @pass_cli_context
 def import_cmd(ctx: CliContext, paths: tuple[str, ...], flow_id: str, out_dir: str,
                fmt: str | None, speakers: tuple[str, ...], clock: str | None,
-               person_from: float | None) -> None:
+               person_from: float | None, jobs: int) -> None:
     """Turn recorded call transcripts (files or directories) into QA transcripts.
 
     Formats: speaker-labelled text, WebVTT, SRT, Twilio Voice Intelligence sentences
@@ -190,7 +192,7 @@ def import_cmd(ctx: CliContext, paths: tuple[str, ...], flow_id: str, out_dir: s
     if not list(importers.input_files(paths)):
         raise click.UsageError(f"no call transcripts (.txt .vtt .srt .json) in {', '.join(paths)}")
     opts = importers.Options(flow_id, who, clock or "", person_from, fmt or "")
-    report = importers.import_paths(paths, out_dir, opts)
+    report = importers.import_paths(paths, out_dir, opts, jobs)
     for err in report.errors:
         click.echo(f"error: {err.render()}", err=True)
     click.echo(f"wrote {len(report.written)} transcript(s) to {out_dir}/ "

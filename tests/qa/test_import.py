@@ -120,6 +120,12 @@ def test_import_of_a_directory_then_coverage_and_an_improved_flow(tmp_path: Path
               "--clock", CLOCK, *AMAZON)
     assert res.exit_code == 0, res.output
     assert "wrote 5 transcript(s)" in res.output
+    two = tmp_path / "two"
+    res = ivr("import", "-j", "2", str(HERE), "--flow", "card-services", "--out", str(two),
+              "--clock", CLOCK, *AMAZON)
+    assert res.exit_code == 0, res.output
+    assert {p.name: p.read_text() for p in out.iterdir()} == {
+        p.name: p.read_text() for p in two.iterdir()}
     cov = ivr("replay", "--coverage", str(out))
     assert "coverage:\n  card-services: states" in cov.output
     fixed = tmp_path / "card-services.yaml"
