@@ -1,4 +1,4 @@
-"""Commands on flow files and transcripts: validate, graph, schema, replay, simulate."""
+"""Commands on flow files: validate, graph, schema, simulate (replay and import: cli/qa)."""
 
 from __future__ import annotations
 
@@ -137,53 +137,6 @@ def schema(transcript: bool) -> None:
     from ivr.qa.transcript import transcript_schema
 
     click.echo(json.dumps(transcript_schema() if transcript else FLOW_SCHEMA, indent=2))
-
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes.")
-@click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML to this file.")
-@click.option("--coverage", "show_coverage", is_flag=True,
-              help="Print state and transition coverage per flow, and what nothing visits.")
-@click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PCT",
-              help="Exit 1 when a flow's state coverage is below PCT.")
-@click.option("--fail-under-transitions", "fail_edges", type=click.FloatRange(0, 100),
-              metavar="PCT", help="Exit 1 when a flow's transition coverage is below PCT.")
-@click.option("--via", default="", metavar="URL", help="Call a running server over signed HTTP.")
-@click.option("--auth-token", envvar="TWILIO_AUTH_TOKEN", default="",
-              help="Auth token for --via signatures (env TWILIO_AUTH_TOKEN).")
-@click.option("--max-steps", default=200, show_default=True, type=click.IntRange(2),
-              help="Engine steps after which a transcript is cut as a runaway.")
-@pass_cli_context
-def replay(ctx: CliContext, paths: tuple[str, ...], jobs: int, junit: str | None,
-           show_coverage: bool, fail_under: float | None, fail_edges: float | None, via: str,
-           auth_token: str, max_steps: int) -> None:
-    """Replay QA transcripts (files or directories). Exit 0 all pass, 1 any fail, 2 usage."""
-    from ivr.qa import replay as rp
-
-    if not rp.transcript_files(paths):
-        raise click.UsageError(f"no transcripts (*.yaml) in {', '.join(paths)}")
-    opts = rp.Options((ctx.flows_dir or "flows",), max_steps, via, auth_token)
-    results = rp.run_paths(paths, opts, jobs)
-    for r in results:
-        click.echo(r.report())
-    failed = sum(not r.passed for r in results)
-    click.echo(f"{len(results)} transcript(s): {len(results) - failed} passed, {failed} failed")
-    if junit:
-        with open(junit, "w", encoding="utf-8") as fh:
-            fh.write(rp.junit_xml(results))
-    cat = rp.catalog_for(opts.flows)
-    covs = rp.coverage(results, cat)
-    if show_coverage:
-        click.echo(rp.format_coverage(covs, cat))
-    low = [(c.flow, what, pct, floor) for c in covs.values()
-           for what, pct, floor in (("state", c.state_pct(), fail_under),
-                                    ("transition", c.edge_pct(), fail_edges))
-           if floor is not None and pct < floor]
-    for flow_id, what, pct, floor in low:
-        click.echo(f"{what} coverage of {flow_id} is {pct:.1f}%, under {floor}%", err=True)
-    sys.exit(1 if failed or low else 0)
 
 
 def _echo(text: str) -> None:

@@ -24,6 +24,7 @@ from ivr.qa.drivers import Driver, EngineDriver, Observed
 from ivr.qa.export import pinned_flow, unpinned
 from ivr.qa.http_driver import HttpDriver
 from ivr.qa.transcript import Expect, Transcript, load_transcript
+from ivr.qa.transcript_schema import OPEN
 
 MAX_STEPS = 200
 """Engine steps one transcript may take before it is cut as a runaway."""
@@ -138,7 +139,7 @@ def _play(driver: Driver, t: Transcript, turn: Observed, res: Result, max_steps:
             res.failures.append(Failure(s.number, s.line, title, diff, turn))
             return
     res.outcome = turn.outcome
-    if t.outcome and turn.outcome is not None and turn.outcome != t.outcome:
+    if t.outcome not in ("", OPEN) and turn.outcome is not None and turn.outcome != t.outcome:
         last = t.steps[-1] if t.steps else None
         res.failures.append(Failure(
             len(t.steps), last.line if last else 1, "at the end of the call",

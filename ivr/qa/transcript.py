@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import yaml
 from jsonschema import Draft202012Validator
 
 from ivr.flowlang.diagnostics import Problem, expected_one_of
@@ -128,6 +129,40 @@ def transcript_schema() -> dict[str, Any]:
 def load_transcript(path: str, flows: Mapping[str, Any] | None = None) -> Loaded:
     """Read and check the transcript at ``path`` (see :func:`check_transcript`)."""
     return check_transcript(load_file(path), flows)
+
+
+class _Duplicate(Exception):
+    pass
+
+
+class _QuickLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser; a duplicate key stops it (the full check then reports it)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [k.value for k, _ in node.value]
+        if len(keys) != len(set(keys)):
+            raise _Duplicate()
+        return dict(super().construct_mapping(node, deep))
+
+
+def quick_load(path: str, flows: Mapping[str, Any] | None = None) -> Loaded:
+    """:func:`load_transcript` for thousands of files (``ivr replay --what-if``): libyaml
+    and the schema, without positions (every step is at line 1). Anything the full check would
+    report (a YAML trap, a duplicate key, a schema or meaning problem) takes the full
+    check, so the problems are exactly :func:`load_transcript`'s."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        data = yaml.load(text, Loader=_QuickLoader)  # noqa: S506 - a safe loader
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, _Duplicate, RecursionError):
+        return load_transcript(path, flows)
+    if not isinstance(data, dict) or not _VALIDATOR.is_valid(data):
+        return load_transcript(path, flows)
+    src = Source(path, text)
+    src.data = data
+    if _semantics(src, flows):
+        return load_transcript(path, flows)
+    return Loaded(src, [], _build(src, flows))
 
 
 def parse_transcript(text: str, file: str = "<transcript>",

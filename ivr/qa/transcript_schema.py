@@ -14,7 +14,11 @@ from typing import Any
 CALLER_KEYS = ("press", "say", "silence", "hangup", "dial_result", "dial", "recording",
                "record", "wait")
 ACTIONS = ("dial", "enqueue", "record", "hangup", "gather", "say", "leave")
-OUTCOMES = ("human", "other", "voicemail", "callback", "hangup", "completed", "no-message")
+OUTCOMES = ("human", "other", "voicemail", "callback", "hangup", "completed", "no-message",
+            "open")
+OPEN = "open"
+"""``outcome: open``: where the call ends is not asserted (``ivr import`` writes it when the
+recording does not say how the call ended); the same as leaving ``outcome`` out."""
 DIAL_RESULTS = ("completed", "answered", "no-answer", "busy", "failed", "canceled",
                 "bridged", "queue-full", "error", "leave")
 DEFAULT_CALLER = "+12125550100"
@@ -86,7 +90,8 @@ TRANSCRIPT_SCHEMA: dict[str, Any] = {
         "clock": {"type": "string", "description": "ISO time of the call (fixes business "
                                                    "hours), e.g. 2026-11-20T14:05:00-05:00"},
         "steps": {"type": "array", "items": STEP_SCHEMA},
-        "outcome": {"enum": list(OUTCOMES), "description": "Where the call went in the end."},
+        "outcome": {"enum": list(OUTCOMES), "description": "Where the call went in the end "
+                                                           "(open: not checked)."},
         "caller": {"type": "string", "pattern": "^(anonymous|\\+[1-9][0-9]{6,14})$",
                    "description": f"The caller's number (default {DEFAULT_CALLER}), or "
                                   "anonymous when it is withheld"},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_CHARS = 600
 """Longer speech is truncated: nobody says more than this to a menu."""
@@ -83,8 +84,12 @@ def _clauses(text: str) -> list[list[str]]:
     return [re.findall(r"[^\W_]+(?:'[^\W_]+)?", p) for p in parts]
 
 
+@lru_cache(maxsize=256)
 def analyse(text: str) -> Words:
-    """Normalise ``text`` (see the module docstring); safe on any string."""
+    """Normalise ``text`` (see the module docstring); safe on any string.
+
+    Cached (the last few hundred utterances; ``Words`` is immutable): a speech turn in a
+    menu analyses the same words twice, for the escape hatch and for the menu."""
     seq: list[str] = []
     content: list[str] = []
     for clause in _clauses(text):

@@ -7,7 +7,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.qa.writer import dump
+from ivr.qa.writer import _emit, _OneLine, dump
 
 DATA = {"flow": "card-services", "name": "simulated call to card-services",
         "clock": "2026-11-20T14:05:00-05:00",
@@ -35,3 +35,17 @@ def test_reads_back_as_the_same_data() -> None:
 def test_any_words_read_back_as_said(words: str) -> None:
     data = {"flow": "f", "steps": [{"say": words}, {"expect": {"says": words}}]}
     assert yaml.safe_load(dump(data)) == data
+
+
+@given(st.lists(st.one_of(
+    st.builds(lambda w: {"say": w}, st.text(max_size=40)),
+    st.builds(lambda k: {"press": k}, st.from_regex(r"[0-9*#]{1,6}", fullmatch=True)),
+    st.builds(lambda n: {"record": {"seconds": n}}, st.integers(1, 99)),
+    st.builds(lambda w: {"expect": {"says": w}}, st.text(max_size=20))), max_size=5),
+    st.text(max_size=30))
+def test_libyaml_and_python_emitters_write_the_same_text(steps: list[dict[str, object]],
+                                                         name: str) -> None:
+    data = {"flow": "f", "name": name or "n", "steps": steps, "outcome": "open"}
+    data["steps"] = [{k: _OneLine(v) if k == "expect" else v for k, v in s.items()}
+                     for s in steps]
+    assert _emit(data, fast=True) == _emit(data, fast=False)
