@@ -27,10 +27,13 @@ from ivr.flowlang.diagnostics import format_standard
 def worker(ctx: CliContext, burst: bool, name: str | None, archive_path: str | None) -> None:
     """Run an RQ worker on the ivr queues (re-enqueues spooled jobs first; SIGTERM-safe)."""
     from ivr.jobs import worker as rq_worker
+    from ivr.store.connection import separate_jobs
 
     settings = job_settings(ctx, archive_path=archive_path)
     conn = rq_worker.connect(ctx.redis_url, settings)
-    rq_worker.run_worker(conn, settings, burst=burst, name=name)
+    calls = rq_worker.connect_calls(ctx.redis_url, settings) \
+        if separate_jobs(settings) else None
+    rq_worker.run_worker(conn, settings, burst=burst, name=name, calls=calls)
 
 
 @main.group(name="jobs")

@@ -24,9 +24,13 @@ import redis
 from ivr.flowlang.catalog import Checked, check_text
 from ivr.flowlang.diagnostics import Problem, errors_in
 from ivr.store.calls import Store
+from ivr.store.connection import is_cluster
 from ivr.store.keys import CURRENT, FLOW
 
-AUDIT = "ivr:ops:audit:{}"
+AUDIT = "ivr:ops:audit:{{{}}}"
+"""A flow's publish log (newest first), tagged like the flow's keys: same slot as its
+pointer, so a publish is one MULTI on a cluster too."""
+LEGACY_AUDIT = "ivr:ops:audit:{}"
 AUDIT_KEEP = 500
 
 
@@ -57,7 +61,21 @@ def check(text: str, flow_id: str) -> Checked:
 
 def audit(conn: redis.Redis, flow_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The newest ``limit`` audit entries of ``flow_id``."""
-    return [json.loads(x) for x in conn.lrange(AUDIT.format(flow_id), 0, limit - 1)]
+    got = conn.lrange(AUDIT.format(flow_id), 0, limit - 1)
+    if not got and adopt_audit(conn, flow_id):
+        got = conn.lrange(AUDIT.format(flow_id), 0, limit - 1)
+    return [json.loads(x) for x in got]
+
+
+def adopt_audit(conn: redis.Redis, flow_id: str) -> bool:
+    """Move the log an earlier version kept under its untagged name (single Redis only:
+    a cluster never had one); True when it moved."""
+    if is_cluster(conn):
+        return False
+    try:
+        return bool(conn.renamenx(LEGACY_AUDIT.format(flow_id), AUDIT.format(flow_id)))
+    except redis.ResponseError:  # no such key
+        return False
 
 
 def last_entry(conn: redis.Redis, flow_id: str) -> dict[str, Any] | None:
@@ -107,6 +125,8 @@ def _commit(store: Store, flow_id: str, text: str, version: str, based_on: str,
     """Write the version, move current and log, only if current is still ``based_on``."""
     conn = store.conn
     key = FLOW.format(flow_id, CURRENT)
+    store.current(flow_id)  # a pointer and log of an earlier version move to the tagged keys
+    adopt_audit(conn, flow_id)
     with conn.pipeline() as pipe:
         try:
             pipe.watch(key)  # type: ignore[no-untyped-call]
