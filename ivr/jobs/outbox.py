@@ -48,6 +48,7 @@ import redis
 from ivr.config import Settings
 from ivr.jobs.enqueue import enqueue, spool_dir
 from ivr.runtime.actions import Job
+from ivr.store.connection import is_cluster
 from ivr.store.keys import OUTBOX, OUTBOXES, sid_of
 
 log = logging.getLogger(__name__)
@@ -101,15 +102,22 @@ def drain(conn: redis.Redis, sid: str, settings: Settings | None = None,
 def _remove(conn: redis.Redis, sid: str, done: list[bytes], mark: float | None) -> None:
     """One round trip: LREM the moved entries and, when ``mark`` is given, drop the
     index mark if it is still that one. EVALSHA in the pipeline (a Script object would
-    cost a SCRIPT EXISTS round trip each time); EVAL once if Redis lost the script."""
+    cost a SCRIPT EXISTS round trip each time); EVAL once if Redis lost the script. A
+    cluster pipeline refuses scripts: there the EVALSHA is a second command."""
     pipe = conn.pipeline(transaction=False)
     for raw in done:
         pipe.lrem(OUTBOX.format(sid), 1, raw)  # type: ignore[arg-type]  # bytes are fine
-    if mark is not None:
-        pipe.evalsha(_UNMARK_SHA, 1, OUTBOXES, sid, mark)
     if not done and mark is None:
         return
-    replies = pipe.execute(raise_on_error=False)
+    apart = mark is not None and is_cluster(conn)
+    if mark is not None and not apart:
+        pipe.evalsha(_UNMARK_SHA, 1, OUTBOXES, sid, mark)
+    replies = pipe.execute(raise_on_error=False) if done or not apart else []
+    if apart:
+        try:
+            replies.append(conn.evalsha(_UNMARK_SHA, 1, OUTBOXES, sid, mark))  # type: ignore[arg-type]
+        except redis.exceptions.NoScriptError as exc:
+            replies.append(exc)
     if mark is not None and isinstance(replies[-1], redis.exceptions.NoScriptError):
         conn.eval(_UNMARK, 1, OUTBOXES, sid, mark)
     errors = [r for r in replies if isinstance(r, Exception)

@@ -7,6 +7,7 @@ stopped by :meth:`close` (a SIGKILLed node is simply already gone).
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -56,6 +57,20 @@ class Servers:
             stop(proc)
 
 
+def cluster_port() -> int:
+    """A free port P whose cluster bus port (P + 10000) is free and valid too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 def _node_args(port: int, d: Path) -> list[str]:
     return ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(d), "--save", "",
             "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no"]
@@ -67,7 +82,7 @@ class Cluster(Servers):
 
     def __init__(self, tmp: Path, size: int = 3) -> None:
         super().__init__(tmp)
-        self.ports = [free_port() for _ in range(size)]
+        self.ports = [cluster_port() for _ in range(size)]
 
     def up(self) -> None:
         for port in self.ports:
