@@ -361,7 +361,8 @@ def topology_problems(s: Settings) -> list[tuple[str, str, str]]:
         out.append(("redis_cluster", "redis_cluster_nodes is set but redis_cluster is off",
                     "set redis_cluster: true to use the cluster"))
     if s.redis_cluster and not (s.redis_cluster_nodes or s.redis_url):
-        out.append(("redis_cluster_nodes", "redis_cluster is on but redis_cluster_nodes (or redis_url) names no node",
+        out.append(("redis_cluster_nodes", "redis_cluster is on but redis_cluster_nodes "
+                    "(or redis_url) names no node",
                     'list a few nodes: redis_cluster_nodes: ["10.0.0.5:6379", ...]'))
     if s.redis_cluster and not (s.jobs_redis_url or s.jobs_redis_sentinels):
         out.append(("jobs_redis_url", "redis_cluster is on but jobs_redis_url is not set: RQ "
