@@ -1,7 +1,7 @@
 """Run every benchmark with modest sizes and write each one's figures as JSON.
 
 ``python -m bench`` (or ``make bench``): compile, intents, replay, webhook, calls, explore,
-in that order; each prints its own table and its figures go to
+cluster, in that order; each prints its own table and its figures go to
 ``bench/results/<name>.json`` with the date, the machine and the arguments used.
 ``python -m bench webhook calls`` runs only those. See docs/performance.md for what each
 one measures and the targets.
@@ -27,7 +27,7 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
-    from bench import calls, compile, explore, intents, replay, webhook
+    from bench import calls, cluster, compile, explore, intents, replay, webhook
 
     return {
         "compile": (compile.main, ["--sizes", "10,100,1000,5000", "--runs", "3"]),
@@ -36,6 +36,7 @@ def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
         "webhook": (webhook.main, ["--calls", "400", "--threads", "4"]),
         "calls": (calls.main, ["--levels", "100,1000,10000", "--turns", "300"]),
         "explore": (explore.main, ["--states", "1000"]),
+        "cluster": (cluster.main, ["--calls", "300", "--threads", "4"]),
     }
 
 
