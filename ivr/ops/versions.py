@@ -127,7 +127,7 @@ def _commit(store: Store, flow_id: str, text: str, version: str, based_on: str,
     key = FLOW.format(flow_id, CURRENT)
     store.current(flow_id)  # a pointer and log of an earlier version move to the tagged keys
     adopt_audit(conn, flow_id)
-    with conn.pipeline() as pipe:
+    with conn.pipeline(transaction=True) as pipe:  # cluster: a one-slot transaction
         try:
             pipe.watch(key)  # type: ignore[no-untyped-call]
             raw = pipe.get(key)

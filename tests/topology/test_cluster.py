@@ -190,3 +190,34 @@ def test_a_killed_node_sends_only_its_callers_to_a_person_by_the_emergency_dial(
             assert call_through(caller) == EMERGENCY
     finally:
         doomed_cluster.close()
+
+
+def test_the_ops_console_on_a_cluster(fresh_cluster: Cluster, jobs_redis: str) -> None:
+    """Login throttling, a publish (WATCH/MULTI of the flow's keys) and the live-call page
+    work on the cluster: every multi-key command stays in one slot."""
+    from ivr.app import create_app as full_app
+    from tests.ops.test_ops import FLOW, TEXT, USERS, edited, login, publish, token
+
+    app = full_app({"redis_cluster": True, "redis_cluster_nodes": fresh_cluster.nodes,
+                    "jobs_redis_url": jobs_redis, "flows_dir": str(ROOT / "flows"),
+                    "clock": CLOCK, "emergency_number": EMERGENCY,
+                    "validate_signatures": False, "TESTING": True, "OPS_USERS": USERS,
+                    "SECRET_KEY": "test-secret",
+                    "spool_dir": tempfile.mkdtemp(prefix="ivr-spool-")})
+    client = app.test_client()
+    bad = client.post("/ops/login", data={"username": "alice", "password": "nope",
+                                          "csrf_token": token(client)})
+    assert bad.status_code == 401  # refused, and counted (one MGET, one slot)
+    assert any(k.startswith(b"ivr:ops:login:") for k in store_of(app).conn.scan_iter(
+        "ivr:ops:login:*"))
+    tok = login(client)
+    store = store_of(app)
+    before = store.current(FLOW)
+    resp = publish(client, tok, edited(TEXT), before or "")
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    assert store.current(FLOW) != before
+    caller = TwilioCaller(flask_transport(app.test_client()))
+    caller.dial()
+    page = client.get("/ops/calls").get_data(as_text=True)
+    assert caller.sid[-10:] in page and "1 active" in page
+    assert f"/ops/flows/{FLOW}" in client.get("/ops/flows").get_data(as_text=True)
