@@ -15,7 +15,7 @@ Why an index, in buckets, written after the turn:
 - It may lag: a web process killed between the commit and the index write leaves a call
   out (it is still served; the worker's sweep does not need the index), and an entry whose
   call expired is dropped by the reader. Ended calls move to ``ivr:ended:{bN}`` (same
-  slot: one MULTI), kept ``call_ttl`` seconds for the page's "show ended calls".
+  slot: one round trip), kept ``call_ttl`` seconds for the page's "show ended calls".
 """
 
 from __future__ import annotations
@@ -24,12 +24,20 @@ import logging
 import time
 import zlib
 from collections.abc import Iterable
+from typing import Any
 
 import redis
 
+from ivr.store.connection import is_cluster
 from ivr.store.keys import ENDED, LIVE, LIVE_BUCKETS
 
 log = logging.getLogger(__name__)
+
+
+def _pipeline(conn: redis.Redis) -> Any:
+    """MULTI on one Redis; on a cluster a plain pipeline (to the bucket's one node: redis-py
+    before 6 has no cluster transactions, and a moment between the two writes is harmless)."""
+    return conn.pipeline(transaction=not is_cluster(conn))
 
 
 def bucket(sid: str) -> int:
@@ -46,7 +54,7 @@ def ended(conn: redis.Redis, sid: str, keep: int, at: float | None = None) -> No
     """Move call ``sid`` from the live index to the recently ended one (kept ``keep`` s)."""
     now = at or time.time()
     b = bucket(sid)
-    pipe = conn.pipeline(transaction=True)  # one slot: LIVE and ENDED of b share its tag
+    pipe = _pipeline(conn)  # one slot: LIVE and ENDED of b share its tag, one round trip
     pipe.zrem(LIVE.format(b), sid)
     pipe.zadd(ENDED.format(b), {sid: now})
     pipe.zremrangebyscore(ENDED.format(b), "-inf", now - keep)
@@ -87,7 +95,7 @@ def forget(conn: redis.Redis, sids: Iterable[str]) -> None:
     for sid in sids:
         b = bucket(sid)
         try:
-            pipe = conn.pipeline(transaction=True)
+            pipe = _pipeline(conn)
             pipe.zrem(LIVE.format(b), sid)
             pipe.zrem(ENDED.format(b), sid)
             pipe.execute()
