@@ -17,7 +17,7 @@ import redis
 from ivr.jobs.archive import Archive
 from ivr.store.calls import Store
 from tests.reliability.harness import EMERGENCY, HUMAN, Stack, check_twiml, dialled
-from tests.topology.servers import SentinelSet
+from tests.topology.servers import Cluster, SentinelSet
 from tests.twilio_caller import Reply, TwilioCaller, http_transport
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -61,6 +61,36 @@ def start_worker(stack: Stack, *extra: str) -> subprocess.Popen[bytes]:
         cwd=stack.tmp, env=stack.env(), stdout=log, stderr=log, start_new_session=True)
     stack.workers.append(proc)
     return proc
+
+
+def test_jobs_on_a_sentinel_master_and_calls_on_a_cluster(
+        sentinels: SentinelSet, fresh_cluster: Cluster, tmp_path: Path) -> None:
+    """``jobs_redis_sentinels``: RQ on a Sentinel-managed Redis, call state on the
+    cluster; the web drains the outboxes into it and a real worker archives the calls."""
+    from ivr.jobs.worker import connect as jobs_connect
+    from ivr.jobs.worker import connect_calls, run_worker
+    from ivr.server.context import settings_of, store_of
+    from tests.topology.test_cluster import call_through, cluster_app
+    from tests.twilio_caller import flask_transport
+
+    jobs = redis.Redis(port=sentinels.master_port())
+    jobs.flushall()
+    app = cluster_app(fresh_cluster, "", jobs_redis_sentinels=sentinels.sentinels,
+                      jobs_redis_sentinel_master=sentinels.MASTER,
+                      archive_path=str(tmp_path / "archive.db"))
+    sids = []
+    for _ in range(3):
+        caller = TwilioCaller(flask_transport(app.test_client()))
+        assert call_through(caller) == HUMAN
+        caller.answered("completed")
+        caller.hangup()
+        sids.append(caller.sid)
+    assert any(jobs.scan_iter("rq:*")) and not any(store_of(app).conn.scan_iter("rq:*"))
+    settings = settings_of(app)
+    run_worker(jobs_connect(None, settings), settings, burst=True,
+               calls=connect_calls(None, settings))
+    archive = Archive(settings.archive_path)
+    assert all((archive.call(sid) or {}).get("outcome") == "human" for sid in sids)
 
 
 def test_a_primary_killed_mid_burst(sentinels: SentinelSet, jobs_redis: str,
