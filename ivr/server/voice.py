@@ -360,12 +360,14 @@ def fallback() -> Response:
 
 @health.route("/healthz")
 def healthz() -> tuple[dict[str, Any], int]:
-    """200 with the flows when the app and Redis are ready, 503 otherwise."""
+    """200 with the flows when the app and Redis are ready, 503 otherwise (on a cluster,
+    200 while any primary answers: the others' calls go on; the dead ones are named)."""
     try:
-        ok = get_store().ping()
+        ok, down = get_store().ping(), get_store().down()
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         return {"ok": False, "redis": f"{type(exc).__name__}: {exc}"[:200]}, 503
-    return {"ok": ok, "redis": "ok", "flows": sorted(flows().ids())}, 200 if ok else 503
+    state = f"degraded: {', '.join(down)} down" if down else "ok"
+    return {"ok": ok, "redis": state, "flows": sorted(flows().ids())}, 200 if ok else 503
 
 
 def register_error_pages(app: Flask) -> None:

@@ -306,7 +306,23 @@ class Store:
         return raw.decode() if isinstance(raw, bytes) else raw
 
     def ping(self) -> bool:
-        return bool(self.conn.ping())
+        """Redis answers. On a cluster: at least one primary does (see :meth:`down`), since
+        calls on the live nodes go on while one is away."""
+        if not self.cluster:
+            return bool(self.conn.ping())
+        return len(self.down()) < len(self.conn.get_primaries())  # type: ignore[attr-defined]
+
+    def down(self) -> list[str]:
+        """The cluster primaries that do not answer a PING (``host:port``; [] off a cluster)."""
+        if not self.cluster:
+            return []
+        out = []
+        for node in self.conn.get_primaries():  # type: ignore[attr-defined]
+            try:
+                self.conn.ping(target_nodes=node)
+            except (redis.ConnectionError, redis.TimeoutError):
+                out.append(f"{node.host}:{node.port}")
+        return out
 
 
 def _state(raw: bytes | None) -> CallState | None:

@@ -170,7 +170,10 @@ def test_a_killed_node_sends_only_its_callers_to_a_person_by_the_emergency_dial(
         late_doomed, late_safe = callers([victim], 1, 10_000), callers(others, 2, 10_000)
         for caller in doomed + safe:  # mid-call: at the menu, then asked for the PIN
             assert not dialled(caller.dial().text) and not dialled(caller.press("2").text)
+        assert client.get("/healthz").get_json()["redis"] == "ok"
         doomed_cluster.kill(victim)
+        health = client.get("/healthz")  # still serving the other nodes' calls: ready
+        assert health.status_code == 200 and f":{victim} down" in health.get_json()["redis"]
         slowest = 0.0
         for caller in doomed:
             began = time.monotonic()
