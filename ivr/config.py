@@ -337,7 +337,6 @@ def _check(s: Settings, src: Source | None, from_file: set[str]) -> list[Problem
     return problems
 
 
-
 def topology_problems(s: Settings) -> list[tuple[str, str, str]]:
     """The Redis settings that cannot work together: (setting, message, hint) each."""
     out = [(key, f"{key}: {address!r} is not host:port", 'e.g. "10.0.0.5:26379"')

@@ -95,6 +95,12 @@ def _redis() -> redis.Redis:
     return conn
 
 
+def use_state_redis(conn: redis.Redis) -> None:
+    """Give the job functions the worker's call-state client (forked work horses inherit
+    it, cluster topology included; redis-py opens new sockets after a fork)."""
+    _state_redis[:] = [conn]
+
+
 def state_redis() -> redis.Redis:
     """The call-state Redis (calls, transcripts, caller history): the jobs Redis itself
     unless the settings give the jobs their own (``jobs_redis_url``, a cluster), then a

@@ -25,7 +25,7 @@ from ivr.jobs.enqueue import (
     job_queues,
     spool_dir,
 )
-from ivr.jobs.tasks import archive, configure, current_settings
+from ivr.jobs.tasks import archive, configure, current_settings, use_state_redis
 from ivr.store.connection import connect as connect_state
 from ivr.store.connection import connect_jobs
 
@@ -84,6 +84,8 @@ def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool 
         True when at least one job was processed (rq's ``work()`` result).
     """
     configure(settings)
+    if calls is not None:
+        use_state_redis(calls)
     archive()  # the schema once here, not in every forked job
     worker = Worker(job_queues(conn), connection=conn, serializer=JSONSerializer, name=name,
                     maintenance_interval=MAINTENANCE_INTERVAL)
