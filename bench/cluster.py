@@ -34,8 +34,7 @@ if str(ROOT) not in sys.path:
 from bench import CLOCK, TOKEN, inprocess, process  # noqa: E402
 from bench.webhook import _up, load, ratio, report, serve  # noqa: E402
 from tests.server.test_e2e import wait_until  # noqa: E402
-from tests.topology.conftest import plain_redis  # noqa: E402
-from tests.topology.servers import Cluster, missing_binaries  # noqa: E402
+from tests.topology.servers import Cluster, missing_binaries, plain_redis  # noqa: E402
 
 TARGET = 1.5
 """A cluster turn may cost at most this many single-Redis turns (p50)."""

@@ -4,13 +4,11 @@ the jobs, all real servers started here and stopped at the end of the session.""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
-from tests.server.test_e2e import free_port, wait_until
-from tests.topology.servers import Cluster, SentinelSet, Servers, missing_binaries
+from tests.topology.servers import Cluster, SentinelSet, missing_binaries, plain_redis
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -49,15 +47,6 @@ def sentinels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]
         yield s
     finally:
         s.close()
-
-
-def plain_redis(tmp: Path) -> tuple[Servers, str]:
-    """One redis-server (the jobs Redis): its servers and URL."""
-    servers, port = Servers(tmp), free_port()
-    servers.start(port, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                  "--appendonly", "no", "--dir", str(tmp))
-    wait_until(lambda: bool(redis.Redis(port=port).ping()), timeout=20)
-    return servers, f"redis://127.0.0.1:{port}/0"
 
 
 @pytest.fixture(scope="session")

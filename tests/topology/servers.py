@@ -55,6 +55,15 @@ class Servers:
             stop(proc)
 
 
+def plain_redis(tmp: Path) -> tuple[Servers, str]:
+    """One plain redis-server (a jobs Redis, a single one): its servers and URL."""
+    servers, port = Servers(tmp), free_port()
+    servers.start(port, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                  "--appendonly", "no", "--dir", str(tmp))
+    wait_until(lambda: bool(redis.Redis(port=port).ping()), timeout=20)
+    return servers, f"redis://127.0.0.1:{port}/0"
+
+
 def cluster_port() -> int:
     """A free port P whose cluster bus port (P + 10000) is free and valid too."""
     while True:
