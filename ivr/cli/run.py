@@ -28,11 +28,14 @@ def worker(ctx: CliContext, burst: bool, name: str | None, archive_path: str | N
     """Run an RQ worker on the ivr queues (re-enqueues spooled jobs first; SIGTERM-safe)."""
     from ivr.jobs import worker as rq_worker
     from ivr.jobs.archive import ArchiveError
+    from ivr.store.connection import separate_jobs
 
     settings = job_settings(ctx, archive_path=archive_path)
     conn = rq_worker.connect(ctx.redis_url, settings)
+    calls = rq_worker.connect_calls(ctx.redis_url, settings) \
+        if separate_jobs(settings) else None
     try:
-        rq_worker.run_worker(conn, settings, burst=burst, name=name)
+        rq_worker.run_worker(conn, settings, burst=burst, name=name, calls=calls)
     except ArchiveError as exc:  # unreachable or not migrated: its jobs wait in Redis
         raise click.ClickException(f"the worker did not start: {exc}") from exc
 

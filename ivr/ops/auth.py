@@ -27,8 +27,9 @@ from ivr.config import Settings
 
 USERS_KEY = "ivr:ops:users"
 SECRET_KEY = "ivr:ops:secret_key"
-FAILS_USER = "ivr:ops:login:{}:{}"
-FAILS_IP = "ivr:ops:login:{}"
+FAILS_USER = "ivr:ops:login:{{{}}}:{}"
+FAILS_IP = "ivr:ops:login:{{{}}}"
+"""Failed logins per (IP, user) and per IP, tagged with the IP: one MGET, one slot."""
 MAX_FAILS = 5
 MAX_FAILS_IP = 20
 WINDOW = 300

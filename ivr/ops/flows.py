@@ -64,10 +64,14 @@ def svgs() -> LRU[Version, str]:
 
 
 def flow_ids(store: Store) -> list[str]:
-    """Every flow with a current version in Redis (SCAN, never KEYS)."""
-    prefix, suffix = FLOW.format("", "")[:-1], ":" + CURRENT
-    ids = {k.decode()[len(prefix):-len(suffix)]
-           for k in store.conn.scan_iter(FLOW.format("*", CURRENT), count=500)}
+    """Every flow with a current version in Redis (SCAN, never KEYS; on a cluster, of every
+    primary), under today's tagged name or an earlier version's untagged one."""
+    suffix = ":" + CURRENT
+    head = FLOW.format("\0", CURRENT).split("\0", 1)[0].split("{", 1)[0]  # "ivr:flow:"
+    ids = set()
+    for key in store.conn.scan_iter(head + "*" + suffix, count=500):
+        middle = key.decode()[len(head):-len(suffix)]
+        ids.add(middle[1:-1] if middle.startswith("{") and middle.endswith("}") else middle)
     return sorted(ids)
 
 

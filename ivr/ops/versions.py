@@ -24,9 +24,13 @@ import redis
 from ivr.flowlang.catalog import Checked, check_text
 from ivr.flowlang.diagnostics import Problem, errors_in
 from ivr.store.calls import Store
+from ivr.store.connection import is_cluster
 from ivr.store.keys import CURRENT, FLOW
 
-AUDIT = "ivr:ops:audit:{}"
+AUDIT = "ivr:ops:audit:{{{}}}"
+"""A flow's publish log (newest first), tagged like the flow's keys: same slot as its
+pointer, so a publish is one MULTI on a cluster too."""
+LEGACY_AUDIT = "ivr:ops:audit:{}"
 AUDIT_KEEP = 500
 
 
@@ -57,7 +61,21 @@ def check(text: str, flow_id: str) -> Checked:
 
 def audit(conn: redis.Redis, flow_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The newest ``limit`` audit entries of ``flow_id``."""
-    return [json.loads(x) for x in conn.lrange(AUDIT.format(flow_id), 0, limit - 1)]
+    got = conn.lrange(AUDIT.format(flow_id), 0, limit - 1)
+    if not got and adopt_audit(conn, flow_id):
+        got = conn.lrange(AUDIT.format(flow_id), 0, limit - 1)
+    return [json.loads(x) for x in got]
+
+
+def adopt_audit(conn: redis.Redis, flow_id: str) -> bool:
+    """Move the log an earlier version kept under its untagged name (single Redis only:
+    a cluster never had one); True when it moved."""
+    if is_cluster(conn):
+        return False
+    try:
+        return bool(conn.renamenx(LEGACY_AUDIT.format(flow_id), AUDIT.format(flow_id)))
+    except redis.ResponseError:  # no such key
+        return False
 
 
 def last_entry(conn: redis.Redis, flow_id: str) -> dict[str, Any] | None:
@@ -102,28 +120,34 @@ def _conflict(conn: redis.Redis, flow_id: str, current: str | None,
         "publish again.", conflict=entry)
 
 
+# Publish as one compare-and-set on the current pointer: write the version, move the
+# pointer, log it, only while the pointer is still the version the editor started from.
+# One script of one flow's keys (one slot): atomic on a single Redis and on a cluster.
+_PUBLISH = """
+local cur = redis.call('GET', KEYS[1])
+if (cur or '') ~= ARGV[1] then return {0, cur} end
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('LPUSH', KEYS[3], ARGV[4])
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
+return {1}
+"""
+
+
 def _commit(store: Store, flow_id: str, text: str, version: str, based_on: str,
             entry: dict[str, Any]) -> PublishResult | None:
     """Write the version, move current and log, only if current is still ``based_on``."""
     conn = store.conn
-    key = FLOW.format(flow_id, CURRENT)
-    with conn.pipeline() as pipe:
-        try:
-            pipe.watch(key)  # type: ignore[no-untyped-call]
-            raw = pipe.get(key)
-            current = raw.decode() if isinstance(raw, bytes) else raw
-            if (current or "") != based_on:
-                pipe.unwatch()
-                return _conflict(conn, flow_id, current, based_on)
-            pipe.multi()
-            pipe.set(FLOW.format(flow_id, version), text.encode("utf-8"))
-            pipe.set(key, version)
-            pipe.lpush(AUDIT.format(flow_id), json.dumps(entry))
-            pipe.ltrim(AUDIT.format(flow_id), 0, AUDIT_KEEP - 1)
-            pipe.execute()
-        except redis.WatchError:
-            return _conflict(conn, flow_id, store.current(flow_id), based_on)
-    return None
+    store.current(flow_id)  # a pointer and log of an earlier version move to the tagged keys
+    adopt_audit(conn, flow_id)
+    won = conn.register_script(_PUBLISH)(
+        keys=[FLOW.format(flow_id, CURRENT), FLOW.format(flow_id, version),
+              AUDIT.format(flow_id)],
+        args=[based_on, version, text.encode("utf-8"), json.dumps(entry), AUDIT_KEEP])
+    if won[0] == 1:
+        return None
+    current = won[1].decode() if isinstance(won[1], bytes) else won[1]
+    return _conflict(conn, flow_id, current, based_on)
 
 
 def _entry(action: str, who: str, based_on: str, version: str, old: str, new: str,

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import redis
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -57,7 +58,8 @@ def create_app(config: Mapping[str, Any] | None = None,
     app = Flask("ivr")
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body, **flask_conf)
     store = context.init_app(app, settings)
-    app.extensions[context.FLOWS_KEY] = _start_flows(settings, store)
+    app.extensions[context.FLOWS_KEY] = _start_flows(settings, store,
+                                                     context.jobs_redis_of(app))
     app.register_blueprint(bp)
     app.register_blueprint(hold.bp)
     app.register_blueprint(health)
@@ -83,7 +85,7 @@ class _NoSessionForTwilio(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def _start_flows(settings: Settings, store: Store) -> Flows:
+def _start_flows(settings: Settings, store: Store, jobs: redis.Redis) -> Flows:
     """Compile every flow (errors stop the start) and publish them (Redis down: logged)."""
     resize_cache(settings.compiled_cache_size)
     good, failed, texts = check_flows(settings)
@@ -101,7 +103,7 @@ def _start_flows(settings: Settings, store: Store) -> Flows:
             store.set_current_if_missing(c.flow.id, c.flow.version)
         # The spool is per host: jobs written while Redis was down go back to RQ here too,
         # not only where a worker happens to run.
-        drain_spool(store.conn, settings.spool_dir, settings)
+        drain_spool(jobs, settings.spool_dir, settings)
     except Exception:  # noqa: BLE001 - calls get the emergency path until Redis is back
         log.exception("could not publish flows / drain the job spool at start-up")
     return flows

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import redis
 from flask import Flask, current_app
 
 from ivr.config import Settings
 from ivr.store.calls import Store
-from ivr.store.connection import connect
+from ivr.store.connection import connect, connect_jobs, separate_jobs
 
 if TYPE_CHECKING:
     from ivr.server.registry import Flows
@@ -20,12 +21,17 @@ if TYPE_CHECKING:
 FLOWS_KEY = "ivr.flows"
 SETTINGS_KEY = "ivr.settings"
 STORE_KEY = "ivr.store"
+JOBS_KEY = "ivr.jobs"
 
 
 def init_app(app: Flask, settings: Settings) -> Store:
-    """Attach ``settings`` and a store (one connection pool per app) to ``app``."""
+    """Attach ``settings``, a store (one connection pool per app) and the jobs Redis (the
+    store's own Redis unless ``jobs_redis_url`` / ``jobs_redis_sentinels`` is set) to
+    ``app``."""
     app.extensions[SETTINGS_KEY] = settings
     store = app.extensions[STORE_KEY] = Store(connect(settings), settings.call_ttl)
+    app.extensions[JOBS_KEY] = connect_jobs(settings) if separate_jobs(settings) \
+        else store.conn
     return store
 
 
@@ -45,6 +51,17 @@ def get_store() -> Store:
     """The current app's Store (one per app: its connection pool serves every request)."""
     store: Store = current_app.extensions[STORE_KEY]
     return store
+
+
+def jobs_redis() -> redis.Redis:
+    """The Redis of the RQ queues (the store's own Redis unless the jobs have another)."""
+    conn: redis.Redis = current_app.extensions[JOBS_KEY]
+    return conn
+
+
+def jobs_redis_of(app: Flask) -> redis.Redis:
+    conn: redis.Redis = app.extensions[JOBS_KEY]
+    return conn
 
 
 def settings_of(app: Flask) -> Settings:

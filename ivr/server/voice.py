@@ -44,7 +44,7 @@ from ivr.runtime.events import MAX_TEXT, CallState, Event, EventKind
 from ivr.runtime.record import turn_record
 from ivr.runtime.redact import redact_text
 from ivr.runtime.work import Options
-from ivr.server.context import flows, get_store, settings
+from ivr.server.context import flows, get_store, jobs_redis, settings
 from ivr.server.guard import (
     XML,
     action_url,
@@ -55,6 +55,7 @@ from ivr.server.guard import (
     webhook_params,
 )
 from ivr.server.registry import UnknownFlow
+from ivr.store import live
 from ivr.store.calls import Commit, Prefetch, Served, Stale, Store, UnknownCall
 from ivr.telephony import twiml
 from ivr.telephony.params import BadParams, call_sid, caller_number, event_from, is_sid
@@ -200,9 +201,15 @@ def _where(response: Response, served: Served) -> None:
 def drain_after(response: Response, store: Store, sid: str, served: Served) -> Response:
     """When the call's outbox holds jobs (this turn's, or ones an earlier drain left),
     move them to RQ once ``response`` has been sent (its ``close``), never before: the
-    TwiML reaches Twilio whatever RQ does. Nothing to do costs nothing."""
+    TwiML reaches Twilio whatever RQ does. A call that started or ended with this turn
+    is noted in the live-call index (:mod:`ivr.store.live`) then too. Nothing to do costs
+    nothing."""
     if served.pending:
-        response.call_on_close(partial(drain_quietly, store.conn, sid, settings()))
+        response.call_on_close(partial(drain_quietly, store.conn, sid, settings(),
+                                       jobs_redis()))
+    call = served.call
+    if served.applied and call is not None and (call.ended or call.turn == 1):
+        response.call_on_close(partial(live.note, store.conn, sid, call.ended, store.ttl))
     return response
 
 
@@ -284,7 +291,7 @@ def transcription(flow_id: str) -> Response:
             # one job per recording: a second recorded capture's words are kept too
             tag = params.get("RecordingSid", "")[:40] or hashlib.sha1(
                 said.encode(), usedforsecurity=False).hexdigest()[:12]
-            submit(get_store().conn, [Job("inbox_words", {
+            submit(jobs_redis(), [Job("inbox_words", {
                 "sid": sid, "flow": flow_id[:64], "said": said, "at": now})], settings(), tag)
     except Exception:  # noqa: BLE001 - a lost transcription loses words, never the call
         log.exception("transcription for %s not recorded", params.get("CallSid", "")[:64])
@@ -353,12 +360,14 @@ def fallback() -> Response:
 
 @health.route("/healthz")
 def healthz() -> tuple[dict[str, Any], int]:
-    """200 with the flows when the app and Redis are ready, 503 otherwise."""
+    """200 with the flows when the app and Redis are ready, 503 otherwise (on a cluster,
+    200 while any primary answers: the others' calls go on; the dead ones are named)."""
     try:
-        ok = get_store().ping()
+        ok, down = get_store().ping(), get_store().down()
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         return {"ok": False, "redis": f"{type(exc).__name__}: {exc}"[:200]}, 503
-    return {"ok": ok, "redis": "ok", "flows": sorted(flows().ids())}, 200 if ok else 503
+    state = f"degraded: {', '.join(down)} down" if down else "ok"
+    return {"ok": ok, "redis": state, "flows": sorted(flows().ids())}, 200 if ok else 503
 
 
 def register_error_pages(app: Flask) -> None:

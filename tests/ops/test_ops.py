@@ -423,9 +423,28 @@ def test_simulations_are_private(app: Flask, client: FlaskClient) -> None:
 
 def test_live_calls(alice: tuple[FlaskClient, str], redis_conn: redis.Redis) -> None:
     client, _ = alice
-    client.post(f"/voice/{FLOW}", data={"CallSid": "CAlive000001", "From": "+15550001111"})
+    # the index is written once the response is sent (closed), as under gunicorn
+    client.post(f"/voice/{FLOW}", data={"CallSid": "CAlive000001",
+                                        "From": "+15550001111"}).close()
     page = client.get("/ops/calls").get_data(as_text=True)
     assert "CAlive000001"[-10:] in page and "main_menu" in page and "1 active" in page
+    client.post("/voice/status", data={"CallSid": "CAlive000001",
+                                       "CallStatus": "completed"}).close()
+    page = client.get("/ops/calls").get_data(as_text=True)
+    assert "live000001" not in page and "0 active" in page
+    assert "live000001" in client.get("/ops/calls?ended=1").get_data(as_text=True)
+
+
+def test_live_calls_drops_expired_entries(alice: tuple[FlaskClient, str],
+                                          redis_conn: redis.Redis) -> None:
+    from ivr.store import live
+    from ivr.store.keys import LIVE
+
+    client, _ = alice
+    live.started(redis_conn, "CAexpired0001")  # its call key is gone (expired)
+    assert "expired0001" not in client.get("/ops/calls").get_data(as_text=True)
+    assert redis_conn.zscore(LIVE.format(live.bucket("CAexpired0001")),
+                             "CAexpired0001") is None
 
 
 def fill_archive(path: str) -> Archive:
