@@ -130,7 +130,7 @@ def inbox() -> str:
     since = None if period == "all" else ib.parse_since(period if period in PERIODS else "7d")
     show_handled = request.args.get("handled") == "1"
     items = archive().inbox(since, flow)
-    groups = ib.top(i["said"] for i in items if not i["handled"])[:10]
+    groups = ib.top(ib.needs(i) for i in items if not i["handled"])[:10]
     shown = items if show_handled else [i for i in items if not i["handled"]]
     return render_template("ops/inbox.html", nav="inbox", items=shown[:300], groups=groups,
                            flow=flow or "", since=period, periods=PERIODS,

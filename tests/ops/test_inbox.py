@@ -58,7 +58,7 @@ def test_render_formats() -> None:
               "caller_key": "k", "said": "found, a card", "at": NOW.isoformat(),
               "path": ["a", "other"], "version": "v", "handled": False}]
     table = render_items(items)
-    assert table.splitlines()[0].split() == ["AT", "FLOW", "STATE", "CALLER", "SAID"]
+    assert table.splitlines()[0].split() == ["AT", "FLOW", "STATE", "CALLER", "MENU_SAID", "SAID"]
     assert "found, a card" in table
     assert "caller_key" not in json.loads(render_items(items, "json"))[0]
     rows = list(csv.DictReader(io.StringIO(render_items(items, "csv"))))
