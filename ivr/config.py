@@ -35,10 +35,19 @@ class ConfigError(FlowError):
 
 @dataclass
 class TwilioSettings:
-    """Twilio credentials (never in flow files)."""
+    """Twilio credentials (never in flow files).
+
+    Args:
+        account_sid: The account (REST calls for callbacks).
+        auth_token: Signs webhooks (HMAC-SHA1) unless they name a shared key.
+        signing_keys: Shared webhook-signing keys, id → secret (several during a rotation):
+            a request with ``X-Twilio-Webhooks-Signature-Settings: key=<id>,algorithm=...``
+            is checked with that key; IVR_TWILIO__SIGNING_KEYS takes JSON.
+    """
 
     account_sid: str = ""
     auth_token: str = ""
+    signing_keys: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

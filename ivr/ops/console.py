@@ -158,8 +158,27 @@ def _headers(resp: Response) -> Response:
 
 
 @bp.errorhandler(403)
-def _forbidden(exc: Any) -> tuple[str, int]:
+def _forbidden(exc: Any) -> Any:
+    if _wants_json():
+        return {"error": exc.description}, 403
     return render_template("ops/error.html", code=403, message=exc.description), 403
+
+
+@bp.errorhandler(413)
+def _too_large(exc: Any) -> Any:
+    """A body over ``max_body``: refused whole, nothing checked, published or kept."""
+    limit = settings_of(current_app).max_body
+    message = (f"What you sent is larger than {limit:,} bytes (max_body), so it was refused: "
+               "nothing was checked or published. Your text is still in the editor (go "
+               "back).")
+    if _wants_json():
+        return {"error": message, "max_body": limit}, 413
+    return render_template("ops/error.html", code=413, message=message), 413
+
+
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json" or \
+        bool(request.headers.get("X-CSRF-Token"))
 
 
 def _safe_next(target: str) -> str:

@@ -34,7 +34,7 @@ from ivr.flowlang.diagnostics import Problem, errors_in, format_standard
 from ivr.flowlang.graph import render
 from ivr.flowlang.lru import LRU
 from ivr.ops import versions as ov
-from ivr.server.context import get_store
+from ivr.server.context import get_store, settings
 from ivr.store.calls import Store
 from ivr.store.keys import CURRENT, FLOW
 
@@ -134,7 +134,8 @@ def flow_page(flow_id: str, text: str | None = None, status: int = 200,
         based_on=version if based_on is None else based_on, problems=problem_rows(checked),
         result=result, graph=graph, has_dot=bool(shutil.which("dot")),
         versions=ov.versions(store.conn, flow_id), audit=ov.audit(store.conn, flow_id),
-        description=flow.description if flow else "", draft=text is not None)
+        description=flow.description if flow else "", draft=text is not None,
+        max_body=settings().max_body)
     return html, status
 
 

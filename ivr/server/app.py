@@ -22,6 +22,8 @@ from ivr.flowlang.diagnostics import FlowError, Problem, errors_in
 from ivr.flowlang.machine import resize_cache
 from ivr.jobs.enqueue import drain_spool
 from ivr.server import context, hold
+from ivr.server.guard import voice_gate
+from ivr.server.limits import BodyLimit
 from ivr.server.registry import Flows, check_flows
 from ivr.server.voice import bp, health, register_error_pages
 from ivr.store.calls import Store
@@ -49,7 +51,8 @@ def create_app(config: Mapping[str, Any] | None = None,
     path = config.pop("config_path", None)
     flask_conf = {k: v for k, v in config.items() if k.isupper()}
     settings = load_settings(path, {k: v for k, v in config.items() if not k.isupper()})
-    if settings.validate_signatures and not settings.twilio.auth_token:
+    if settings.validate_signatures and not (settings.twilio.auth_token
+                                             or settings.twilio.signing_keys):
         raise ConfigError([Problem(
             "IVR904", "validate_signatures is on but there is no Twilio auth token",
             "settings", hint="set TWILIO_AUTH_TOKEN (or validate_signatures: false for local "
@@ -58,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None,
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body, **flask_conf)
     store = context.init_app(app, settings)
     app.extensions[context.FLOWS_KEY] = _start_flows(settings, store)
+    app.before_request(voice_gate)  # first: nothing under /voice runs unsigned
     app.register_blueprint(bp)
     app.register_blueprint(hold.bp)
     app.register_blueprint(health)
@@ -69,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None,
     if settings.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1,  # type: ignore
                                 x_port=1, x_prefix=1)
+    app.wsgi_app = BodyLimit(app.wsgi_app, settings.max_body)  # type: ignore[method-assign]
     return app
 
 

@@ -1,6 +1,6 @@
 """The ``voice`` blueprint: Twilio webhooks → events → ``engine.step`` → TwiML.
 
-Routes (all signed by Twilio, checked by :func:`twilio_signed`):
+Routes (all signed by Twilio, checked by :func:`~ivr.server.guard.voice_gate` before routing):
 
 - ``POST /voice/<flow_id>``: the Voice URL, starts a call on the flow's current version.
 - ``POST /voice/<flow_id>/event?e=<name>&turn=<N>``: every action URL (``e`` is ``turn``,
@@ -51,7 +51,6 @@ from ivr.server.guard import (
     emergency_response,
     guaranteed,
     public_base,
-    twilio_signed,
     webhook_params,
 )
 from ivr.server.registry import UnknownFlow
@@ -208,7 +207,6 @@ def drain_after(response: Response, store: Store, sid: str, served: Served) -> R
 
 @bp.route("/<flow_id>", methods=["POST"])
 @guaranteed
-@twilio_signed
 def start(flow_id: str) -> Response:
     """Voice URL: a new call starts on the flow's current version."""
     params = webhook_params()
@@ -219,7 +217,6 @@ def start(flow_id: str) -> Response:
 
 @bp.route("/<flow_id>/event", methods=["POST"])
 @guaranteed
-@twilio_signed
 def event(flow_id: str) -> Response:
     """Action URLs: apply the caller's input to the turn named in the URL."""
     params = webhook_params()
@@ -268,7 +265,6 @@ def recording(store: Store, sid: str, turn: int, ev: Event) -> Response:
 
 
 @bp.route("/<flow_id>/transcription", methods=["POST"])
-@twilio_signed
 def transcription(flow_id: str) -> Response:
     """Twilio's transcription of a recorded "other" capture (``capture`` with ``record:
     true``): the caller's words join the call's inbox item, through RQ. Not a call turn
@@ -292,7 +288,6 @@ def transcription(flow_id: str) -> Response:
 
 
 @bp.route("/<flow_id>/whisper", methods=["GET", "POST"])
-@twilio_signed
 def whisper(flow_id: str) -> Response:
     """What the person who answers hears before being connected.
 
@@ -314,7 +309,6 @@ def _plain_whisper(text: str = "") -> Response:
 
 @bp.route("/status", methods=["POST"])
 @guaranteed
-@twilio_signed
 def status() -> Response:
     """Status callback: a call that finished mid-flow gets its ``hangup`` event.
 
@@ -345,7 +339,6 @@ def status() -> Response:
 
 @bp.route("/fallback", methods=["GET", "POST"])
 @guaranteed
-@twilio_signed
 def fallback() -> Response:
     """Twilio's Fallback URL: the emergency human, needing neither Redis nor flows."""
     return emergency_response()
@@ -362,7 +355,9 @@ def healthz() -> tuple[dict[str, Any], int]:
 
 
 def register_error_pages(app: Flask) -> None:
-    """Routing errors under /voice (404, 405, 413) still answer with TwiML to a person."""
+    """Routing errors under /voice (404, 405) still answer with TwiML to a person: they
+    get here only signed (:func:`~ivr.server.guard.voice_gate` runs before routing). A
+    body over ``max_body`` is refused with 413 (it cannot be checked, nor stored whole)."""
 
     def handler(exc: Exception) -> Any:
         if request.path.startswith("/voice") and request.path.endswith("/whisper"):
@@ -373,9 +368,18 @@ def register_error_pages(app: Flask) -> None:
             return emergency_response()
         return exc
 
-    for code in (404, 405, 413):
+    def too_large(exc: Exception) -> Any:
+        if request.path.startswith("/voice") and request.path.endswith("/whisper"):
+            return _plain_whisper()  # the agent's leg connects; nothing was read
+        limit = settings().max_body
+        log.warning("%s %s: body over max_body (%d bytes) refused", request.method,
+                    request.path[:200], limit)
+        return Response(f"request body too large (over {limit} bytes): refused, nothing "
+                        "kept\n", 413, mimetype="text/plain")
+
+    for code in (404, 405):
         app.register_error_handler(code, handler)
+    app.register_error_handler(413, too_large)
     # Werkzeug answers '//' with a 308 redirect, which no error handler sees (routing
     # exceptions bypass them) and Twilio would not follow with a signature: make it a 404.
     app.url_map.merge_slashes = False
-

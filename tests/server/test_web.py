@@ -227,16 +227,24 @@ def test_unknown_flow(caller: TwilioCaller) -> None:
 
 
 def test_wrong_method_and_unknown_path_under_voice(client: FlaskClient) -> None:
-    r = client.get("/voice/card-services/event")
+    """Signed: the emergency TwiML (a person). Unsigned: 403, whatever the path or method."""
+    url = "http://localhost/voice/card-services/event"
+    r = client.get(url, headers={"X-Twilio-Signature": sign(url, {})})
     assert r.status_code == 200 and EMERGENCY in r.get_data(as_text=True)
-    r = client.post("/voice/a/b/c/d")
+    url = "http://localhost/voice/a/b/c/d"
+    r = client.post(url, headers={"X-Twilio-Signature": sign(url, {})})
     assert r.status_code == 200 and EMERGENCY in r.get_data(as_text=True)
+    assert client.get("/voice/card-services/event").status_code == 403
+    assert client.post("/voice/a/b/c/d").status_code == 403
 
 
-def test_huge_body_gets_twiml_not_413(caller: TwilioCaller) -> None:
+def test_huge_body_is_refused_with_413(caller: TwilioCaller, store: Store) -> None:
+    """Over max_body: 413, nothing applied (Twilio then asks the Fallback URL)."""
     caller.dial()
+    before = store.load(caller.sid)
     caller.press("1" * 200_000)
-    assert is_emergency(caller)
+    assert caller.last is not None and caller.last.status == 413
+    assert store.load(caller.sid) == before
 
 
 def test_unsigned_non_utf8_body_is_refused(client: FlaskClient, caller: TwilioCaller) -> None:
