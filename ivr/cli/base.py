@@ -102,12 +102,16 @@ def since_option(since: str | None) -> datetime | None:
 
 
 def open_archive(ctx: CliContext, archive_path: str | None,
-                  settings: Settings | None = None) -> Archive:
-    """The call archive named by --archive, else by the settings."""
+                 settings: Settings | None = None) -> Archive:
+    """The call archive named by --archive, else by the settings, to READ (inbox, export):
+    nothing is hashed on reading, so without a configured caller_key_secret a throwaway
+    random key is given (never a public default) and Redis is not needed."""
+    import secrets
+
     from ivr.jobs.archive import Archive
 
     settings = settings or job_settings(ctx, archive_path=archive_path)
-    return Archive(settings.archive_path, settings.caller_key_secret)
+    return Archive(settings.archive_path, settings.caller_key_secret or secrets.token_hex(16))
 
 
 def flow_sources(ctx: CliContext, settings: Settings) -> Callable[[str, str], str | None]:

@@ -22,6 +22,7 @@ from ivr.jobs.archive import Archive, scrub
 from ivr.runtime.redact import mask_number
 from ivr.store.calls import adopt_legacy
 from ivr.store.keys import CALL, TRANSCRIPT
+from ivr.store.secrets import with_caller_key
 
 log = logging.getLogger(__name__)
 NOTIFY_HTTP_TIMEOUT = 10
@@ -63,7 +64,7 @@ def archive() -> Archive:
     """The archive named by ``settings.archive_path`` (default ``config.ARCHIVE_PATH``), opened
     (schema checked) once per process: it holds no connection, so forked work horses
     inherit it from the worker that opened it at start."""
-    key = (_settings.archive_path or DEFAULT_ARCHIVE, _settings.caller_key_secret)
+    key = (_settings.archive_path or DEFAULT_ARCHIVE, caller_secret())
     found = _archives.get(key)
     if found is None:
         found = _archives[key] = Archive(*key)
@@ -81,6 +82,17 @@ def _checked(kind: str, payload: object, required: tuple[str, ...]) -> dict[str,
     if not isinstance(payload["sid"], str):
         raise _no_retry(PayloadError(kind, "'sid' must be a string"))
     return {str(k): v for k, v in payload.items()}
+
+
+def caller_secret(conn: redis.Redis | None = None) -> str:
+    """The caller-number hash key: configured, else the deployment's generated one from
+    Redis (:mod:`ivr.store.secrets`), read once per process and kept in the settings."""
+    global _settings
+    if not _settings.caller_key_secret:
+        if conn is None and get_current_job() is None:
+            return ""  # outside a job with nothing configured: Archive refuses to hash
+        _settings = with_caller_key(_settings, conn or _redis())
+    return _settings.caller_key_secret
 
 
 def _redis() -> redis.Redis:
@@ -127,7 +139,7 @@ def _remember(conn: redis.Redis, call: dict[str, Any], state: dict[str, Any]) ->
     except ValueError:
         return
     history.remember(conn, str(call["caller"]), str(call["sid"]), history.topic_of(state),
-                     at, _settings.caller_key_secret)
+                     at, caller_secret(conn))
 
 
 def _no_retry(exc: E) -> E:

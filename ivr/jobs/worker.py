@@ -27,6 +27,7 @@ from ivr.jobs.enqueue import (
 )
 from ivr.jobs.tasks import archive, configure, current_settings
 from ivr.store.connection import embedded_client
+from ivr.store.secrets import with_caller_key
 
 log = logging.getLogger(__name__)
 PLACE = "ivr.jobs.callbacks.place_callback"
@@ -56,6 +57,15 @@ def settings_for(config_path: str | None, redis_url: str | None = None,
     return replace(base, **{k: v for k, v in extra.items() if v})
 
 
+def _with_secrets(settings: Settings, conn: redis.Redis) -> Settings:
+    """The caller-key secret configured or generated (shared through Redis)."""
+    try:
+        return with_caller_key(settings, conn)
+    except redis.RedisError:
+        log.warning("caller_key_secret: Redis unavailable; jobs that hash numbers will retry")
+        return settings
+
+
 def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool = False,
                name: str | None = None) -> bool:
     """Drain the spool and every outbox, then work the ivr job queues (Heroku-style
@@ -67,7 +77,7 @@ def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool 
     Returns:
         True when at least one job was processed (rq's ``work()`` result).
     """
-    configure(settings)
+    configure(_with_secrets(settings or Settings(), conn))
     archive()  # the schema once here, not in every forked job
     worker = Worker(job_queues(conn), connection=conn, serializer=JSONSerializer, name=name,
                     maintenance_interval=MAINTENANCE_INTERVAL)

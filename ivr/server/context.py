@@ -6,17 +6,21 @@ One owner for the app's extension keys; routes call :func:`settings`, :func:`flo
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
+import redis
 from flask import Flask, current_app
 
 from ivr.config import Settings
 from ivr.store.calls import Store
 from ivr.store.connection import connect
+from ivr.store.secrets import with_caller_key
 
 if TYPE_CHECKING:
     from ivr.server.registry import Flows
 
+log = logging.getLogger(__name__)
 FLOWS_KEY = "ivr.flows"
 SETTINGS_KEY = "ivr.settings"
 STORE_KEY = "ivr.store"
@@ -26,12 +30,27 @@ def init_app(app: Flask, settings: Settings) -> Store:
     """Attach ``settings`` and a store (one connection pool per app) to ``app``."""
     app.extensions[SETTINGS_KEY] = settings
     store = app.extensions[STORE_KEY] = Store(connect(settings), settings.call_ttl)
+    resolve_secrets(app)
     return store
 
 
 def settings() -> Settings:
-    """The current app's settings."""
+    """The current app's settings (``caller_key_secret`` filled in: generated and kept in
+    Redis when not configured, see :mod:`ivr.store.secrets`; until Redis answers, '')."""
     s: Settings = current_app.extensions[SETTINGS_KEY]
+    if not s.caller_key_secret:
+        s = resolve_secrets(current_app)
+    return s
+
+
+def resolve_secrets(app: Flask) -> Settings:
+    """Fill in the app's generated secrets from Redis (left as they are when it is down)."""
+    s: Settings = app.extensions[SETTINGS_KEY]
+    try:
+        s = app.extensions[SETTINGS_KEY] = with_caller_key(s, app.extensions[STORE_KEY].conn)
+    except redis.RedisError:
+        log.warning("caller_key_secret not set and Redis unavailable: caller history off "
+                    "until it is back")
     return s
 
 

@@ -1,9 +1,9 @@
 """The call server's two guards: signed requests only, and never an error for a caller.
 
 :func:`voice_gate` rejects (403, nothing changed) any request under ``/voice`` without a
-valid Twilio signature, whatever its method or path; :func:`guaranteed` turns any failure of a voice route into the
-emergency TwiML (sorry, then ``emergency_number``); :func:`held` does the same for waitUrl
-documents, where the caller keeps their place in line instead.
+valid Twilio signature, whatever its method or path; :func:`guaranteed` turns any failure
+of a voice route into the emergency TwiML (sorry, then ``emergency_number``); :func:`held`
+does the same for waitUrl documents, where the caller keeps their place in line instead.
 """
 
 from __future__ import annotations

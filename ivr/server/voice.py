@@ -131,9 +131,9 @@ def _history_read() -> Prefetch | None:
     window), to send with the turn's own read instead of one more round trip. None for a
     callback we placed (its caller and history come from the earlier call) or no number.
     """
-    if is_sid(request.args.get("callback", "")):
-        return None
     s = settings()
+    if is_sid(request.args.get("callback", "")) or not s.caller_key_secret:
+        return None  # no key yet (Redis was down since the start): no history, no error
     caller = caller_number(webhook_params().get("From", ""))
     command = history.query(caller, s.now(), s.caller_key_secret)
     return Prefetch(command) if command else None

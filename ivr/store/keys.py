@@ -48,3 +48,6 @@ def sid_of(key: bytes | str, template: str) -> str:
     return text[len(head):len(text) - len(tail)]
 OPS_SESSION = "ivr:ops:session:{}"
 """A console login that has not been logged out (the user's name; expires with it)."""
+CALLER_KEY_SECRET = "ivr:secret:caller-key"
+"""The generated key of the caller-number hash when ``caller_key_secret`` is not set:
+made once (SET NX) and shared by every process on this Redis."""

@@ -71,7 +71,7 @@ def test_render_formats() -> None:
 @pytest.fixture
 def filled(tmp_path: Path) -> Path:
     path = tmp_path / "archive.db"
-    archive = Archive(path)
+    archive = Archive(path, "k3y")
     now = datetime.now(UTC)
     for i, said in enumerate(FOUND + ["close my account"]):
         archive.add_inbox({"sid": f"CA{i}", "flow": "card-services" if i else "other-flow",

@@ -22,7 +22,8 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from tests.conftest import ROOT
-from tests.server.test_e2e import free_port, redis_proc, stop, wait_until  # noqa: F401
+from tests.server.test_e2e import free_port, stop, wait_until
+from tests.server.test_e2e import redis_proc as redis_proc  # noqa: F401 - the fixture
 from tests.twilio_caller import TOKEN, sign
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]

@@ -460,12 +460,14 @@ def test_history_read_with_the_turn_equals_history_recent(redis_url: str,
     from datetime import datetime, timedelta
 
     from ivr.jobs import history
+    from ivr.store.secrets import caller_key_secret
 
     now = datetime.fromisoformat(OPEN_CLOCK)
+    key = caller_key_secret(redis_conn)  # the generated one the app shares
     for i, days in enumerate((9, 7, 2, 0)):
         history.remember(redis_conn, "+12125550111", f"CA{i}", f"topic {i}",
-                         now - timedelta(days=days, seconds=-1))
-    expected = history.summary(history.recent(redis_conn, "+12125550111", now))
+                         now - timedelta(days=days, seconds=-1), key)
+    expected = history.summary(history.recent(redis_conn, "+12125550111", now, key))
     assert expected.startswith("Third call")
     c = TwilioCaller(flask_transport(make_app(redis_url).test_client()))
     c.post(f"{c.base}/voice/{c.flow}", c.params(CallStatus="ringing", From="+1 212 555 0111"))
