@@ -138,12 +138,20 @@ def reload_cmd(ctx: CliContext) -> None:
 @click.password_option("--password", help="The password (asked for when not given).")
 @click.option("--store", "store_it", is_flag=True,
               help="Also save the user in Redis (ivr:ops:users): no config change needed.")
+@click.option("--role", type=click.Choice(["ops", "viewer"]), default="ops", show_default=True,
+              help="ops: publish, roll back, new flows; viewer: read-only.")
 @pass_cli_context
-def ops_user(ctx: CliContext, name: str, password: str, store_it: bool) -> None:
-    """Make an ops console login: print the config line for NAME (or --store it in Redis)."""
+def ops_user(ctx: CliContext, name: str, password: str, store_it: bool, role: str) -> None:
+    """Make an ops console login: print the config line for NAME (or --store it in Redis).
+
+    The password needs 12 characters or more and may not be a common one."""
     from ivr.ops import auth as ops_auth
 
-    hashed = ops_auth.make_hash(password)
+    problem = ops_auth.password_problem(name, password)
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
+    hashed = ops_auth.make_hash(password, role)
     if store_it:
         from ivr.config import ConfigError, load_settings
         from ivr.store.connection import connect
@@ -155,7 +163,7 @@ def ops_user(ctx: CliContext, name: str, password: str, store_it: bool) -> None:
             fail(exc, 2)
         conn = connect(settings)
         ops_auth.store_user(conn, name, hashed)
-        click.echo(f"ops user {name!r} saved in Redis ({ops_auth.USERS_KEY})")
+        click.echo(f"ops user {name!r} ({role}) saved in Redis ({ops_auth.USERS_KEY})")
         return
     click.echo("# add to config.yaml (or IVR_OPS_USERS as JSON):")
     click.echo(f"ops_users:\n  {json.dumps(name)}: {json.dumps(hashed)}")

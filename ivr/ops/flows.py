@@ -33,6 +33,7 @@ from ivr.flowlang.catalog import Checked
 from ivr.flowlang.diagnostics import Problem, errors_in, format_standard
 from ivr.flowlang.graph import render
 from ivr.flowlang.lru import LRU
+from ivr.ops import roles
 from ivr.ops import versions as ov
 from ivr.server.context import get_store, settings
 from ivr.store.calls import Store
@@ -106,6 +107,7 @@ def _summary(store: Store, flow_id: str) -> dict[str, Any]:
 
 
 @bp.route("")
+@roles.needs(roles.VIEWER)
 def index() -> str:
     store = get_store()
     return render_template("ops/flows.html", flows=[_summary(store, f) for f in flow_ids(store)],
@@ -140,6 +142,7 @@ def flow_page(flow_id: str, text: str | None = None, status: int = 200,
 
 
 @bp.route("/<flow_id>")
+@roles.needs(roles.VIEWER)
 def show(flow_id: str) -> Any:
     return flow_page(flow_id)
 
@@ -153,6 +156,7 @@ def _yaml_in() -> str:
 
 
 @bp.route("/<flow_id>/check", methods=["POST"])
+@roles.needs(roles.VIEWER)
 def check(flow_id: str) -> dict[str, Any]:
     """Live validation: YAML in, ``{ok, errors, warnings, problems: [...]}`` out."""
     checked = ov.check(_yaml_in(), flow_id)
@@ -164,6 +168,7 @@ def check(flow_id: str) -> dict[str, Any]:
 
 
 @bp.route("/<flow_id>/publish", methods=["POST"])
+@roles.needs(roles.OPS)
 def publish(flow_id: str) -> Any:
     """Publish the editor's text; refused with the problems, or with who got there first."""
     text = _yaml_in().replace("\r\n", "\n")
@@ -181,6 +186,7 @@ def publish(flow_id: str) -> Any:
 
 
 @bp.route("/<flow_id>/rollback", methods=["POST"])
+@roles.needs(roles.OPS)
 def rollback(flow_id: str) -> Any:
     to = request.form.get("to", "")
     got = ov.rollback(get_store(), flow_id, to, request.form.get("based_on", ""),
@@ -194,6 +200,7 @@ def _problem_lines(problems: list[Problem]) -> str:
 
 
 @bp.route("/<flow_id>/versions/<version>.yaml")
+@roles.needs(roles.VIEWER)
 def download(flow_id: str, version: str) -> Response:
     """One stored version as a file (to commit back to flows/)."""
     text = get_store().flow_text(flow_id, version)
@@ -204,6 +211,7 @@ def download(flow_id: str, version: str) -> Response:
 
 
 @bp.route("/<flow_id>/graph.svg")
+@roles.needs(roles.VIEWER)
 def graph_svg(flow_id: str) -> Response:
     """The current version drawn by Graphviz (404 when ``dot`` is not installed)."""
     store = get_store()
