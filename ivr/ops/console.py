@@ -178,6 +178,13 @@ def _forbidden(exc: Any) -> Any:
     return render_template("ops/error.html", code=403, message=exc.description), 403
 
 
+@bp.errorhandler(404)
+def _not_found(exc: Any) -> Any:
+    if _wants_json():
+        return {"error": exc.description}, 404
+    return render_template("ops/error.html", code=404, message=exc.description), 404
+
+
 @bp.errorhandler(413)
 def _too_large(exc: Any) -> Any:
     """A body over ``max_body``: refused whole, nothing checked, published or kept."""

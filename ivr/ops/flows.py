@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import asdict
+from importlib import resources
 from typing import Any
 
 from flask import (
@@ -167,10 +168,39 @@ def check(flow_id: str) -> dict[str, Any]:
             "problems": problem_rows(checked)}
 
 
+@bp.route("/new", methods=["GET", "POST"])
+@roles.needs(roles.OPS)
+def new() -> Any:
+    """The one way to a new flow id: a form (id + YAML), checked, created and audited."""
+    if request.method == "GET":
+        return _new_page(request.args.get("flow_id", "new-line"), None)
+    flow_id = request.form.get("flow_id", "").strip()[:64]
+    text = _yaml_in().replace("\r\n", "\n")
+    got = ov.create(get_store(), flow_id, text, str(session.get("user", "?")),
+                    request.form.get("note", ""))
+    if got.ok:
+        flash(got.message, "ok")
+        return redirect(url_for("ops.flows.show", flow_id=flow_id))
+    return _new_page(flow_id, got, text), 409 if "exists" in got.message else 422
+
+
+def _new_page(flow_id: str, got: ov.PublishResult | None, text: str | None = None) -> str:
+    if text is None:
+        text = resources.files("ivr.ops").joinpath("new-flow.yaml").read_text("utf-8")
+        text = text.replace("flow: new-line", f"flow: {flow_id}", 1)
+    problems = problem_rows(got.checked) if got and got.checked else []
+    return render_template("ops/new_flow.html", nav="flows", flow_id=flow_id, text=text,
+                           result=got, problems=problems)
+
+
 @bp.route("/<flow_id>/publish", methods=["POST"])
 @roles.needs(roles.OPS)
 def publish(flow_id: str) -> Any:
-    """Publish the editor's text; refused with the problems, or with who got there first."""
+    """Publish the editor's text; refused with the problems, or with who got there first.
+    An id with no published flow is a 404: new flows come only from :func:`new`."""
+    if get_store().current(flow_id) is None:
+        abort(404, f"There is no flow '{flow_id[:64]}' to publish to. A new flow is created "
+                   "with New flow on the flows page (checked and audited).")
     text = _yaml_in().replace("\r\n", "\n")
     based_on = request.form.get("based_on", "")
     got = ov.publish(get_store(), flow_id, text, based_on, str(session.get("user", "?")),

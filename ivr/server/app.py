@@ -27,6 +27,7 @@ from ivr.server.limits import BodyLimit
 from ivr.server.registry import Flows, check_flows
 from ivr.server.voice import bp, health, register_error_pages
 from ivr.store.calls import Store
+from ivr.store.keys import RELOADED
 
 log = logging.getLogger(__name__)
 Extension = Callable[[Flask], None]
@@ -103,7 +104,8 @@ def _start_flows(settings: Settings, store: Store) -> Flows:
             store.put_flow(c.flow.id, c.flow.version, text)
             # Only where nothing is current: a restart must not undo a version published
             # since (ops console, `ivr reload`). Deploys publish with `ivr reload`.
-            store.set_current_if_missing(c.flow.id, c.flow.version)
+            if store.set_current_if_missing(c.flow.id, c.flow.version):
+                store.conn.set(RELOADED.format(c.flow.id), c.flow.version, nx=True)
         # The spool is per host: jobs written while Redis was down go back to RQ here too,
         # not only where a worker happens to run.
         drain_spool(store.conn, settings.spool_dir, settings)

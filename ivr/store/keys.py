@@ -51,3 +51,9 @@ OPS_SESSION = "ivr:ops:session:{}"
 CALLER_KEY_SECRET = "ivr:secret:caller-key"
 """The generated key of the caller-number hash when ``caller_key_secret`` is not set:
 made once (SET NX) and shared by every process on this Redis."""
+AUDIT = "ivr:ops:audit:{}"
+"""List, newest first, of one flow's publishing history (JSON ``{at, who, action, from, to,
+diff, note}``; ``action``: ``create``, ``publish``, ``rollback`` or ``reload``)."""
+RELOADED = "ivr:reload:{}"
+"""The version of a flow that ``ivr reload`` (or the first start) published last: a file
+still at that version has not changed since, and never overwrites a console publish."""
