@@ -82,6 +82,11 @@ class Settings:
         wait_offer_threshold: Offer the callback at once when the expected wait is longer
             than this many minutes (0: never at once).
         callback_from_number: E.164 caller ID of the calls that ring callers back.
+        callback_countries: Countries callbacks may ring, ISO codes, comma-separated
+            ("US,CA"); empty: the country of the flow's ``human.dial`` number (else US).
+            Only fixed-line and mobile numbers are ever rung.
+        callback_max_per_day: Callbacks promised per caller and per number per day (UTC);
+            past it the caller hears why and keeps their place or gets voicemail.
         callback_dry_run: Record the callback request (Redis list ``ivr:callbacks:dry``)
             instead of calling Twilio; callbacks are dry runs too whenever the Twilio
             account SID or auth token is missing.
@@ -117,12 +122,19 @@ class Settings:
     wait_offer_every: int = 5
     wait_offer_threshold: int = 10
     callback_from_number: str = ""
+    callback_countries: str = ""
+    callback_max_per_day: int = 3
     callback_dry_run: bool = False
     job_retry_intervals: list[int] = field(default_factory=lambda: [1, 5, 30])
     compiled_cache_size: int = 64
     draft_cache_size: int = 32
     svg_cache_size: int = 64
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
+
+    def callback_regions(self) -> tuple[str, ...]:
+        """``callback_countries`` as upper-case codes (empty: the flow's own country)."""
+        return tuple(r.strip().upper() for r in self.callback_countries.split(",")
+                     if r.strip())
 
     def now(self) -> datetime | None:
         """The fixed clock, or None for the real one."""
@@ -290,6 +302,10 @@ def _check(s: Settings, src: Source | None, from_file: set[str]) -> list[Problem
                 "e.g. \"2026-11-20T14:05:00-05:00\", or leave it empty")
     if s.call_ttl <= 0 or s.redis_timeout <= 0 or s.max_body <= 0:
         bad("call_ttl", "call_ttl, redis_timeout and max_body must be positive", "")
+    bad_regions = [r for r in s.callback_regions() if not phone.is_region(r)]
+    if bad_regions:
+        bad("callback_countries", f"callback_countries: unknown country code(s) "
+            f"{', '.join(bad_regions)}", "ISO 3166 codes, comma-separated, e.g. \"US,CA\"")
     sizes = {"compiled_cache_size": s.compiled_cache_size,
              "draft_cache_size": s.draft_cache_size, "svg_cache_size": s.svg_cache_size}
     for key, size in sizes.items():

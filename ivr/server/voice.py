@@ -43,7 +43,7 @@ from ivr.runtime.engine import step
 from ivr.runtime.events import MAX_TEXT, CallState, Event, EventKind
 from ivr.runtime.record import turn_record
 from ivr.runtime.redact import redact_text
-from ivr.runtime.work import Options
+from ivr.server import promises
 from ivr.server.context import flows, get_store, settings
 from ivr.server.guard import (
     XML,
@@ -85,12 +85,6 @@ def event_urls(call: CallState) -> dict[str, str]:
     urls["whisper"] = f"{root}/whisper?sid={quote(call.sid, safe='')}"
     urls["transcription"] = f"{root}/transcription?sid={quote(call.sid, safe='')}"
     return urls
-
-
-def engine_options() -> Options:
-    """The deployment's part of the engine's behaviour (hold music, offers in the queue)."""
-    s = settings()
-    return Options(s.hold_music_url, s.wait_offer_every, s.wait_offer_threshold)
 
 
 def _new_call(store: Store, sid: str, flow_id: str, version: str,
@@ -150,11 +144,12 @@ def _history_from(read: Prefetch) -> str:
 
 
 def _turn(c: Compiled, before: CallState, event: Event) -> Commit:
-    after, actions = step(c, before, event, engine_options())
+    after, actions = step(c, before, event, promises.engine_options(c, before, event))
     urls = event_urls(after)
     record = turn_record(c, before, event, after, actions)
-    return Commit(after, twiml.render(actions, urls), record,
-                  [a for a in actions if isinstance(a, Job)])
+    jobs = [a for a in actions if isinstance(a, Job)]
+    promises.remember(before, event, jobs)
+    return Commit(after, twiml.render(actions, urls), record, jobs)
 
 
 def respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "") -> Response:
@@ -182,6 +177,7 @@ def respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "") 
 
 def _serve(store: Store, sid: str, served: Served) -> Response:
     """The response to a turn: the TwiML served, where the call is, the drain after it."""
+    promises.count(sid, served.applied)
     if not served.applied and not served.twiml:
         raise BadParams(f"call {sid}: duplicate with no stored TwiML")
     response = Response(served.twiml, 200, mimetype=XML)

@@ -57,3 +57,8 @@ diff, note}``; ``action``: ``create``, ``publish``, ``rollback`` or ``reload``).
 RELOADED = "ivr:reload:{}"
 """The version of a flow that ``ivr reload`` (or the first start) published last: a file
 still at that version has not changed since, and never overwrites a console publish."""
+CALLBACKS_BY_CALLER = "ivr:callbacks:caller:{}:{}"
+CALLBACKS_BY_NUMBER = "ivr:callbacks:number:{}:{}"
+"""Sets of the CallSids promised a callback on one day (``YYYY-MM-DD``, UTC), by a keyed
+hash of the caller's number / of the number to ring (never the number itself); two days'
+TTL. Their sizes are the per-day limits of ``callback_max_per_day``."""
