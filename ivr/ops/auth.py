@@ -12,7 +12,8 @@ user) and per client address; past the limit the login form answers 429 until th
 has passed, with no password check at all. The client address is ``request.remote_addr``,
 which :class:`~werkzeug.middleware.proxy_fix.ProxyFix` sets from ``X-Forwarded-For`` when
 ``behind_proxy`` is on: someone guessing from elsewhere does not lock the user out
-everywhere. A successful login clears its (address, user) counter.
+everywhere. A successful login clears its (address, user) counter and takes itself off the
+address's.
 
 A stored user is ``"<role> <hash>"`` (:mod:`ivr.ops.roles`). New passwords must pass
 :func:`password_problem`: at least :data:`MIN_LENGTH` characters, not one of the most
@@ -160,7 +161,11 @@ def login(conn: redis.Redis, static: Mapping[str, str], name: str, password: str
     found = user_record(conn, static, name) if name else None
     good = check_password_hash(found[1] if found else _DUMMY, password) and found is not None
     if good and found is not None and found[0] in roles.ROLES:
-        conn.delete(_fail_keys(ip, name)[0])
+        per_user, per_ip = _fail_keys(ip, name)
+        pipe = conn.pipeline()
+        pipe.delete(per_user)
+        pipe.decr(per_ip)  # a good login is not a failure: an office behind one NAT
+        pipe.execute()     # logging in all morning never locks itself out
         return Attempt(True, role=found[0], checked=True)
     return Attempt(False, checked=True)
 
