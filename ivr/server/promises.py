@@ -28,6 +28,7 @@ from ivr.flowlang.machine import (
 from ivr.flowlang.model import HUMAN, Kind
 from ivr.runtime.actions import Job
 from ivr.runtime.events import CallState, Event, EventKind
+from ivr.runtime.person import ANSWERED
 from ivr.runtime.work import Options
 from ivr.server.context import get_store, settings
 from ivr.store import quota
@@ -43,15 +44,22 @@ def engine_options(c: Compiled | None = None, call: CallState | None = None,
     the callback countries and (for a turn that may promise a callback) today's limits."""
     s = settings()
     over: frozenset[str] = frozenset()
-    if c is not None and call is not None and event is not None and _may_promise(c, call):
+    if c is not None and call is not None and event is not None and _may_promise(c, call, event):
         over = _over_limit(call, event)
     return Options(s.hold_music_url, s.wait_offer_every, s.wait_offer_threshold,
                    s.callback_regions(), over)
 
 
-def _may_promise(c: Compiled, call: CallState) -> bool:
+def _may_promise(c: Compiled, call: CallState, event: Event) -> bool:
+    """Whether this turn can promise a callback (only then are the counts read, so an
+    ordinary turn, a queue tick or an answered dial stays two round trips)."""
     state = c.flow.states.get(call.state)
-    return call.state in PROMISE_STATES or (state is not None and state.kind is Kind.VOICEMAIL)
+    if call.state == VOICEMAIL or (state is not None and state.kind is Kind.VOICEMAIL):
+        return event.kind is not EventKind.DIGITS
+    if event.kind is EventKind.DIAL_RESULT:  # nobody took it: the offer, or not
+        return call.state in (HUMAN, WAIT, CALLBACK_CONFIRM, CALLBACK_NUMBER) and \
+            event.status not in ANSWERED | {"leave", "hangup"}
+    return event.kind is EventKind.DIGITS and call.state in PROMISE_STATES - {HUMAN}
 
 
 def _over_limit(call: CallState, event: Event) -> frozenset[str]:
