@@ -38,10 +38,19 @@ class ConfigError(FlowError):
 
 @dataclass
 class TwilioSettings:
-    """Twilio credentials (never in flow files)."""
+    """Twilio credentials (never in flow files).
+
+    Args:
+        account_sid: The account (REST calls for callbacks).
+        auth_token: Signs webhooks (HMAC-SHA1) unless they name a shared key.
+        signing_keys: Shared webhook-signing keys, id → secret (several during a rotation):
+            a request with ``X-Twilio-Webhooks-Signature-Settings: key=<id>,algorithm=...``
+            is checked with that key; IVR_TWILIO__SIGNING_KEYS takes JSON.
+    """
 
     account_sid: str = ""
     auth_token: str = ""
+    signing_keys: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,6 +104,11 @@ class Settings:
         wait_offer_threshold: Offer the callback at once when the expected wait is longer
             than this many minutes (0: never at once).
         callback_from_number: E.164 caller ID of the calls that ring callers back.
+        callback_countries: Countries callbacks may ring, ISO codes, comma-separated
+            ("US,CA"); empty: the country of the flow's ``human.dial`` number (else US).
+            Only fixed-line and mobile numbers are ever rung.
+        callback_max_per_day: Callbacks promised per caller and per number per day (UTC);
+            past it the caller hears why and keeps their place or gets voicemail.
         callback_dry_run: Record the callback request (Redis list ``ivr:callbacks:dry``)
             instead of calling Twilio; callbacks are dry runs too whenever the Twilio
             account SID or auth token is missing.
@@ -140,12 +154,19 @@ class Settings:
     wait_offer_every: int = 5
     wait_offer_threshold: int = 10
     callback_from_number: str = ""
+    callback_countries: str = ""
+    callback_max_per_day: int = 3
     callback_dry_run: bool = False
     job_retry_intervals: list[int] = field(default_factory=lambda: [1, 5, 30])
     compiled_cache_size: int = 64
     draft_cache_size: int = 32
     svg_cache_size: int = 64
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
+
+    def callback_regions(self) -> tuple[str, ...]:
+        """``callback_countries`` as upper-case codes (empty: the flow's own country)."""
+        return tuple(r.strip().upper() for r in self.callback_countries.split(",")
+                     if r.strip())
 
     def now(self) -> datetime | None:
         """The fixed clock, or None for the real one."""
@@ -386,6 +407,10 @@ def _check(s: Settings, src: Source | None, from_file: set[str],
             "leave it empty for the SQLite file archive_path")
     for key, message, hint in topology_problems(s):
         bad(key, message, hint)
+    bad_regions = [r for r in s.callback_regions() if not phone.is_region(r)]
+    if bad_regions:
+        bad("callback_countries", f"callback_countries: unknown country code(s) "
+            f"{', '.join(bad_regions)}", "ISO 3166 codes, comma-separated, e.g. \"US,CA\"")
     sizes = {"compiled_cache_size": s.compiled_cache_size,
              "draft_cache_size": s.draft_cache_size, "svg_cache_size": s.svg_cache_size}
     for key, size in sizes.items():

@@ -144,11 +144,18 @@ def since_option(since: str | None) -> datetime | None:
 
 def open_archive(ctx: CliContext, archive_path: str | None,
                   settings: Settings | None = None) -> Archive:
-    """The call archive named by --archive, else by the settings; one that cannot be used
-    (unreachable, not migrated) is an error with the fix (exit 1)."""
+    """The call archive named by --archive, else by the settings, to READ (inbox, export):
+    nothing is hashed on reading, so without a configured caller_key_secret a throwaway
+    random key is given (never a public default) and Redis is not needed. One that cannot
+    be used (unreachable, not migrated) is an error with the fix (exit 1)."""
+    import dataclasses
+    import secrets
+
     from ivr.jobs.archive import Archive, ArchiveError
 
     settings = settings or job_settings(ctx, archive_path=archive_path)
+    if not settings.caller_key_secret:
+        settings = dataclasses.replace(settings, caller_key_secret=secrets.token_hex(16))
     try:
         return Archive.from_settings(settings)
     except ArchiveError as exc:

@@ -23,6 +23,7 @@ from ivr.store.connection import connect, separate_jobs
 from ivr.store.db.engine import target_of
 from ivr.store.keys import CALL, TRANSCRIPT
 from ivr.store.legacy import adopt_legacy
+from ivr.store.secrets import with_caller_key
 
 log = logging.getLogger(__name__)
 NOTIFY_HTTP_TIMEOUT = 10
@@ -66,12 +67,13 @@ def archive() -> Archive:
     """The archive ``settings.archive_url`` names (else the SQLite ``archive_path``),
     opened (schema checked) once per process: forked work horses inherit it from the
     worker that opened it at start, and open their own connections (a database that is
-    down then fails the job, which RQ retries).
+    down then fails the job, which RQ retries). Caller numbers are hashed with the
+    configured or the deployment's generated key (:func:`caller_secret`).
 
     Raises:
         ivr.jobs.archive.ArchiveError: Unreachable, or not migrated.
     """
-    key = (target_of(_settings), _settings.caller_key_secret, _settings.archive_timeout)
+    key = (target_of(_settings), caller_secret(), _settings.archive_timeout)
     found = _archives.get(key)
     if found is None:
         found = _archives[key] = Archive(*key)
@@ -89,6 +91,17 @@ def _checked(kind: str, payload: object, required: tuple[str, ...]) -> dict[str,
     if not isinstance(payload["sid"], str):
         raise _no_retry(PayloadError(kind, "'sid' must be a string"))
     return {str(k): v for k, v in payload.items()}
+
+
+def caller_secret(conn: redis.Redis | None = None) -> str:
+    """The caller-number hash key: configured, else the deployment's generated one from
+    Redis (:mod:`ivr.store.secrets`), read once per process and kept in the settings."""
+    global _settings
+    if not _settings.caller_key_secret:
+        if conn is None and get_current_job() is None:
+            return ""  # outside a job with nothing configured: Archive refuses to hash
+        _settings = with_caller_key(_settings, conn or state_redis())
+    return _settings.caller_key_secret
 
 
 def _redis() -> redis.Redis:
@@ -153,7 +166,7 @@ def _remember(conn: redis.Redis, call: dict[str, Any], state: dict[str, Any]) ->
     except ValueError:
         return
     history.remember(conn, str(call["caller"]), str(call["sid"]), history.topic_of(state),
-                     at, _settings.caller_key_secret)
+                     at, caller_secret(conn))
 
 
 def _no_retry(exc: E) -> E:

@@ -29,6 +29,7 @@ from ivr.jobs.enqueue import (
 from ivr.jobs.tasks import archive, configure, current_settings, use_state_redis
 from ivr.store.connection import connect as connect_state
 from ivr.store.connection import connect_jobs
+from ivr.store.secrets import with_caller_key
 
 log = logging.getLogger(__name__)
 PLACE = "ivr.jobs.callbacks.place_callback"
@@ -68,6 +69,15 @@ def settings_for(config_path: str | None, redis_url: str | None = None,
     return replace(base, **{k: v for k, v in extra.items() if v is not None})
 
 
+def _with_secrets(settings: Settings, conn: redis.Redis) -> Settings:
+    """The caller-key secret configured or generated (shared through Redis)."""
+    try:
+        return with_caller_key(settings, conn)
+    except redis.RedisError:
+        log.warning("caller_key_secret: Redis unavailable; jobs that hash numbers will retry")
+        return settings
+
+
 def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool = False,
                name: str | None = None, calls: redis.Redis | None = None) -> bool:
     """Drain the spool and every outbox, then work the ivr job queues (Heroku-style
@@ -88,7 +98,7 @@ def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool 
         ivr.jobs.archive.ArchiveError: The archive is unreachable or not migrated: the
             worker does not start (its jobs wait in Redis).
     """
-    configure(settings)
+    configure(_with_secrets(settings or Settings(), calls or conn))
     if calls is not None:
         use_state_redis(calls)
     archive()  # the schema once here, not in every forked job

@@ -20,6 +20,7 @@ from ivr.config import Settings
 from ivr.flowlang.model import Flow
 from ivr.jobs.archive import Archive, ArchiveError, ArchiveUnreachable
 from ivr.ops import inbox as ib
+from ivr.ops import roles
 from ivr.ops.metrics import OUTCOMES, flow_metrics
 from ivr.runtime.events import CallState
 from ivr.runtime.redact import mask_number
@@ -87,6 +88,7 @@ def duration(seconds: int) -> str:
 
 
 @bp.route("/calls")
+@roles.needs(roles.VIEWER)
 def calls() -> str:
     show_ended = request.args.get("ended") == "1"
     rows = live_calls()
@@ -123,6 +125,7 @@ def _archive_down(exc: Exception) -> tuple[str, int]:
 
 
 @bp.route("/inbox")
+@roles.needs(roles.VIEWER)
 def inbox() -> str:
     """Other-captures, newest first, and the top groups of what callers said."""
     flow = request.args.get("flow", "") or None
@@ -140,6 +143,7 @@ def inbox() -> str:
 
 
 @bp.route("/inbox/<sid>/handled", methods=["POST"])
+@roles.needs(roles.OPS)
 def handled(sid: str) -> Any:
     done = request.form.get("handled", "1") == "1"
     if not archive().mark_handled(sid[:64], done):
@@ -163,6 +167,7 @@ def _flows() -> dict[str, Flow | None]:
 
 
 @bp.route("/metrics")
+@roles.needs(roles.VIEWER)
 def metrics() -> str:
     """Per flow: calls, containment, other rate and zero-outs per state."""
     period = request.args.get("since", "7d")

@@ -62,3 +62,19 @@ def sid_of(key: bytes | str, template: str) -> str:
     return text[len(head):len(text) - len(tail)]
 OPS_SESSION = "ivr:ops:session:{}"
 """A console login that has not been logged out (the user's name; expires with it)."""
+CALLER_KEY_SECRET = "ivr:secret:caller-key"
+"""The generated key of the caller-number hash when ``caller_key_secret`` is not set:
+made once (SET NX) and shared by every process on this Redis."""
+AUDIT = "ivr:ops:audit:{{{}}}"
+"""List, newest first, of one flow's publishing history (JSON ``{at, who, action, from, to,
+diff, note}``; ``action``: ``create``, ``publish``, ``rollback`` or ``reload``)."""
+RELOADED = "ivr:reload:{{{}}}"
+LEGACY_AUDIT = "ivr:ops:audit:{}"
+"""The publish log's untagged name in versions before the cluster (moved on first use)."""
+"""The version of a flow that ``ivr reload`` (or the first start) published last: a file
+still at that version has not changed since, and never overwrites a console publish."""
+CALLBACKS_BY_CALLER = "ivr:callbacks:caller:{}:{}"
+CALLBACKS_BY_NUMBER = "ivr:callbacks:number:{}:{}"
+"""Sets of the CallSids promised a callback on one day (``YYYY-MM-DD``, UTC), by a keyed
+hash of the caller's number / of the number to ring (never the number itself); two days'
+TTL. Their sizes are the per-day limits of ``callback_max_per_day``."""

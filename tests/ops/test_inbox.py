@@ -72,7 +72,7 @@ def test_render_formats() -> None:
 def filled(tmp_path: Path, archive_target: str) -> Path:
     """A config and an inbox of six items, on SQLite and on PostgreSQL (the target is
     written to ``tmp/target`` for :func:`_ivr`)."""
-    archive = Archive(archive_target)
+    archive = Archive(archive_target, "k3y")
     (tmp_path / "target").write_text(archive_target)
     now = datetime.now(UTC)
     for i, said in enumerate(FOUND + ["close my account"]):

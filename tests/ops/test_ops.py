@@ -505,19 +505,21 @@ def test_metrics_of_an_empty_archive(alice: tuple[FlaskClient, str], tmp_path: P
 # --- the CLI --------------------------------------------------------------------------------
 
 def test_ops_user_prints_a_hash() -> None:
-    result = CliRunner().invoke(main, ["ops-user", "dana"], input="s3cret\ns3cret\n")
+    pw = "plum-kettle-orbit-9"
+    result = CliRunner().invoke(main, ["ops-user", "dana"], input=f"{pw}\n{pw}\n")
     assert result.exit_code == 0, result.output
-    hashed = re.search(r'"dana": "([^"]+)"', result.output)
-    assert hashed and check_password_hash(hashed.group(1), "s3cret")
+    hashed = re.search(r'"dana": "ops ([^"]+)"', result.output)
+    assert hashed and check_password_hash(hashed.group(1), pw)
 
 
 def test_ops_user_store(redis_conn: redis.Redis, redis_url: str) -> None:
     result = CliRunner().invoke(main, ["ops-user", "erin", "--store", "--redis-url", redis_url,
-                                       "--password", "pw"],
+                                       "--password", "plum-kettle-orbit-9", "--role", "viewer"],
                                 env={"IVR_EMERGENCY_NUMBER": "+15559990000"})
     assert result.exit_code == 0, result.output
     stored = redis_conn.hget(ops_auth.USERS_KEY, "erin")
-    assert stored and check_password_hash(stored.decode(), "pw")
+    assert stored and stored.startswith(b"viewer ")
+    assert check_password_hash(stored.decode().split(" ", 1)[1], "plum-kettle-orbit-9")
 
 
 @pytest.mark.redis

@@ -38,7 +38,8 @@ def test_the_compare_and_set_touches_only_the_call_keys() -> None:
 @pytest.mark.parametrize("flow_id", ["card-services", "billing", "x"])
 def test_a_flows_versions_pointer_and_publish_log_share_a_slot(flow_id: str) -> None:
     names = [keys.FLOW.format(flow_id, "v1"), keys.FLOW.format(flow_id, "3f2a9c0d"),
-             keys.FLOW.format(flow_id, keys.CURRENT), versions.AUDIT.format(flow_id)]
+             keys.FLOW.format(flow_id, keys.CURRENT), keys.AUDIT.format(flow_id),
+             keys.RELOADED.format(flow_id)]
     assert {slot(n) for n in names} == {slot(flow_id)}
     assert keys.FLOW.format(flow_id, "v1") == f"ivr:flow:{{{flow_id}}}:v1"
 
@@ -86,6 +87,6 @@ def test_a_new_call_starts_on_an_untagged_current_version(redis_conn: redis.Redi
 
 @pytest.mark.redis
 def test_the_publish_log_of_an_earlier_version_is_kept(redis_conn: redis.Redis) -> None:
-    redis_conn.lpush(versions.LEGACY_AUDIT.format("f"), '{"to": "v1", "who": "ann"}')
+    redis_conn.lpush(keys.LEGACY_AUDIT.format("f"), '{"to": "v1", "who": "ann"}')
     assert versions.audit(redis_conn, "f") == [{"to": "v1", "who": "ann"}]
-    assert redis_conn.llen(versions.AUDIT.format("f")) == 1
+    assert redis_conn.llen(keys.AUDIT.format("f")) == 1
