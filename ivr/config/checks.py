@@ -28,6 +28,8 @@ _POSITIVE = {
                      "e.g. 2.0",
     "redis_connect_timeout": "seconds to open a Redis connection, e.g. 0.5",
     "max_body": "the largest request body in bytes, e.g. 65536",
+    "callback_tries": "times a callback is placed before giving up, e.g. 3",
+    "callback_retry_minutes": "minutes between callback tries, e.g. 30",
     "archive_timeout": "seconds to connect to the archive database and per statement, e.g. 10"}
 
 

@@ -94,6 +94,10 @@ class Settings:
             Only fixed-line and mobile numbers are ever rung.
         callback_max_per_day: Callbacks promised per caller and per number per day (UTC);
             past it the caller hears why and keeps their place or gets voicemail.
+        callback_tries: Times a callback is placed when a machine, nobody, or a busy line
+            answers (answering-machine detection): each miss leaves a short message on a
+            machine and tries again ``callback_retry_minutes`` later, in business hours.
+        callback_retry_minutes: Minutes between callback tries.
         callback_dry_run: Record the callback request (Redis list ``ivr:callbacks:dry``)
             instead of calling Twilio; callbacks are dry runs too whenever the Twilio
             account SID or auth token is missing.
@@ -141,6 +145,8 @@ class Settings:
     callback_from_number: str = ""
     callback_countries: str = ""
     callback_max_per_day: int = 3
+    callback_tries: int = 3
+    callback_retry_minutes: int = 30
     callback_dry_run: bool = False
     job_retry_intervals: list[int] = field(default_factory=lambda: [1, 5, 30])
     compiled_cache_size: int = 64

@@ -33,17 +33,23 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import redis
 from rq import get_current_job
 
+from ivr.flowlang.catalog import check_text
+from ivr.flowlang.hours import is_open
+from ivr.flowlang.model import Hours
 from ivr.flowlang.phone import CALLABLE_TYPES, line_type, region_code, valid_number
 from ivr.jobs import tasks as jobs
+from ivr.jobs.enqueue import enqueue
+from ivr.runtime.actions import Job
 from ivr.runtime.redact import mask_number
 from ivr.store.keys import CALLBACK_PLACED as PLACED
+from ivr.store.keys import CURRENT, FLOW
 from ivr.store.keys import DRY_CALLBACKS as DRY_LIST
 from ivr.telephony import rest
 
@@ -69,10 +75,24 @@ def dry_run() -> bool:
     return jobs.current_settings().callback_dry_run or not (sid and token)
 
 
-def voice_url(flow: str, sid: str, base: str) -> str:
-    """The flow's Voice URL with the callback marker (the original CallSid)."""
+def voice_url(flow: str, sid: str, base: str, attempt: int = 1) -> str:
+    """The flow's Voice URL with the callback marker (the original CallSid) and the try."""
     return (f"{base.rstrip('/')}/voice/{quote(flow, safe='')}"
-            f"?callback={quote(sid, safe='')}")
+            f"?callback={quote(sid, safe='')}&attempt={attempt}")
+
+
+def status_url(flow: str, sid: str, base: str, attempt: int = 1) -> str:
+    """Where Twilio posts the callback call's progress: an unanswered try comes back here
+    (:func:`ivr.server.voice.status`) and becomes a :func:`retry_callback`."""
+    return (f"{base.rstrip('/')}/voice/status?callback={quote(sid, safe='')}"
+            f"&attempt={attempt}&flow={quote(flow, safe='')}")
+
+
+def attempt_of(p: dict[str, Any]) -> int:
+    try:
+        return max(1, int(p.get("attempt") or 1))
+    except (TypeError, ValueError):
+        return 1
 
 
 def request_for(p: dict[str, Any], dry: bool) -> dict[str, str]:
@@ -92,7 +112,9 @@ def request_for(p: dict[str, Any], dry: bool) -> dict[str, str]:
     if not dry and not (from_ and base):
         raise jobs._no_retry(jobs.PayloadError(
             "callback", "set callback_from_number and public_base_url to place callbacks"))
-    return {"to": to, "from_": from_, "url": voice_url(str(p["flow"]), p["sid"], base)}
+    n = attempt_of(p)
+    return {"to": to, "from_": from_, "url": voice_url(str(p["flow"]), p["sid"], base, n),
+            "status_callback": status_url(str(p["flow"]), p["sid"], base, n)}
 
 
 def place_callback(payload: dict[str, Any], kind: str = "callback") -> dict[str, Any]:
@@ -102,7 +124,8 @@ def place_callback(payload: dict[str, Any], kind: str = "callback") -> dict[str,
     conn = jobs._redis()
     dry = dry_run()
     req = request_for(p, dry)
-    key = PLACED.format(p["sid"])
+    n = attempt_of(p)
+    key = PLACED.format(p["sid"] if n == 1 else f"{p['sid']}-a{n}")  # each try at most once
     current = get_current_job()
     claim = f"{CLAIMED} {current.id if current else '-'} {datetime.now(UTC).isoformat()}"
     if not conn.set(key, claim, nx=True, ex=PLACED_TTL):
@@ -116,8 +139,56 @@ def place_callback(payload: dict[str, Any], kind: str = "callback") -> dict[str,
         conn.register_script(_RELEASE)(keys=[key], args=[claim])  # nothing rang: retry
         raise
     conn.set(key, placed, ex=PLACED_TTL)
-    log.info("callback for %s placed (%s)", p["sid"], "dry run" if dry else placed)
-    return {"sid": p["sid"], "call": placed, "dry_run": dry}
+    log.info("callback for %s (try %d) placed (%s)", p["sid"], n,
+             "dry run" if dry else placed)
+    return {"sid": p["sid"], "call": placed, "dry_run": dry, "attempt": n}
+
+
+def retry_callback(payload: dict[str, Any], kind: str = "callback_retry") -> dict[str, Any]:
+    """A callback try that did not reach the caller (a machine, a fax, no answer, busy):
+    schedule the next try ``callback_retry_minutes`` later, inside the flow's business
+    hours, until ``callback_tries`` have been made. A fax is never tried again."""
+    p = jobs._checked(kind, payload, ("callback", "flow", "number"))
+    s, n = jobs.current_settings(), attempt_of(p)
+    if n >= s.callback_tries or p.get("why") == "fax":
+        log.warning("callback for %s: giving up after try %d (%s)", p["callback"], n,
+                    p.get("why", "?"))
+        return {"sid": p["callback"], "gave_up": True, "tries": n, "why": p.get("why", "")}
+    at = next_try(str(p["flow"]), (s.now() or datetime.now(UTC))
+                  + timedelta(minutes=s.callback_retry_minutes))
+    again = Job("callback_again", {"sid": p["callback"], "flow": p["flow"],
+                                   "number": p["number"], "attempt": n + 1,
+                                   "promise": at.isoformat()})
+    enqueue(jobs._redis(), again, s, tag=f"a{n + 1}")
+    return {"sid": p["callback"], "next_try": n + 1, "at": at.isoformat()}
+
+
+def next_try(flow_id: str, earliest: datetime) -> datetime:
+    """``earliest``, or the first quarter hour after it when the flow is open (its
+    ``hours:``; a week ahead at most). A flow that cannot be read: ``earliest``."""
+    try:
+        hours = _hours(flow_id)
+    except Exception:  # noqa: BLE001 - the retry still happens, at the plain time
+        log.warning("callback retry: hours of %s unreadable", flow_id, exc_info=True)
+        return earliest
+    if is_open(hours, earliest):
+        return earliest
+    when = earliest.replace(second=0, microsecond=0)
+    when += timedelta(minutes=15 - when.minute % 15)  # opening times fall on quarter hours
+    for _ in range(7 * 24 * 4):
+        if is_open(hours, when):
+            return when
+        when += timedelta(minutes=15)
+    return earliest
+
+
+def _hours(flow_id: str) -> Hours | None:
+    conn = jobs.state_redis()
+    version = _text(conn.get(FLOW.format(flow_id, CURRENT)))
+    checked = check_text(_text(conn.get(FLOW.format(flow_id, version))), flow_id)
+    if checked.flow is None:
+        raise ValueError(f"flow {flow_id} version {version} does not check")
+    return checked.flow.hours
 
 
 class Unconfirmed(RuntimeError):
@@ -148,10 +219,13 @@ def _text(raw: bytes | str | None) -> str:
 def _record_dry(conn: redis.Redis, p: dict[str, Any], req: dict[str, str]) -> str:
     conn.rpush(DRY_LIST, json.dumps({
         "sid": p["sid"], "to": req["to"], "from": req["from_"], "url": req["url"],
-        "promise": p.get("promise", ""), "at": datetime.now(UTC).isoformat()}))
+        "status_callback": req["status_callback"], "machine_detection": rest.AMD,
+        "attempt": attempt_of(p), "promise": p.get("promise", ""),
+        "at": datetime.now(UTC).isoformat()}))
     return "dry-run"
 
 
 def _call_twilio(req: dict[str, str]) -> str:
     account_sid, token = _credentials()
-    return rest.place_call(account_sid, token, req["to"], req["from_"], req["url"])
+    return rest.place_call(account_sid, token, req["to"], req["from_"], req["url"],
+                           req["status_callback"])

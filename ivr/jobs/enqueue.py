@@ -71,6 +71,11 @@ ROUTES: dict[str, tuple[Route, ...]] = {
                        NOTIFY_TIMEOUT),
                  Route("ivr.jobs.callbacks.place_callback", JOB_QUEUE, "place", JOB_TIMEOUT,
                        at="promise")),
+    # a machine, nobody or a busy line answered a callback: maybe another try
+    "callback_retry": (Route("ivr.jobs.callbacks.retry_callback", JOB_QUEUE, "retry",
+                             JOB_TIMEOUT),),
+    "callback_again": (Route("ivr.jobs.callbacks.place_callback", JOB_QUEUE, "place",
+                             JOB_TIMEOUT, at="promise"),),
 }
 
 

@@ -95,7 +95,9 @@ class EngineDriver:
     def start(self, t: Transcript) -> Observed:
         self.now = t.clock or datetime.now(UTC)
         self.call.caller = t.caller
-        return self._step(Event.start(self.now))
+        if t.answered_by:  # a callback we placed: to the number of an earlier call
+            self.call.callback, self.call.attempt = "CAearlier" + "0" * 23, t.attempt
+        return self._step(Event.start(self.now, t.answered_by))
 
     def send(self, s: Step) -> Observed:
         event = event_for(s, self.now)

@@ -67,7 +67,12 @@ class HttpDriver:
 
     def start(self, t: Transcript) -> Observed:  # the server keeps the clock
         self.params["From"] = t.caller or "anonymous"
-        return self._post(self.start_url, {"CallStatus": "ringing"})
+        if not t.answered_by:
+            return self._post(self.start_url, {"CallStatus": "ringing"})
+        # a callback we placed: Twilio rings the caller (To) and tells who answered
+        self.params["From"], self.params["To"] = self.params["To"], t.caller or DEFAULT_CALLER
+        url = f"{self.start_url}?callback=CAearlier{'0' * 23}&attempt={t.attempt}"
+        return self._post(url, {"CallStatus": "in-progress", "AnsweredBy": t.answered_by})
 
     def send(self, s: Step) -> Observed:
         url, extra = self._target(s)

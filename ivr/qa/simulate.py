@@ -52,6 +52,9 @@ OUTCOMES = {
     "no-message": "left no message and gave no number to call back (no-message)",
     "hangup": "hung up (hang-up)",
     "completed": "was done and heard goodbye (completed)",
+    "callback-machine": "was a callback a machine answered: a message, another try later "
+                        "(callback-machine)",
+    "callback-fax": "was a callback a fax answered (callback-fax)",
 }
 
 _SAY = re.compile(r"^say(?:\s+(?P<words>.*?))??(?:(?:^|\s+)@(?P<conf>\S*))?\s*$", re.I)

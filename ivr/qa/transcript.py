@@ -110,6 +110,11 @@ class Transcript:
     version: str = ""
     caller: str = DEFAULT_CALLER
     """The number the call comes from ('' when withheld: ``caller: anonymous``)."""
+    answered_by: str = ""
+    """``callback: {answered_by: ...}``: the call is a callback we placed, and Twilio's
+    answering-machine detection says who answered (human, machine_end_beep, fax...)."""
+    attempt: int = 0
+    """``callback: {attempt: N}``: which try of that callback (1 when not given)."""
 
 
 @dataclass
@@ -309,6 +314,9 @@ def _build(src: Source, flows: Mapping[str, Any] | None) -> Transcript:
     default_name = src.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     clock = parse_clock(data["clock"], flow) if "clock" in data else None
     caller = str(data.get("caller", DEFAULT_CALLER))
+    callback = data.get("callback") or {}
     return Transcript(src.file, data["flow"], data.get("name", default_name), tuple(steps),
                       clock, data.get("outcome", ""), data.get("version", ""),
-                      "" if caller == "anonymous" else caller)
+                      "" if caller == "anonymous" else caller,
+                      str(callback.get("answered_by", "human")) if "callback" in data else "",
+                      int(callback.get("attempt", 1)) if "callback" in data else 0)

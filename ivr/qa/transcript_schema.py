@@ -15,7 +15,9 @@ CALLER_KEYS = ("press", "say", "silence", "hangup", "dial_result", "dial", "reco
                "record", "wait")
 ACTIONS = ("dial", "enqueue", "record", "hangup", "gather", "say", "leave")
 OUTCOMES = ("human", "other", "voicemail", "callback", "hangup", "completed", "no-message",
-            "open")
+            "callback-machine", "callback-fax", "open")
+ANSWERED_BY = ("human", "unknown", "machine_start", "machine_end_beep", "machine_end_silence",
+               "machine_end_other", "fax")
 OPEN = "open"
 """``outcome: open``: where the call ends is not asserted (``ivr import`` writes it when the
 recording does not say how the call ended); the same as leaving ``outcome`` out."""
@@ -92,6 +94,12 @@ TRANSCRIPT_SCHEMA: dict[str, Any] = {
         "steps": {"type": "array", "items": STEP_SCHEMA},
         "outcome": {"enum": list(OUTCOMES), "description": "Where the call went in the end "
                                                            "(open: not checked)."},
+        "callback": {"type": "object", "description": "The call is a callback we placed: "
+                     "who answered it (Twilio's answering-machine detection) and which try",
+                     "properties": {"answered_by": {"enum": list(ANSWERED_BY)},
+                                    "attempt": {"type": "integer", "minimum": 1,
+                                                "maximum": 9}},
+                     "additionalProperties": False},
         "caller": {"type": "string", "pattern": "^(anonymous|\\+[1-9][0-9]{6,14})$",
                    "description": f"The caller's number (default {DEFAULT_CALLER}), or "
                                   "anonymous when it is withheld"},

@@ -58,7 +58,9 @@ def step(c: Compiled, call: CallState, event: Event,
         person.finish(t, t.call.outcome or "hangup")
     elif event.kind is EventKind.START or not t.call.state:
         t.call.started = t.call.started or event.now.isoformat()
-        if t.call.callback:  # we are returning a call the caller asked for: to a person
+        if t.call.callback and person.machine_answered(t):
+            pass  # a message for the machine, and another try later (person.machine_answered)
+        elif t.call.callback:  # we are returning a call the caller asked for: to a person
             t.say(prompts.CALLBACK_HELLO)
             _run(t, "callback", HUMAN)
         else:

@@ -63,8 +63,10 @@ class Event:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @classmethod
-    def start(cls, now: datetime | None = None) -> Event:
-        return cls(EventKind.START, now=now or datetime.now(UTC))
+    def start(cls, now: datetime | None = None, answered_by: str = "") -> Event:
+        """A call starts; ``answered_by`` is Twilio's answering-machine verdict on a call we
+        placed (``human``, ``machine_end_beep``, ``fax``...), kept in ``status``."""
+        return cls(EventKind.START, status=answered_by, now=now or datetime.now(UTC))
 
     @classmethod
     def press(cls, digits: str, now: datetime | None = None) -> Event:
@@ -137,6 +139,8 @@ class CallState:
     whisper: str = ""
     history: str = ""
     callback: str = ""
+    attempt: int = 0
+    """A callback call: which try it is (1 for the first; 0 for a caller's own call)."""
     language: str = ""
     started: str = ""
     ended: bool = False

@@ -178,6 +178,27 @@ def late_message(t: Work) -> None:
 
 # --- the end --------------------------------------------------------------------------------
 
+MACHINE = frozenset({"machine_start", "machine_end_beep", "machine_end_silence",
+                     "machine_end_other"})
+"""Twilio's AnsweredBy values for an answering machine or voicemail greeting."""
+
+
+def machine_answered(t: Work) -> bool:
+    """A callback we placed reached a machine or a fax, not the caller (Twilio's
+    answering-machine detection, in the start event): leave a short message on a machine,
+    end the call, and ask for another try (``callback_retry``: the jobs decide when and
+    whether, by ``callback_tries`` and business hours). False for a person (or unknown)."""
+    answered = t.event.status
+    if answered not in MACHINE and answered != "fax":
+        return False
+    if answered in MACHINE:  # DetectMessageEnd: the greeting is over, the beep has gone
+        t.say(prompts.CALLBACK_MACHINE)
+    t.job("callback_retry", flow=t.call.flow, number=t.call.caller, callback=t.call.callback,
+          attempt=t.call.attempt or 1, why="fax" if answered == "fax" else "machine")
+    finish(t, "callback-fax" if answered == "fax" else "callback-machine", hang_up=True)
+    return True
+
+
 def finish(t: Work, outcome: str, hang_up: bool = False) -> str | None:
     """End the call with ``outcome``: it rests in the end state from now on."""
     t.call.outcome = outcome

@@ -22,6 +22,8 @@ _YES = {"yes", "yeah", "yep", "correct", "right", "sure", "that's right", "thats
         "sí", "si", "claro", "correcto", "así es", "eso es"}
 _NO = {"no", "nope", "wrong", "not really", "incorrect", "2", "incorrecto", "para nada"}
 CALLBACK_HELLO = "Hello, we're returning your call, as you asked. Connecting you to a person now."
+CALLBACK_MACHINE = ("Hello, this is the call back you asked for. Sorry we missed you: we will "
+                    "try again a little later.")
 NO_MESSAGE = "Sorry, I didn't get a message."
 RECORD_NOW = "Please leave your message after the tone, then press pound."
 NO_MESSAGE_GOODBYE = ("We did not get a message, and we have no number to call you back. "
@@ -50,6 +52,8 @@ _ES = {
                       "Adiós.",
     CALLBACK_HELLO: "Hola, le devolvemos la llamada, como nos pidió. Le comunico con una "
                     "persona.",
+    CALLBACK_MACHINE: "Hola, le devolvemos la llamada que nos pidió. Lamentamos no encontrarle: "
+                      "volveremos a intentarlo un poco más tarde.",
     NO_MESSAGE: "Disculpe, no recibí ningún mensaje.",
     RECORD_NOW: "Por favor, deje su mensaje después del tono y oprima la tecla de número.",
     NO_MESSAGE_GOODBYE: "No recibimos ningún mensaje y no tenemos un número para devolverle "

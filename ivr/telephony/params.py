@@ -59,6 +59,17 @@ def _confidence(raw: str | None) -> float | None:
     return value if math.isfinite(value) and 0 <= value <= 1 else None
 
 
+ANSWERED_BY = frozenset({"human", "unknown", "machine_start", "machine_end_beep",
+                         "machine_end_silence", "machine_end_other", "fax"})
+"""Twilio's ``AnsweredBy`` values (answering-machine detection on a call we placed)."""
+
+
+def answered_by(params: Mapping[str, str]) -> str:
+    """Twilio's ``AnsweredBy`` on a call we placed ('' when absent or not one of its values)."""
+    value = (params.get("AnsweredBy") or "").strip().lower()
+    return value if value in ANSWERED_BY else ""
+
+
 def event_from(event: str, params: Mapping[str, str], now: datetime | None = None) -> Event:
     """Map a Twilio webhook's parameters to an Event; garbage becomes a no-input or no-match.
 
@@ -67,7 +78,7 @@ def event_from(event: str, params: Mapping[str, str], now: datetime | None = Non
     """
     now = now or datetime.now(UTC)
     if event == "start":
-        return Event(EventKind.START, now=now)
+        return Event(EventKind.START, status=answered_by(params), now=now)
     if event == "dial":
         return Event(EventKind.DIAL_RESULT, status=(params.get("DialCallStatus") or
                      params.get("QueueResult") or "failed")[:40], now=now)

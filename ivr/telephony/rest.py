@@ -23,8 +23,18 @@ class Rejected(RuntimeError):
         self.status = status
 
 
-def place_call(account_sid: str, token: str, to: str, from_: str, url: str) -> str:
-    """Ring ``to`` from ``from_``; Twilio fetches ``url`` when answered. Returns the CallSid.
+AMD = "DetectMessageEnd"
+"""Answering-machine detection: Twilio tells ``url`` who answered (``AnsweredBy``) and, for
+a machine, waits for the end of its greeting, so a message left then lands after the beep."""
+PROGRESS = ["initiated", "ringing", "answered", "completed"]
+"""The call-progress events the status callback is asked for (statusCallbackEvent)."""
+
+
+def place_call(account_sid: str, token: str, to: str, from_: str, url: str,
+               status_callback: str = "") -> str:
+    """Ring ``to`` from ``from_``; Twilio fetches ``url`` when answered (with ``AnsweredBy``:
+    answering-machine detection) and posts each call-progress event to ``status_callback``.
+    Returns the CallSid.
 
     Raises:
         Rejected: Twilio answered 4xx, so nothing rings. Anything else (a timeout, a lost
@@ -32,7 +42,10 @@ def place_call(account_sid: str, token: str, to: str, from_: str, url: str) -> s
     """
     client = Client(account_sid, token, http_client=HTTP_CLIENT)
     try:
-        call = client.calls.create(to=to, from_=from_, url=url)
+        extra: dict[str, Any] = {"status_callback": status_callback,
+                                 "status_callback_event": PROGRESS,
+                                 "status_callback_method": "POST"} if status_callback else {}
+        call = client.calls.create(to=to, from_=from_, url=url, machine_detection=AMD, **extra)
     except TwilioRestException as exc:
         if 400 <= int(exc.status) < 500:
             raise Rejected(int(exc.status), str(exc.msg)) from exc

@@ -113,7 +113,8 @@ def test_a_timeout_after_the_call_was_created_never_rings_twice(
     assert len(twilio.created) == 2 and worker.failed(redis_conn) == []
     assert redis_conn.get(CALLBACK_PLACED.format(SID)) == twilio.created[-1]["sid"].encode()
     assert twilio.created[-1]["To"] == NUMBER
-    assert twilio.created[-1]["Url"] == f"https://ivr.example.com/voice/card-services?callback={SID}"
+    assert twilio.created[-1]["Url"] == \
+        f"https://ivr.example.com/voice/card-services?callback={SID}&attempt=1"
 
 
 def test_placed_once_then_every_rerun_is_skipped(redis_conn: redis.Redis,

@@ -365,7 +365,9 @@ def test_callback_job_end_to_end_dry_run(redis_conn: redis.Redis,
     work(redis_conn)
     [req] = dry_requests(redis_conn)
     assert req["to"] == "+14155552671" and req["from"] == "+18005550100"
-    assert req["url"] == "https://ivr.example.com/voice/clinic-appointments?callback=CA9"
+    assert req["url"] == "https://ivr.example.com/voice/clinic-appointments?callback=CA9&attempt=1"
+    assert req["machine_detection"] == "DetectMessageEnd" and "status?callback=CA9" in \
+        req["status_callback"]
     from ivr.jobs.callbacks import place_callback
 
     queue_ = Queue(jobs.JOB_QUEUE, connection=redis_conn, serializer=JSONSerializer)
@@ -395,4 +397,4 @@ def test_web_confirmed_callback_is_placed_by_a_real_worker(
     work(redis_conn)
     [req] = dry_requests(redis_conn)
     assert req["to"] == CALLER and req["from"] == "+18005550100"
-    assert req["url"].endswith(f"/voice/clinic-appointments?callback={c.sid}")
+    assert req["url"].endswith(f"/voice/clinic-appointments?callback={c.sid}&attempt=1")
