@@ -6,6 +6,7 @@ Four matchers on the same rows (docs/matching.md, "Semantic matching: measured")
 - ``cosine``: MiniLM embeddings, cosine to each intent's phrases (best phrase), thresholds;
 - ``tfidf``: scikit-learn TF-IDF char n-grams + logistic regression per menu, with an
   ``other`` class trained on "not this menu" examples;
+- ``guard``: the lexical decision, checked by the embeddings (:func:`guard`);
 - ``combined``: nearest neighbour over embedded intent exemplars and "not this menu"
   exemplars (the margin to ``other`` is the out-of-menu detector), the flow's ``not:``
   vetoes, and agreement with the lexical matcher to skip the confirmation.
@@ -266,14 +267,38 @@ def prepare(method: str, setup: Setup, row: Row, day_one: bool, vectors: Vectors
     if method == "cosine":
         return cosine_scores(vectors, menu, row.text, use_other=False)[0], -1.0, None
     ranked, other = cosine_scores(vectors, menu, row.text, use_other=True)
-    return ranked, other, lexical
+    return ranked, other, lexical  # combined, guard
 
 
-def finish(parts: Match | Parts, t: Thresholds) -> Match:
+def finish(parts: Match | Parts, t: Thresholds, method: str = "") -> Match:
     if isinstance(parts, Match):
         return parts
     ranked, other, lexical = parts
+    if method == "guard" and lexical is not None:
+        return guard(ranked, other, lexical, t)
     return decide(ranked, t, lexical, other)
+
+
+def guard(ranked: list[tuple[float, str]], other: float, lexical: Match,
+          t: Thresholds) -> Match:
+    """The lexical decision, checked by the embeddings: kept when they agree (margin ≥
+    ``gap`` over the runner-up and "not this menu"); sent to ``other`` when "not this menu"
+    is nearer than the intent; otherwise asked ("is that right?"). A lexical ``other``
+    becomes a confirmation when the embeddings are sure (score ≥ ``sure``)."""
+    if not ranked:
+        return Match(OTHER, OTHER) if lexical.kind in ("intent", "confirm") else lexical
+    top, name = ranked[0]
+    margin = top - max(ranked[1][0] if len(ranked) > 1 else -1.0, other)
+    if lexical.kind in ("intent", "confirm"):
+        mine = next((s for s, n in ranked if n == lexical.intent), -1.0)
+        if other >= mine:
+            return Match(OTHER, OTHER, mine, lexical.intent)
+        if name == lexical.intent and margin >= t.gap:
+            return lexical
+        return Match("confirm", lexical.intent, mine)
+    if top >= t.sure and margin >= t.gap:
+        return Match("confirm", name, top)
+    return lexical
 
 
 def figures(outcomes: list[Outcome]) -> dict[str, float]:
@@ -285,6 +310,7 @@ def figures(outcomes: list[Outcome]) -> dict[str, float]:
 
 GRID = {"cosine": ([x / 100 for x in range(30, 86, 5)], [0.0, 0.02, 0.05, 0.08, 0.12]),
         "combined": ([x / 100 for x in range(30, 86, 5)], [0.0, 0.02, 0.05, 0.08, 0.12]),
+        "guard": ([0.3], [x / 100 for x in range(0, 21, 2)]),
         "tfidf": ([x / 100 for x in range(10, 91, 5)], [0.0, 0.05, 0.1, 0.2, 0.3])}
 
 
@@ -296,13 +322,14 @@ def calibrate(method: str, setup: Setup, vectors: Vectors | None, tfidf: Tfidf) 
     best: tuple[float, Thresholds] = (-1.0, Thresholds(floors[-1], 1.0, gaps[-1]))
     prepared = [[(r, prepare(method, setup, r, False, vectors, tfidf)) for r in rows]
                 for rows in sets]
+    sures = GRID["combined"][0] if method == "guard" else floors
     for floor in floors:
-        for sure in [s for s in floors if s >= floor] + [1.01]:
+        for sure in [s for s in sures if s >= floor] + [1.01]:
             for gap in gaps:
                 t = Thresholds(floor, sure, gap)
                 accs = []
                 for rows in prepared:
-                    f = figures([Outcome(r, finish(p, t)) for r, p in rows])
+                    f = figures([Outcome(r, finish(p, t, method)) for r, p in rows])
                     if f["wrong_intent"] > 0.01:
                         break
                     accs.append(f["accuracy"])
@@ -312,7 +339,7 @@ def calibrate(method: str, setup: Setup, vectors: Vectors | None, tfidf: Tfidf) 
     return best[1]
 
 
-METHODS = ("lexical", "cosine", "tfidf", "combined")
+METHODS = ("lexical", "cosine", "tfidf", "combined", "guard")
 REPORTS = ("clinc_val", "holdout", "day_one")
 
 
@@ -325,15 +352,15 @@ def report_rows(setup: Setup, name: str) -> tuple[list[Row], bool]:
     return setup.val + [r for r in holdout if (r.flow, r.state) == CARD_MENU], True
 
 
-def latency(setup: Setup, vectors: Vectors, t: Thresholds) -> dict[str, float]:
-    """ms per utterance for ``combined`` on the card menu (about 3,600 exemplars), the
+def latency(setup: Setup, vectors: Vectors, t: Thresholds, method: str) -> dict[str, float]:
+    """ms per utterance for ``method`` on the card menu (about 3,600 exemplars), the
     utterance embedded afresh each time (menu vectors are computed once per menu)."""
     times = []
     for row in setup.project:
         card = Row(row.text, *CARD_MENU, row.label, row.split, row.asr)
         vectors.cache.pop(row.text, None)
         began = time.perf_counter()
-        finish(prepare("combined", setup, card, False, vectors, Tfidf()), t)
+        finish(prepare(method, setup, card, False, vectors, Tfidf()), t, method)
         times.append((time.perf_counter() - began) * 1000)
     times.sort()
     return {"p50_ms": times[len(times) // 2], "p99_ms": times[int(len(times) * 0.99)]}
@@ -364,14 +391,14 @@ def run(argv: list[str] | None = None) -> dict[str, object]:
         for report in REPORTS:
             rows, day_one = report_rows(setup, report)
             outs = [Outcome(r, finish(prepare(method, setup, r, day_one, vectors, tfidf),
-                                      t or Thresholds(0, 0, 0))) for r in rows]
+                                      t or Thresholds(0, 0, 0), method)) for r in rows]
             f = figures(outs)
             out[f"{method}/{report}"] = f
             print(_line(method, report, f), flush=True)
         if t:
             print(f"          thresholds (from train/tune): {t}")
-        if method == "combined" and t:
-            out["combined_latency"] = lat = latency(setup, vectors, t)
+        if method in ("combined", "guard") and t:
+            out[f"{method}_latency"] = lat = latency(setup, vectors, t, method)
             print(f"          latency p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms")
     return out
 

@@ -61,10 +61,12 @@ class Embedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """One row per text (each run alone: no padding, so a vector never depends on
-        what else is in the batch). Empty or unusable text gives a zero vector."""
+        what else is in the batch). Empty or unusable text gives a zero vector; any string
+        is accepted (cut at MAX_CHARS, lone surrogates replaced)."""
         out = np.zeros((len(texts), 384), dtype=np.float32)
         for n, text in enumerate(texts):
-            enc = self._tok.encode(str(text)[:MAX_CHARS])
+            clean = str(text)[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
+            enc = self._tok.encode(clean)  # a lone surrogate would make it raise
             if len(enc.ids) <= 2:  # only [CLS] [SEP]
                 continue
             ids = np.array([enc.ids], dtype=np.int64)
