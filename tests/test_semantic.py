@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.semantic import Thresholds, decide, guard, vetoed
+from bench.semantic_rules import Thresholds, decide, guard, vetoed
 from ivr.flowlang.model import Intent
 from ivr.runtime.matcher import Match
 
