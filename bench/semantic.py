@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -43,7 +44,8 @@ from bench.semantic_rules import Thresholds, decide, guard, lexical_first, vetoe
 from ivr.flowlang.model import HUMAN, OTHER, Intent, Matching  # noqa: E402
 from ivr.runtime.matcher import Match, match  # noqa: E402
 
-CLINC = Path("/work/shared/data/clinc150")
+CLINC = Path(os.environ.get("CLINC150_DIR", "/work/shared/data/clinc150"))
+"""CLINC150 train + validation (``train.jsonl``, ``val.jsonl``, ``domains.json``)."""
 DAY_ONE = ROOT / "tests" / "data" / "day_one_menu.yaml"
 CARD_MENU = ("card-services", "main_menu")
 MAPPING = {"report_lost_card": "lost_card", "credit_limit": "balance", "balance": "balance",
