@@ -1,7 +1,7 @@
 """Run every benchmark with modest sizes and write each one's figures as JSON.
 
 ``python -m bench`` (or ``make bench``): compile, intents, replay, webhook, calls, explore,
-archive, whatif, cluster, in that order; each prints its own table and its figures go to
+archive, whatif, cluster, semantic, in that order; each prints its own table and its figures go to
 ``bench/results/<name>.json`` with the date, the machine and the arguments used.
 ``python -m bench webhook calls`` runs only those. See docs/performance.md for what each
 one measures and the targets.
@@ -39,7 +39,23 @@ def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
         "archive": (archive.main, ["--calls", "300", "--turns", "8", "--workers", "1,2"]),
         "whatif": (whatif.main, ["--calls", "1000"]),
         "cluster": (cluster.main, ["--calls", "300", "--threads", "4"]),
+        "semantic": (_semantic, []),
     }
+
+
+def _semantic(args: list[str]) -> Any:
+    """bench/semantic.py, skipped (with the reason) without ``ivr[semantic]`` installed."""
+    try:
+        from bench import semantic
+        from ivr.semantic import ModelUnavailable
+    except ImportError as exc:
+        print(f"skipped: {exc} (pip install 'ivr[semantic]')")
+        return {"skipped": str(exc)}
+    try:
+        return semantic.run(args)
+    except ModelUnavailable as exc:
+        print(f"skipped: {exc}")
+        return {"skipped": str(exc)}
 
 
 def machine() -> dict[str, Any]:
