@@ -132,13 +132,17 @@ class Settings:
 
 
 def load_settings(path: str | None = None, overrides: Mapping[str, Any] | None = None,
-                  environ: Mapping[str, str] | None = None) -> Settings:
+                  environ: Mapping[str, str] | None = None, serving: bool = True) -> Settings:
     """Build Settings from defaults, the config file, the environment and ``overrides``.
 
     Args:
         path: config.yaml to read; default ``$IVR_CONFIG`` or ``./config.yaml`` if present.
         overrides: Highest-precedence values, nested dicts allowed (``{"twilio": {...}}``).
         environ: Environment to read (default ``os.environ``).
+        serving: The settings of a process that answers or places calls (web, worker),
+            which must have an ``emergency_number``; False for commands that only read
+            (``ivr export``, ``ivr inbox``, ``ivr archive``, ``ivr jobs``), so a reporting
+            host needs no more than the Redis and database addresses.
 
     Returns:
         The checked settings.
@@ -163,7 +167,7 @@ def load_settings(path: str | None = None, overrides: Mapping[str, Any] | None =
     settings = _build(data)
     origins = {**{k: "command-line option" for k in layers[2][1]},
                **{k: f"{ENV_PREFIX}{k.upper()}" for k in layers[1][1] if k not in layers[2][1]}}
-    problems = _check(settings, src if path else None, from_file, origins)
+    problems = _check(settings, src if path else None, from_file, origins, serving)
     if problems:
         raise ConfigError(problems)
     return settings
@@ -308,7 +312,7 @@ def check_environment(environ: Mapping[str, str] | None = None) -> list[Problem]
 
 
 def _check(s: Settings, src: Source | None, from_file: set[str],
-           origins: Mapping[str, str]) -> list[Problem]:
+           origins: Mapping[str, str], serving: bool = True) -> list[Problem]:
     problems = []
 
     def bad(key: str, message: str, hint: str) -> None:
@@ -318,10 +322,10 @@ def _check(s: Settings, src: Source | None, from_file: set[str],
             hint = f"set {key} in config.yaml or {ENV_PREFIX}{key.upper()}: " + hint
         problems.append(_problem(where, origin, (key,), message, hint))
 
-    if not s.emergency_number:
+    if not s.emergency_number and serving:
         bad("emergency_number", "emergency_number is not set", "the number of a person, "
             "e.g. \"+15551230000\": every failure dials it")
-    elif not phone.is_e164(s.emergency_number):
+    elif s.emergency_number and not phone.is_e164(s.emergency_number):
         bad("emergency_number", f"emergency_number {s.emergency_number!r} is not an E.164 "
             "phone number", "set it to the number of a person, e.g. \"+15551230000\": every "
             "failure dials it")

@@ -29,7 +29,7 @@ def worker(ctx: CliContext, burst: bool, name: str | None, archive_path: str | N
     from ivr.jobs import worker as rq_worker
     from ivr.jobs.archive import ArchiveError
 
-    settings = job_settings(ctx, archive_path=archive_path)
+    settings = job_settings(ctx, archive_path=archive_path, serving=True)
     conn = rq_worker.connect(ctx.redis_url, settings)
     try:
         rq_worker.run_worker(conn, settings, burst=burst, name=name)

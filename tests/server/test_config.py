@@ -151,3 +151,10 @@ def test_environment_problems_name_the_variable() -> None:
         "IVR_CALL_TTL (setting 'call_ttl') must be a whole number, not 'soon'",
         "unknown IVR_TWILIO__AUTH_TOKN (setting 'twilio.auth_tokn')"]
     assert check_environment({"IVR_CALL_TTL": "60"}) == []
+
+
+def test_a_reading_command_needs_no_emergency_number(tmp_path: Path) -> None:
+    path = write(tmp_path, "archive_url: postgresql://db/ivr\n")
+    assert load_settings(path, environ={}, serving=False).archive_url == "postgresql://db/ivr"
+    with pytest.raises(ConfigError, match="not an E.164"):
+        load_settings(write(tmp_path, 'emergency_number: "911"\n'), environ={}, serving=False)
