@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import http.cookies
+import json
 import os
 import re
 import shutil
@@ -36,7 +37,7 @@ from tests.server.test_e2e import free_port, redis_server_binary, wait_until
 from tests.twilio_caller import TOKEN, TwilioCaller, http_transport
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
-EMERGENCY = "+15559990000"
+EMERGENCY = "+14155550100"      # not a 555 placeholder: ivr doctor accepts it
 CLOCK = "2026-11-20T14:05:00-05:00"      # a Friday afternoon: the lines are open
 SHARED = {"caller_key_secret": "caller-key-of-every-host", "emergency_number": EMERGENCY,
           "clock": CLOCK}
@@ -53,6 +54,7 @@ class Hosts:
     root: Path
     a: Path
     b: Path
+    env_a: dict[str, str]
 
 
 def host_dir(root: Path, name: str, config: dict[str, object]) -> Path:
@@ -117,7 +119,7 @@ def hosts(tmp_path: Path, pg_server: PgServer) -> Iterator[Hosts]:
             env=clean_env(), stdout=worker_log, stderr=worker_log,
             start_new_session=True), True))
         wait_until(lambda: http_status(base + "/healthz") == 200, timeout=30)
-        yield Hosts(base, redis_url, pg_url, tmp_path, a, b)
+        yield Hosts(base, redis_url, pg_url, tmp_path, a, b, env_a)
     finally:
         for proc, group in reversed(procs):
             stop(proc, group=group)
@@ -142,9 +144,9 @@ def place_calls(base: str) -> tuple[TwilioCaller, TwilioCaller]:
 
 
 class Browser:
-    """An ops user's browser on A's console, by way of a TLS proxy: the session cookie is
-    ``Secure`` (a secret key is configured), so it is kept and sent back by hand, as a
-    browser does over https (urllib's cookie jar keeps Secure cookies off plain http)."""
+    """An ops user's browser on A's console. With a secret key configured the session
+    cookie is ``Secure`` (production: behind TLS), so it is kept and sent back by hand, as
+    a browser on https would (urllib's cookie jar keeps Secure cookies off plain http)."""
 
     def __init__(self, base: str) -> None:
         self.host = urllib.parse.urlsplit(base).netloc
@@ -153,7 +155,7 @@ class Browser:
     def send(self, method: str, path: str, form: dict[str, str] | None = None
              ) -> tuple[int, str]:
         conn = http.client.HTTPConnection(self.host, timeout=10)
-        headers = {"X-Forwarded-Proto": "https"}
+        headers: dict[str, str] = {}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = urllib.parse.urlencode(form) if form is not None else None
@@ -183,6 +185,23 @@ class Browser:
         return text
 
 
+def export_elsewhere(hosts: Hosts, other: TwilioCaller, zero: TwilioCaller) -> None:
+    """``ivr export`` in a third directory that has only the Redis and PostgreSQL URLs."""
+    third = hosts.root / "reporting"
+    third.mkdir()
+    out = run_ivr(third, clean_env(REDIS_URL=hosts.redis_url, DATABASE_URL=hosts.pg_url),
+                  "export", other.sid, zero.sid, "--out", "transcripts")
+    assert "wrote 2 transcript(s)" in out
+    out_dir = third / "transcripts"
+    for c in (other, zero):
+        loaded = parse_transcript((out_dir / "card-services" / f"{c.sid}.yaml").read_text())
+        assert not loaded.problems, loaded.problems
+    assert "found somebody" in (out_dir / "card-services" / f"{other.sid}.yaml").read_text()
+    pinned = list((out_dir / "flows").glob("card-services@*.yaml"))   # the source, from Redis
+    assert len(pinned) == 1 and pinned[0].read_text() == (hosts.a / "flows" /
+                                                          "card-services.yaml").read_text()
+
+
 def test_web_on_one_host_worker_on_another_sharing_only_redis_and_postgres(
         hosts: Hosts) -> None:
     other, zero = place_calls(hosts.base)
@@ -203,20 +222,15 @@ def test_web_on_one_host_worker_on_another_sharing_only_redis_and_postgres(
     assert re.search(r"<th>main_menu</th>.*?<td class=\"num\">1</td>", metrics, re.S), \
         metrics
 
-    third = hosts.root / "reporting"
-    third.mkdir()
-    out = run_ivr(third, clean_env(REDIS_URL=hosts.redis_url, DATABASE_URL=hosts.pg_url),
-                  "export", other.sid, zero.sid, "--out", "transcripts")
-    assert "wrote 2 transcript(s)" in out
-    out_dir = third / "transcripts"
-    for c in (other, zero):
-        loaded = parse_transcript((out_dir / "card-services" / f"{c.sid}.yaml").read_text())
-        assert not loaded.problems, loaded.problems
-    assert "found somebody" in (out_dir / "card-services" / f"{other.sid}.yaml").read_text()
-    pinned = list((out_dir / "flows").glob("card-services@*.yaml"))   # the source, from Redis
-    assert len(pinned) == 1 and pinned[0].read_text() == (hosts.a / "flows" /
-                                                          "card-services.yaml").read_text()
+    # ivr doctor on A: sees B's worker (heartbeat in Redis) and the migrated PostgreSQL
+    found = {f["check"]: f for f in json.loads(run_ivr(
+        hosts.a, hosts.env_a, "doctor", "--quick", "--format", "json"))
+        if f["level"] != "warning"}
+    assert {k: f["level"] for k, f in found.items()} == dict.fromkeys(found, "ok"), found
+    assert "postgresql" in found["archive"]["message"], found
+    assert "1 worker(s) alive" in found["worker"]["message"], found
 
+    export_elsewhere(hosts, other, zero)
     files = [p.relative_to(hosts.root) for p in hosts.root.rglob("*") if p.is_file()]
     assert not [p for p in files if p.suffix in (".db", ".sqlite", ".sqlite3")], files
     assert not (hosts.a / "var").exists() and not (hosts.b / "var").exists(), files
