@@ -273,6 +273,18 @@ def test_drain_spool_requeues_and_keeps_bad_files(redis_conn: redis.Redis,
     assert jobs.drain_spool(redis_conn, tmp_path / "missing") == 0
 
 
+def test_a_submit_that_reaches_redis_drains_this_hosts_spool(redis_conn: redis.Redis,
+                                                              tmp_path: Path) -> None:
+    """A web host without a worker: what it spooled while Redis was down goes back to RQ
+    with its next job, not only at its next start (no other host sees its disk)."""
+    settings = Settings(spool_dir=str(tmp_path / "spool"))
+    first, *rest = call_jobs()
+    jobs.write_spool(tmp_path / "spool", first)
+    jobs.submit(redis_conn, rest, settings)
+    assert not list((tmp_path / "spool").glob("*.json"))
+    assert redis_conn.llen("rq:queue:ivr") == 3
+
+
 # --- worker processes ---------------------------------------------------------------------
 
 def _config(tmp: Path) -> Path:
