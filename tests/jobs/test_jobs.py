@@ -407,3 +407,16 @@ def test_worker_maintenance_drains_the_spool(redis_conn: redis.Redis,
     Path(settings.spool_dir, "1-dir.json").mkdir()       # unreadable: kept aside, not fatal
     w.drain()
     assert [p.name for p in Path(settings.spool_dir).iterdir()] == ["1-dir.bad"]
+
+
+def test_a_worker_name_still_registered_is_a_clear_error(redis_conn: redis.Redis,
+                                                         tmp_path: Path) -> None:
+    """``--name`` of a worker killed without a goodbye (its key lives on for rq's worker
+    ttl): exit 1 saying what to do, not rq's traceback."""
+    Worker(jobs.job_queues(redis_conn), connection=redis_conn, name="ivr-host-1",
+           serializer=JSONSerializer).register_birth()
+    result = CliRunner().invoke(main, [
+        "worker", "--burst", "--name", "ivr-host-1", "-c", str(_config(tmp_path)),
+        "--redis-url", _url(redis_conn), "--archive", str(tmp_path / "a.db")])
+    assert result.exit_code == 1, result.output
+    assert "a worker named 'ivr-host-1' is registered" in result.output
