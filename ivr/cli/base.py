@@ -19,7 +19,6 @@ import click
 from ivr import __version__
 from ivr.config import Settings
 from ivr.flowlang.diagnostics import format_standard
-from ivr.store.keys import FLOW
 
 if TYPE_CHECKING:
     from ivr.jobs.archive import Archive
@@ -147,11 +146,18 @@ def since_option(since: str | None) -> datetime | None:
 
 def open_archive(ctx: CliContext, archive_path: str | None,
                   settings: Settings | None = None) -> Archive:
-    """The call archive named by --archive, else by the settings; one that cannot be used
-    (unreachable, not migrated) is an error with the fix (exit 1)."""
+    """The call archive named by --archive, else by the settings, to READ (inbox, export):
+    nothing is hashed on reading, so without a configured caller_key_secret a throwaway
+    random key is given (never a public default) and Redis is not needed. One that cannot
+    be used (unreachable, not migrated) is an error with the fix (exit 1)."""
+    import dataclasses
+    import secrets
+
     from ivr.jobs.archive import Archive, ArchiveError
 
     settings = settings or job_settings(ctx, archive_path=archive_path)
+    if not settings.caller_key_secret:
+        settings = dataclasses.replace(settings, caller_key_secret=secrets.token_hex(16))
     try:
         return Archive.from_settings(settings)
     except ArchiveError as exc:
@@ -160,15 +166,15 @@ def open_archive(ctx: CliContext, archive_path: str | None,
 
 def flow_sources(ctx: CliContext, settings: Settings) -> Callable[[str, str], str | None]:
     """Flow text by (id, version) from Redis, where every published version is kept."""
-    from ivr.jobs.worker import connect
+    from ivr.jobs.worker import connect_calls
+    from ivr.store.calls import Store
 
     def source(flow_id: str, version: str) -> str | None:
         try:
-            raw = connect(ctx.redis_url, settings).get(FLOW.format(flow_id, version))
+            return Store(connect_calls(ctx.redis_url, settings)).flow_text(flow_id, version)
         except Exception:  # noqa: BLE001 - without Redis, transcripts are still written
             click.echo(f"flow {flow_id}@{version}: source unavailable (Redis)", err=True)
             return None
-        return raw.decode() if isinstance(raw, bytes) else raw
 
     return source
 

@@ -34,7 +34,7 @@ def inbox(ctx: CliContext, since: str | None, flow_id: str | None, fmt: str, sho
 
     items = open_archive(ctx, archive_path).inbox(since_option(since), flow_id)
     if show_top:
-        click.echo(ib.render_top(ib.top(i["said"] for i in items)[:limit], fmt))
+        click.echo(ib.render_top(ib.top(ib.needs(i) for i in items)[:limit], fmt))
     else:
         click.echo(ib.render_items(items[:limit], fmt))
 

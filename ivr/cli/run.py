@@ -28,11 +28,14 @@ def worker(ctx: CliContext, burst: bool, name: str | None, archive_path: str | N
     """Run an RQ worker on the ivr queues (re-enqueues spooled jobs first; SIGTERM-safe)."""
     from ivr.jobs import worker as rq_worker
     from ivr.jobs.archive import ArchiveError
+    from ivr.store.connection import separate_jobs
 
     settings = job_settings(ctx, archive_path=archive_path, serving=True)
     conn = rq_worker.connect(ctx.redis_url, settings)
+    calls = rq_worker.connect_calls(ctx.redis_url, settings) \
+        if separate_jobs(settings) else None
     try:
-        rq_worker.run_worker(conn, settings, burst=burst, name=name)
+        rq_worker.run_worker(conn, settings, burst=burst, name=name, calls=calls)
     except ArchiveError as exc:  # unreachable or not migrated: its jobs wait in Redis
         raise click.ClickException(f"the worker did not start: {exc}") from exc
     except ValueError as exc:  # rq: the name is registered (alive, or killed < ttl ago)
@@ -125,26 +128,39 @@ def serve(ctx: CliContext, host: str, port: int, public_url: str | None) -> None
 
 
 @main.command(name="reload")
+@click.option("--force", is_flag=True,
+              help="Publish changed files even over a newer console publish (audited).")
 @pass_cli_context
-def reload_cmd(ctx: CliContext) -> None:
-    """Publish new flow versions to running servers; broken files are refused (exit 1)."""
+def reload_cmd(ctx: CliContext, force: bool) -> None:
+    """Publish the flow files changed since the last reload to running servers (audited).
+
+    Broken files are refused, and so is a changed file whose flow was published from the
+    console since (exit 1 for either; --force overrides the second)."""
     from ivr.config import ConfigError
     from ivr.server.registry import reload_from_config
 
     try:
-        result = reload_from_config(server_settings(ctx))
+        result = reload_from_config({**server_settings(ctx), "force": force})
     except ConfigError as exc:
         fail(exc, 2)
     for flow_id, version in result.published:
         click.echo(f"published {flow_id} {version}: new calls use it now")
     for flow_id, version in result.unchanged:
         click.echo(f"unchanged {flow_id} {version}")
+    for flow_id, version, current in result.kept:
+        click.echo(f"kept {flow_id} {current} (published from the console; the file is "
+                   f"still {version}, as at the last reload)")
+    for flow_id, version, current, who in result.overwrite:
+        click.echo(f"refused {flow_id} {version}: version {current} was published from the "
+                   f"console since the last reload ({who}), and this would overwrite it. "
+                   "Download it from the console into flows/ and merge, or run ivr reload "
+                   "--force", err=True)
     for checked in result.failed:
         for p in checked.problems:
             click.echo(format_standard(p, checked.source.lines) + "\n", err=True)
         click.echo(f"refused {checked.source.file}: the current version keeps serving",
                    err=True)
-    sys.exit(1 if result.failed else 0)
+    sys.exit(1 if result.failed or result.overwrite else 0)
 
 
 @main.command(name="ops-user")
@@ -152,12 +168,20 @@ def reload_cmd(ctx: CliContext) -> None:
 @click.password_option("--password", help="The password (asked for when not given).")
 @click.option("--store", "store_it", is_flag=True,
               help="Also save the user in Redis (ivr:ops:users): no config change needed.")
+@click.option("--role", type=click.Choice(["ops", "viewer"]), default="ops", show_default=True,
+              help="ops: publish, roll back, new flows; viewer: read-only.")
 @pass_cli_context
-def ops_user(ctx: CliContext, name: str, password: str, store_it: bool) -> None:
-    """Make an ops console login: print the config line for NAME (or --store it in Redis)."""
+def ops_user(ctx: CliContext, name: str, password: str, store_it: bool, role: str) -> None:
+    """Make an ops console login: print the config line for NAME (or --store it in Redis).
+
+    The password needs 12 characters or more and may not be a common one."""
     from ivr.ops import auth as ops_auth
 
-    hashed = ops_auth.make_hash(password)
+    problem = ops_auth.password_problem(name, password)
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
+    hashed = ops_auth.make_hash(password, role)
     if store_it:
         from ivr.config import ConfigError, load_settings
         from ivr.store.connection import connect
@@ -169,7 +193,7 @@ def ops_user(ctx: CliContext, name: str, password: str, store_it: bool) -> None:
             fail(exc, 2)
         conn = connect(settings)
         ops_auth.store_user(conn, name, hashed)
-        click.echo(f"ops user {name!r} saved in Redis ({ops_auth.USERS_KEY})")
+        click.echo(f"ops user {name!r} ({role}) saved in Redis ({ops_auth.USERS_KEY})")
         return
     click.echo("# add to config.yaml (or IVR_OPS_USERS as JSON):")
     click.echo(f"ops_users:\n  {json.dumps(name)}: {json.dumps(hashed)}")

@@ -89,3 +89,33 @@ def _country_code_length(digits: str) -> int:
         return len(str(phonenumbers.parse("+" + digits, None).country_code))
     except phonenumbers.NumberParseException:
         return 1  # keep the first digit only
+
+
+CALLABLE_TYPES = ("fixed_line", "mobile", "fixed_line_or_mobile")
+"""Line types a callback may ring: not premium-rate, shared-cost, toll-free, VoIP,
+personal, pager, UAN or voicemail-access numbers (``phonenumbers.number_type``)."""
+_TYPE_NAMES = {getattr(phonenumbers.PhoneNumberType, n): n.lower() for n in (
+    "FIXED_LINE", "MOBILE", "FIXED_LINE_OR_MOBILE", "TOLL_FREE", "PREMIUM_RATE",
+    "SHARED_COST", "VOIP", "PERSONAL_NUMBER", "PAGER", "UAN", "VOICEMAIL", "UNKNOWN")}
+
+
+def line_type(e164: str) -> str:
+    """The kind of line of an E.164 number: 'mobile', 'premium_rate', ... ('unknown')."""
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return "unknown"
+    return _TYPE_NAMES.get(kind, "unknown")
+
+
+def is_region(code: str) -> bool:
+    """True for a country code phonenumbers knows ("US", "GB", ...)."""
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
+def region_code(e164: str) -> str:
+    """The region (ISO country) of an E.164 number ('' when unknown)."""
+    try:
+        return str(phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or "")
+    except phonenumbers.NumberParseException:
+        return ""

@@ -164,27 +164,32 @@ class Archive:
         """Upsert the call's inbox item with one capture (what was said, a recording).
 
         Args:
-            item: sid, flow, version, state, path, said, recording, caller, at.
+            item: sid, flow, version, state, path, said, recording, caller, at, and
+                ``menu_said`` (what the caller said at the menu that fell through).
             part: What this capture is, stable across re-runs: the job id (a capture's
                 ``{sid}-t{turn}-{n}-inbox``, a transcription's ``{sid}-{RecordingSid}-…``).
                 Default: the words themselves. A part already stored is not added again;
                 every other capture of the call is, in the order it was said.
         """
         said = redact_text(str(item.get("said") or ""))
+        menu_said = redact_text(str(item.get("menu_said") or ""))
         masked, key = self._caller(item.get("caller"))
         sid, at = str(item["sid"]), utc(item["at"])
         row = {"sid": sid, "flow": item["flow"], "version": str(item.get("version") or ""),
                "state": str(item.get("state") or ""),
                "path": _json(list(item.get("path") or [])), "said": "", "caller": masked,
-               "caller_key": key, "at": at, "recording": str(item.get("recording") or "")}
+               "caller_key": key, "at": at, "recording": str(item.get("recording") or ""),
+               "menu_said": menu_said}
         S = T.inbox_said
         with self.engine.begin() as db:
             # the item's row first: its row lock orders concurrent captures of one call
             stmt = insert_for(db, T.inbox).values(row)
             keep = case((stmt.excluded.recording == "", T.inbox.c.recording),
                         else_=stmt.excluded.recording)
+            menu = case((stmt.excluded.menu_said == "", T.inbox.c.menu_said),
+                        else_=stmt.excluded.menu_said)
             db.execute(stmt.on_conflict_do_update(index_elements=["sid"],
-                                                  set_={"recording": keep}))
+                                                  set_={"recording": keep, "menu_said": menu}))
             if said:
                 seq = db.scalar(select(func.coalesce(func.max(S.c.seq), 0))
                                 .where(S.c.sid == sid))

@@ -1,5 +1,9 @@
 """The callback a caller asked for: placed by an RQ job at the promised time, at most once.
 
+Only numbers the callback policy allows are rung (fixed-line or mobile, in
+``callback_countries`` when set): the engine never promises others
+(:mod:`ivr.runtime.callback_policy`) and this job refuses them too, without retries.
+
 A ``Job("callback", {... "number", "promise"})`` (the caller confirmed a number) is routed
 by :data:`ivr.jobs.enqueue.ROUTES` to :func:`place_callback`, scheduled at ``promise``
 (rq's ``enqueue_at``, moved to the queue by the worker's scheduler), besides archiving the
@@ -36,7 +40,7 @@ from urllib.parse import quote
 import redis
 from rq import get_current_job
 
-from ivr.flowlang.phone import valid_number
+from ivr.flowlang.phone import CALLABLE_TYPES, line_type, region_code, valid_number
 from ivr.jobs import tasks as jobs
 from ivr.runtime.redact import mask_number
 from ivr.store.keys import CALLBACK_PLACED as PLACED
@@ -76,6 +80,13 @@ def request_for(p: dict[str, Any], dry: bool) -> dict[str, str]:
     to = valid_number(str(p["number"]))
     if not to:
         raise jobs._no_retry(jobs.PayloadError("callback", f"invalid number {p['number']!r}"))
+    regions = jobs.current_settings().callback_regions()
+    if line_type(to) not in CALLABLE_TYPES or (regions and region_code(to) not in regions):
+        # the engine never promises these (runtime.callback_policy); a job that says
+        # otherwise is refused here too, for a person, rather than ringing it
+        raise jobs._no_retry(jobs.PayloadError(
+            "callback", f"{mask_number(to)} ({line_type(to)}, {region_code(to) or '?'}) may "
+            "not be rung (callback_countries, fixed-line and mobile numbers only)"))
     from_ = jobs.current_settings().callback_from_number
     base = jobs.current_settings().public_base_url or (DRY_BASE if dry else "")
     if not dry and not (from_ and base):

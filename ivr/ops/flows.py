@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import asdict
+from importlib import resources
 from typing import Any
 
 from flask import (
@@ -33,8 +34,9 @@ from ivr.flowlang.catalog import Checked
 from ivr.flowlang.diagnostics import Problem, errors_in, format_standard
 from ivr.flowlang.graph import render
 from ivr.flowlang.lru import LRU
+from ivr.ops import roles
 from ivr.ops import versions as ov
-from ivr.server.context import get_store
+from ivr.server.context import get_store, settings
 from ivr.store.calls import Store
 from ivr.store.keys import CURRENT, FLOW
 
@@ -64,10 +66,14 @@ def svgs() -> LRU[Version, str]:
 
 
 def flow_ids(store: Store) -> list[str]:
-    """Every flow with a current version in Redis (SCAN, never KEYS)."""
-    prefix, suffix = FLOW.format("", "")[:-1], ":" + CURRENT
-    ids = {k.decode()[len(prefix):-len(suffix)]
-           for k in store.conn.scan_iter(FLOW.format("*", CURRENT), count=500)}
+    """Every flow with a current version in Redis (SCAN, never KEYS; on a cluster, of every
+    primary), under today's tagged name or an earlier version's untagged one."""
+    suffix = ":" + CURRENT
+    head = FLOW.format("\0", CURRENT).split("\0", 1)[0].split("{", 1)[0]  # "ivr:flow:"
+    ids = set()
+    for key in store.conn.scan_iter(head + "*" + suffix, count=500):
+        middle = key.decode()[len(head):-len(suffix)]
+        ids.add(middle[1:-1] if middle.startswith("{") and middle.endswith("}") else middle)
     return sorted(ids)
 
 
@@ -106,6 +112,7 @@ def _summary(store: Store, flow_id: str) -> dict[str, Any]:
 
 
 @bp.route("")
+@roles.needs(roles.VIEWER)
 def index() -> str:
     store = get_store()
     return render_template("ops/flows.html", flows=[_summary(store, f) for f in flow_ids(store)],
@@ -134,11 +141,13 @@ def flow_page(flow_id: str, text: str | None = None, status: int = 200,
         based_on=version if based_on is None else based_on, problems=problem_rows(checked),
         result=result, graph=graph, has_dot=bool(shutil.which("dot")),
         versions=ov.versions(store.conn, flow_id), audit=ov.audit(store.conn, flow_id),
-        description=flow.description if flow else "", draft=text is not None)
+        description=flow.description if flow else "", draft=text is not None,
+        max_body=settings().max_body)
     return html, status
 
 
 @bp.route("/<flow_id>")
+@roles.needs(roles.VIEWER)
 def show(flow_id: str) -> Any:
     return flow_page(flow_id)
 
@@ -152,6 +161,7 @@ def _yaml_in() -> str:
 
 
 @bp.route("/<flow_id>/check", methods=["POST"])
+@roles.needs(roles.VIEWER)
 def check(flow_id: str) -> dict[str, Any]:
     """Live validation: YAML in, ``{ok, errors, warnings, problems: [...]}`` out."""
     checked = ov.check(_yaml_in(), flow_id)
@@ -162,9 +172,39 @@ def check(flow_id: str) -> dict[str, Any]:
             "problems": problem_rows(checked)}
 
 
+@bp.route("/new", methods=["GET", "POST"])
+@roles.needs(roles.OPS)
+def new() -> Any:
+    """The one way to a new flow id: a form (id + YAML), checked, created and audited."""
+    if request.method == "GET":
+        return _new_page(request.args.get("flow_id", "new-line"), None)
+    flow_id = request.form.get("flow_id", "").strip()[:64]
+    text = _yaml_in().replace("\r\n", "\n")
+    got = ov.create(get_store(), flow_id, text, str(session.get("user", "?")),
+                    request.form.get("note", ""))
+    if got.ok:
+        flash(got.message, "ok")
+        return redirect(url_for("ops.flows.show", flow_id=flow_id))
+    return _new_page(flow_id, got, text), 409 if "exists" in got.message else 422
+
+
+def _new_page(flow_id: str, got: ov.PublishResult | None, text: str | None = None) -> str:
+    if text is None:
+        text = resources.files("ivr.ops").joinpath("new-flow.yaml").read_text("utf-8")
+        text = text.replace("flow: new-line", f"flow: {flow_id}", 1)
+    problems = problem_rows(got.checked) if got and got.checked else []
+    return render_template("ops/new_flow.html", nav="flows", flow_id=flow_id, text=text,
+                           result=got, problems=problems)
+
+
 @bp.route("/<flow_id>/publish", methods=["POST"])
+@roles.needs(roles.OPS)
 def publish(flow_id: str) -> Any:
-    """Publish the editor's text; refused with the problems, or with who got there first."""
+    """Publish the editor's text; refused with the problems, or with who got there first.
+    An id with no published flow is a 404: new flows come only from :func:`new`."""
+    if get_store().current(flow_id) is None:
+        abort(404, f"There is no flow '{flow_id[:64]}' to publish to. A new flow is created "
+                   "with New flow on the flows page (checked and audited).")
     text = _yaml_in().replace("\r\n", "\n")
     based_on = request.form.get("based_on", "")
     got = ov.publish(get_store(), flow_id, text, based_on, str(session.get("user", "?")),
@@ -180,6 +220,7 @@ def publish(flow_id: str) -> Any:
 
 
 @bp.route("/<flow_id>/rollback", methods=["POST"])
+@roles.needs(roles.OPS)
 def rollback(flow_id: str) -> Any:
     to = request.form.get("to", "")
     got = ov.rollback(get_store(), flow_id, to, request.form.get("based_on", ""),
@@ -193,6 +234,7 @@ def _problem_lines(problems: list[Problem]) -> str:
 
 
 @bp.route("/<flow_id>/versions/<version>.yaml")
+@roles.needs(roles.VIEWER)
 def download(flow_id: str, version: str) -> Response:
     """One stored version as a file (to commit back to flows/)."""
     text = get_store().flow_text(flow_id, version)
@@ -203,6 +245,7 @@ def download(flow_id: str, version: str) -> Response:
 
 
 @bp.route("/<flow_id>/graph.svg")
+@roles.needs(roles.VIEWER)
 def graph_svg(flow_id: str) -> Response:
     """The current version drawn by Graphviz (404 when ``dot`` is not installed)."""
     store = get_store()

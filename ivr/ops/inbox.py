@@ -20,9 +20,15 @@ from ivr.qa.grouping import EXAMPLES, THRESHOLD, Group, top, without_fillers
 
 _SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-__all__ = ["EXAMPLES", "THRESHOLD", "Group", "parse_since", "render_items",
+__all__ = ["EXAMPLES", "THRESHOLD", "Group", "needs", "parse_since", "render_items",
            "render_top", "top", "without_fillers"]
-COLUMNS = ("at", "flow", "state", "caller", "said")
+COLUMNS = ("at", "flow", "state", "caller", "menu_said", "said")
+
+
+def needs(item: dict[str, Any]) -> str:
+    """What an inbox item says the caller needed: their words at the menu that fell
+    through when there were any ("I found somebody's card"), else their capture answer."""
+    return str(item.get("menu_said") or item.get("said") or "")
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:

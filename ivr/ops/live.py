@@ -12,6 +12,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy.exc import OperationalError
 
@@ -19,10 +20,12 @@ from ivr.config import Settings
 from ivr.flowlang.model import Flow
 from ivr.jobs.archive import Archive, ArchiveError, ArchiveUnreachable
 from ivr.ops import inbox as ib
+from ivr.ops import roles
 from ivr.ops.metrics import OUTCOMES, flow_metrics
 from ivr.runtime.events import CallState
 from ivr.runtime.redact import mask_number
 from ivr.server.context import get_store, settings
+from ivr.store import live
 from ivr.store.keys import CALL
 
 log = logging.getLogger(__name__)
@@ -31,25 +34,40 @@ MAX_CALLS = 500
 PERIODS = {"24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days", "all": "all time"}
 
 
-def live_calls(limit: int = MAX_CALLS) -> list[dict[str, Any]]:
-    """Calls in Redis (SCAN ``ivr:call:*``, never KEYS), longest-running first."""
+def live_calls(limit: int = MAX_CALLS, with_ended: bool = True) -> list[dict[str, Any]]:
+    """Calls in the live-call index (:mod:`ivr.store.live`: per-bucket sorted sets, never
+    a SCAN), longest-running first; entries whose call expired are dropped from it."""
     conn = get_store().conn
     now = datetime.now(UTC)
-    keys = []
-    for key in conn.scan_iter(CALL.format("*"), count=500):
-        keys.append(key)
-        if len(keys) >= limit:
-            break
-    pipe = conn.pipeline(transaction=False)
-    for key in keys:
-        pipe.hget(key, "state")
-        pipe.ttl(key)
-    got = pipe.execute()
-    rows = []
-    for raw, ttl in zip(got[::2], got[1::2], strict=True):
+    sids = live.members(conn, with_ended, limit)
+    rows, gone = [], []
+    for sid, (raw, ttl) in zip(sids, _states(conn, sids), strict=True):
         if raw:
             rows.append(_row(CallState.from_dict(json.loads(raw)), int(ttl), now))
-    return sorted(rows, key=lambda r: (r["ended"], -r["seconds"]))
+        elif raw is None:
+            gone.append(sid)
+    live.forget(conn, gone)
+    return sorted(rows, key=lambda r: (r["ended"], -r["seconds"]))[:limit]
+
+
+def _states(conn: Any, sids: list[str]) -> list[tuple[Any, Any]]:
+    """(state JSON, TTL) of each call; ("", -2) for one on a node that does not answer."""
+    pipe = conn.pipeline(transaction=False)
+    for sid in sids:
+        pipe.hget(CALL.format(sid), "state")
+        pipe.ttl(CALL.format(sid))
+    try:
+        got = pipe.execute()
+    except (redis.ConnectionError, redis.TimeoutError):  # one node down: ask one by one
+        return [_one_state(conn, sid) for sid in sids]
+    return list(zip(got[::2], got[1::2], strict=True))
+
+
+def _one_state(conn: Any, sid: str) -> tuple[Any, Any]:
+    try:
+        return conn.hget(CALL.format(sid), "state"), conn.ttl(CALL.format(sid))
+    except (redis.ConnectionError, redis.TimeoutError):
+        return "", -2
 
 
 def _row(c: CallState, ttl: int, now: datetime) -> dict[str, Any]:
@@ -70,9 +88,10 @@ def duration(seconds: int) -> str:
 
 
 @bp.route("/calls")
+@roles.needs(roles.VIEWER)
 def calls() -> str:
-    rows = live_calls()
     show_ended = request.args.get("ended") == "1"
+    rows = live_calls()
     active = [r for r in rows if not r["ended"]]
     return render_template("ops/calls.html", nav="calls", active=len(active),
                            calls=rows if show_ended else active, show_ended=show_ended,
@@ -106,6 +125,7 @@ def _archive_down(exc: Exception) -> tuple[str, int]:
 
 
 @bp.route("/inbox")
+@roles.needs(roles.VIEWER)
 def inbox() -> str:
     """Other-captures, newest first, and the top groups of what callers said."""
     flow = request.args.get("flow", "") or None
@@ -113,7 +133,7 @@ def inbox() -> str:
     since = None if period == "all" else ib.parse_since(period if period in PERIODS else "7d")
     show_handled = request.args.get("handled") == "1"
     items = archive().inbox(since, flow)
-    groups = ib.top(i["said"] for i in items if not i["handled"])[:10]
+    groups = ib.top(ib.needs(i) for i in items if not i["handled"])[:10]
     shown = items if show_handled else [i for i in items if not i["handled"]]
     return render_template("ops/inbox.html", nav="inbox", items=shown[:300], groups=groups,
                            flow=flow or "", since=period, periods=PERIODS,
@@ -123,6 +143,7 @@ def inbox() -> str:
 
 
 @bp.route("/inbox/<sid>/handled", methods=["POST"])
+@roles.needs(roles.OPS)
 def handled(sid: str) -> Any:
     done = request.form.get("handled", "1") == "1"
     if not archive().mark_handled(sid[:64], done):
@@ -146,6 +167,7 @@ def _flows() -> dict[str, Flow | None]:
 
 
 @bp.route("/metrics")
+@roles.needs(roles.VIEWER)
 def metrics() -> str:
     """Per flow: calls, containment, other rate and zero-outs per state."""
     period = request.args.get("since", "7d")

@@ -36,6 +36,7 @@ from ivr.flowlang.catalog import compile_text
 from ivr.flowlang.diagnostics import FlowError
 from ivr.flowlang.lru import LRU
 from ivr.flowlang.machine import QUEUE_STATES, Compiled
+from ivr.ops import roles
 from ivr.qa.simulate import InputError, Session, parse_line
 from ivr.qa.transcript import parse_clock
 from ivr.server.context import get_store
@@ -125,6 +126,7 @@ def _describe(line: str) -> str:
 
 
 @bp.route("", methods=["GET"])
+@roles.needs(roles.VIEWER)
 def pick() -> str:
     """Choose a flow and a time of day to call."""
     from ivr.ops.flows import flow_ids
@@ -141,6 +143,7 @@ def _default_clock() -> datetime:
 
 
 @bp.route("/start", methods=["POST"])
+@roles.needs(roles.VIEWER)
 def start() -> Any:
     """Start a simulated call on the current version, or on the editor's draft."""
     flow_id = request.form.get("flow", "")
@@ -169,6 +172,7 @@ def _clock(raw: str, c: Compiled | None = None) -> str:
 
 
 @bp.route("/<sim_id>")
+@roles.needs(roles.VIEWER)
 def show(sim_id: str) -> Any:
     data = _record(sim_id)
     s, log = replay(data)
@@ -199,6 +203,7 @@ def line_from_form() -> str:
 
 
 @bp.route("/<sim_id>/send", methods=["POST"])
+@roles.needs(roles.VIEWER)
 def send(sim_id: str) -> Any:
     """Apply one caller input (a key, keys, words, silence, answer/busy, hang up)."""
     data = _record(sim_id)
@@ -219,6 +224,7 @@ def send(sim_id: str) -> Any:
 
 
 @bp.route("/<sim_id>/restart", methods=["POST"])
+@roles.needs(roles.VIEWER)
 def restart(sim_id: str) -> Any:
     data = _record(sim_id)
     data["lines"] = []
@@ -227,6 +233,7 @@ def restart(sim_id: str) -> Any:
 
 
 @bp.route("/<sim_id>/transcript.yaml")
+@roles.needs(roles.VIEWER)
 def transcript(sim_id: str) -> Response:
     """The call as a QA transcript (``ivr replay`` format), as a download."""
     data = _record(sim_id)

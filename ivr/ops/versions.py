@@ -13,21 +13,20 @@ written and the refusal says who published what, so nothing is overwritten silen
 
 from __future__ import annotations
 
-import difflib
-import json
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from ivr.flowlang.catalog import Checked, check_text
 from ivr.flowlang.diagnostics import Problem, errors_in
+from ivr.flowlang.schema import FLOW_ID
+from ivr.store import audit as store_audit
 from ivr.store.calls import Store
 from ivr.store.keys import CURRENT, FLOW
 
-AUDIT = "ivr:ops:audit:{}"
-AUDIT_KEEP = 500
+AUDIT_KEEP = store_audit.KEEP
 
 
 @dataclass
@@ -51,13 +50,13 @@ def check(text: str, flow_id: str) -> Checked:
         checked.problems.append(Problem(
             "IVR210", f"this page edits flow '{flow_id}', but the text says "
             f"'flow: {checked.flow.id}'", checked.source.file, pos.line, pos.col, "flow",
-            f"keep 'flow: {flow_id}' (a new flow id is a new file in flows/)"))
+            f"keep 'flow: {flow_id}' (a new flow id is a New flow, on the flows page)"))
     return checked
 
 
 def audit(conn: redis.Redis, flow_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The newest ``limit`` audit entries of ``flow_id``."""
-    return [json.loads(x) for x in conn.lrange(AUDIT.format(flow_id), 0, limit - 1)]
+    return store_audit.entries(conn, flow_id, limit)
 
 
 def last_entry(conn: redis.Redis, flow_id: str) -> dict[str, Any] | None:
@@ -83,12 +82,6 @@ def versions(conn: redis.Redis, flow_id: str) -> list[dict[str, Any]]:
     return ordered
 
 
-def diff(old: str, new: str, old_name: str, new_name: str) -> str:
-    """A unified diff of two flow texts ('' when equal)."""
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True),
-                                        new.splitlines(keepends=True), old_name, new_name))
-
-
 def _conflict(conn: redis.Redis, flow_id: str, current: str | None,
               based_on: str) -> PublishResult:
     entry = last_entry(conn, flow_id)
@@ -102,35 +95,14 @@ def _conflict(conn: redis.Redis, flow_id: str, current: str | None,
         "publish again.", conflict=entry)
 
 
+
+
 def _commit(store: Store, flow_id: str, text: str, version: str, based_on: str,
             entry: dict[str, Any]) -> PublishResult | None:
     """Write the version, move current and log, only if current is still ``based_on``."""
-    conn = store.conn
-    key = FLOW.format(flow_id, CURRENT)
-    with conn.pipeline() as pipe:
-        try:
-            pipe.watch(key)  # type: ignore[no-untyped-call]
-            raw = pipe.get(key)
-            current = raw.decode() if isinstance(raw, bytes) else raw
-            if (current or "") != based_on:
-                pipe.unwatch()
-                return _conflict(conn, flow_id, current, based_on)
-            pipe.multi()
-            pipe.set(FLOW.format(flow_id, version), text.encode("utf-8"))
-            pipe.set(key, version)
-            pipe.lpush(AUDIT.format(flow_id), json.dumps(entry))
-            pipe.ltrim(AUDIT.format(flow_id), 0, AUDIT_KEEP - 1)
-            pipe.execute()
-        except redis.WatchError:
-            return _conflict(conn, flow_id, store.current(flow_id), based_on)
-    return None
-
-
-def _entry(action: str, who: str, based_on: str, version: str, old: str, new: str,
-           note: str) -> dict[str, Any]:
-    return {"at": datetime.now(UTC).isoformat(timespec="seconds"), "who": who,
-            "action": action, "from": based_on, "to": version, "note": note[:500],
-            "diff": diff(old, new, f"version {based_on or '(none)'}", f"version {version}")}
+    store.current(flow_id)  # a pointer of an earlier version moves to the tagged key
+    done = store_audit.commit(store.conn, flow_id, text, version, based_on, entry)
+    return None if done.ok else _conflict(store.conn, flow_id, done.current, based_on)
 
 
 def publish(store: Store, flow_id: str, text: str, based_on: str, who: str,
@@ -151,7 +123,7 @@ def publish(store: Store, flow_id: str, text: str, based_on: str, who: str,
         return PublishResult(False, f"Nothing to publish: version {version} is already "
                              "current.", version, checked=checked)
     old = store.flow_text(flow_id, based_on) or "" if based_on else ""
-    entry = _entry(action, who, based_on, version, old, text, note)
+    entry = store_audit.entry(action, who, based_on, version, old, text, note)
     refused = _commit(store, flow_id, text, version, based_on, entry)
     if refused is not None:
         refused.checked = checked
@@ -168,3 +140,31 @@ def rollback(store: Store, flow_id: str, to: str, based_on: str, who: str) -> Pu
     if text is None:
         return PublishResult(False, f"There is no stored version {to} of {flow_id}.")
     return publish(store, flow_id, text, based_on, who, f"rollback to {to}", "rollback")
+
+
+RESERVED_IDS = {"new"}
+
+
+def create(store: Store, flow_id: str, text: str, who: str, note: str = "") -> PublishResult:
+    """A new flow: ``text`` (checked like any publish, its ``flow:`` must be ``flow_id``)
+    becomes version 1 of a flow that has no current version yet; audited as ``create``.
+    Refused when the id is taken (someone created it first) or reserved."""
+    if not re.fullmatch(FLOW_ID, flow_id) or flow_id in RESERVED_IDS:
+        return PublishResult(False, f"Not created: {flow_id[:64]!r} is not a usable flow id "
+                             "(lower-case letters, digits and '-'; not 'new').")
+    if store.current(flow_id) is not None:
+        return PublishResult(False, f"Not created: a flow '{flow_id}' exists already; edit "
+                             "it on its own page.")
+    checked = check(text, flow_id)
+    errors = errors_in(checked.problems)
+    if checked.flow is None or errors:
+        return PublishResult(False, f"Not created: {len(errors) or 1} error(s).",
+                             problems=errors or checked.problems, checked=checked)
+    version = checked.flow.version
+    entry = store_audit.entry("create", who, "", version, "", text, note or "new flow")
+    done = store_audit.commit(store.conn, flow_id, text, version, "", entry)
+    if not done.ok:
+        return PublishResult(False, f"Not created: someone created '{flow_id}' meanwhile "
+                             f"(version {done.current}).", checked=checked)
+    return PublishResult(True, f"Created flow {flow_id}, version {version}: point a Twilio "
+                         f"number's Voice URL at /voice/{flow_id}.", version, checked=checked)

@@ -213,7 +213,7 @@ def _on_menu_speech(t: Work, s: State) -> str | None:
         return _retry(t, s, "no_match")
     names = {i.name for i in s.intents}
     if m.kind == OTHER and OTHER in names:
-        t.call.reason = t.call.heard
+        t.call.reason = t.call.fell_through = t.call.heard
         return f"intent_{OTHER}"
     if m.kind == "confirm" and m.intent in names:
         t.call.pending = m.intent
@@ -262,7 +262,8 @@ def _on_capture(t: Work, s: State) -> str | None:
     t.call.heard = words
     t.call.outcome = "other"
     t.job("inbox", version=t.call.version, state=s.name, path=t.call.path[-6:], said=words,
-          recording=e.url if recorded else "", caller=t.masked_caller(), turn=t.call.turn)
+          recording=e.url if recorded else "", caller=t.masked_caller(), turn=t.call.turn,
+          menu_said=t.call.fell_through)
     return "next"
 
 

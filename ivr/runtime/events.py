@@ -128,6 +128,9 @@ class CallState:
     path: list[str] = field(default_factory=list)
     edges: list[str] = field(default_factory=list)
     reason: str = ""
+    fell_through: str = ""
+    """What the caller said at the menu that no intent fit (redacted): the inbox keeps it
+    beside their answer to the capture prompt."""
     heard: str = ""
     outcome: str = ""
     caller: str = ""

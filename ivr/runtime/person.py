@@ -17,7 +17,7 @@ from ivr.flowlang.hours import is_open
 from ivr.flowlang.machine import END, VOICEMAIL
 from ivr.flowlang.model import Kind, State
 from ivr.flowlang.phone import valid_number
-from ivr.runtime import language, prompts
+from ivr.runtime import callback_policy, language, prompts
 from ivr.runtime.actions import Dial, Enqueue, Gather, Hangup, Record, Redirect
 from ivr.runtime.events import EventKind
 from ivr.runtime.work import Work
@@ -57,8 +57,8 @@ def dial_result(t: Work) -> str | None:
         return finish(t, "callback", hang_up=True)
     if status == "hangup":  # hung up while queued: nobody left to talk to
         return finish(t, "hangup")
-    t.say(prompts.UNAVAILABLE)
-    return "offer" if valid_number(t.call.caller) else "unavailable"
+    t.say(prompts.UNAVAILABLE)  # no offer of what we may not do (callback_policy)
+    return "offer" if callback_policy.own_number(t) else "unavailable"
 
 
 def on_human(t: Work) -> str | None:
@@ -86,6 +86,8 @@ def on_offer(t: Work) -> str | None:
     if e.kind in STALE:  # a late result of the dial that led here: ask again
         return arrive_offer(t)
     if e.kind is EventKind.DIGITS and e.digits == "1" and valid_number(t.call.caller):
+        if callback_policy.refuse(t, valid_number(t.call.caller)):
+            return "decline"  # over today's limit meanwhile: voicemail instead
         return callback_accepted(t)
     if t.wants_human():
         return "human"
@@ -152,7 +154,7 @@ def _nothing_recorded(t: Work, s: State | None) -> str | None:
     if t.call.no_input < VOICEMAIL_TRIES:
         arrive_voicemail(t, s)
         return None
-    if valid_number(t.call.caller):  # no message, but we know where to call: call back
+    if callback_policy.own_number(t):  # no message, but we may call back: call back
         return callback_accepted(t)
     t.say(prompts.NO_MESSAGE_GOODBYE)
     return finish(t, "no-message", hang_up=True)

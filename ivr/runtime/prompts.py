@@ -35,6 +35,10 @@ ASK_NUMBER = ("Please enter the phone number we should call, with the area code,
               "pound.")
 NOT_A_NUMBER = "Sorry, that doesn't look like a phone number."
 NUMBER_FAILED = "Sorry, that number didn't work. You keep your place in line."
+CANT_CALL = "Sorry, we can't call that number back."
+CANT_CALL_TODAY = ("Sorry, we can't call that number back today: it has had as many call "
+                   "backs as we can make in a day.")
+IN_PLACE = "You keep your place in line."
 
 _ES = {
     CONNECTING: "Le comunico con una persona. Por favor, espere.",
@@ -59,6 +63,9 @@ _ES = {
                 "y luego oprima la tecla de número.",
     NOT_A_NUMBER: "Disculpe, eso no parece un número de teléfono.",
     NUMBER_FAILED: "Disculpe, ese número no funcionó. Conserva su lugar en la fila.",
+    CANT_CALL: "Disculpe, no podemos devolver la llamada a ese número.",
+    CANT_CALL_TODAY: "Disculpe, hoy ya no podemos devolver más llamadas a ese número.",
+    IN_PLACE: "Conserva su lugar en la fila.",
     "Sorry, I didn't hear anything.": "Disculpe, no escuché nada.",
     "Sorry, I didn't get that.": "Disculpe, no le entendí.",
 }

@@ -82,8 +82,14 @@ def mask_number(number: str) -> str:
 def number_key(number: str, secret: str = "") -> str:
     """A stable, non-reversible key for a caller's number (to count their calls).
 
-    Only the digits count, so '+1 (555) 123-0000' and '+15551230000' share a key. Give a
-    ``secret``: without one, a phone number's small space can be brute-forced back.
+    Only the digits count, so '+1 (555) 123-0000' and '+15551230000' share a key.
+    ``secret`` is required (``caller_key_secret``, or the generated one of
+    :mod:`ivr.store.secrets`): unkeyed, a phone number's small space is brute-forced back.
+
+    Raises:
+        ValueError: ``secret`` is empty.
     """
+    if not secret:
+        raise ValueError("number_key needs a secret (caller_key_secret)")
     digits = re.sub(r"\D", "", number)
-    return hmac.new(secret.encode() or b"ivr", digits.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret.encode(), digits.encode(), hashlib.sha256).hexdigest()[:32]

@@ -15,6 +15,9 @@ committed by the same compare-and-set and written to the transcript. States:
   different number" (only when the caller's own number is a valid one).
 - ``__callback_number__``: the digits of another number (asked twice at most).
 
+A number the callback policy refuses (:mod:`ivr.runtime.callback_policy`: country, line
+type, today's limit) is never accepted: the caller hears why and keeps their place.
+
 Anything unclear, silence or a human key keeps the caller's place in line ("You are in
 line for the next available person" is the answer to 0 here: they are already waiting for
 one). A confirmed number becomes a callback job and the caller leaves the queue (``Leave``);
@@ -32,7 +35,7 @@ from datetime import timedelta
 
 from ivr.flowlang.phone import spoken as spoken_number
 from ivr.flowlang.phone import valid_number
-from ivr.runtime import person, prompts
+from ivr.runtime import callback_policy, person, prompts
 from ivr.runtime.actions import Action, Leave, Pause, Play, Redirect, Say
 from ivr.runtime.events import MAX_SECONDS, EventKind, QueueStatus
 from ivr.runtime.work import Options, Work
@@ -138,7 +141,7 @@ def on_wait(t: Work) -> str | None:
     if e.kind is EventKind.DIAL_RESULT:
         return person.dial_result(t)
     if e.kind is EventKind.DIGITS and e.digits == "1":
-        return "choose" if valid_number(t.call.caller) else "number"
+        return "choose" if callback_policy.own_number(t) else "number"
     if e.kind in (EventKind.QUEUE_TICK, EventKind.NO_INPUT):
         return "tick"
     return "keep"
@@ -156,7 +159,7 @@ def on_confirm(t: Work) -> str | None:
     e = t.event
     if e.kind is EventKind.DIAL_RESULT:
         return person.dial_result(t)
-    own = valid_number(t.call.caller)
+    own = callback_policy.own_number(t)
     if e.kind is EventKind.DIGITS and e.digits == "1" and own:
         return accepted(t, own)
     if e.kind is EventKind.DIGITS and e.digits == "2":
@@ -181,6 +184,9 @@ def on_number(t: Work) -> str | None:
     if e.kind is not EventKind.DIGITS or not e.digits or t.wants_human():
         return "tick" if e.kind in (EventKind.QUEUE_TICK, EventKind.NO_INPUT) else "keep"
     entered = valid_number(e.digits.rstrip("#"), t.call.caller)
+    if entered and callback_policy.refuse(t, entered):
+        t.say(prompts.IN_PLACE)  # never a dead end: they are still in line
+        return "keep"
     if entered:
         return accepted(t, entered)
     if not (t.call.edges and ">retry>" in t.call.edges[-1]):  # asked once: ask again

@@ -31,11 +31,16 @@ class Options:
     """What the engine needs from the deployment rather than the flow (plain values).
 
     ``offer_every`` and ``offer_threshold`` are minutes (0 turns that offer off).
+    ``callback_regions`` are the countries callbacks may ring (empty: the flow's own) and
+    ``callback_over_limit`` the E.164 numbers that had their callbacks for today (the web
+    layer counts them; see :mod:`ivr.runtime.callback_policy`).
     """
 
     hold_music_url: str = ""
     offer_every: int = 5
     offer_threshold: int = 10
+    callback_regions: tuple[str, ...] = ()
+    callback_over_limit: frozenset[str] = frozenset()
 
 
 DEFAULTS = Options()

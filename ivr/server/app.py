@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import redis
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -22,9 +23,12 @@ from ivr.flowlang.diagnostics import FlowError, Problem, errors_in
 from ivr.flowlang.machine import resize_cache
 from ivr.jobs.enqueue import drain_spool
 from ivr.server import context, hold
+from ivr.server.guard import voice_gate
+from ivr.server.limits import BodyLimit
 from ivr.server.registry import Flows, check_flows
 from ivr.server.voice import bp, health, register_error_pages
 from ivr.store.calls import Store
+from ivr.store.keys import RELOADED
 
 log = logging.getLogger(__name__)
 Extension = Callable[[Flask], None]
@@ -49,7 +53,8 @@ def create_app(config: Mapping[str, Any] | None = None,
     path = config.pop("config_path", None)
     flask_conf = {k: v for k, v in config.items() if k.isupper()}
     settings = load_settings(path, {k: v for k, v in config.items() if not k.isupper()})
-    if settings.validate_signatures and not settings.twilio.auth_token:
+    if settings.validate_signatures and not (settings.twilio.auth_token
+                                             or settings.twilio.signing_keys):
         raise ConfigError([Problem(
             "IVR904", "validate_signatures is on but there is no Twilio auth token",
             "settings", hint="set TWILIO_AUTH_TOKEN (or validate_signatures: false for local "
@@ -57,7 +62,9 @@ def create_app(config: Mapping[str, Any] | None = None,
     app = Flask("ivr")
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body, **flask_conf)
     store = context.init_app(app, settings)
-    app.extensions[context.FLOWS_KEY] = _start_flows(settings, store)
+    app.extensions[context.FLOWS_KEY] = _start_flows(settings, store,
+                                                     context.jobs_redis_of(app))
+    app.before_request(voice_gate)  # first: nothing under /voice runs unsigned
     app.register_blueprint(bp)
     app.register_blueprint(hold.bp)
     app.register_blueprint(health)
@@ -69,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None,
     if settings.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1,  # type: ignore
                                 x_port=1, x_prefix=1)
+    app.wsgi_app = BodyLimit(app.wsgi_app, settings.max_body)  # type: ignore[method-assign]
     return app
 
 
@@ -83,7 +91,7 @@ class _NoSessionForTwilio(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def _start_flows(settings: Settings, store: Store) -> Flows:
+def _start_flows(settings: Settings, store: Store, jobs: redis.Redis) -> Flows:
     """Compile every flow (errors stop the start) and publish them (Redis down: logged)."""
     resize_cache(settings.compiled_cache_size)
     good, failed, texts = check_flows(settings)
@@ -98,10 +106,11 @@ def _start_flows(settings: Settings, store: Store) -> Flows:
             store.put_flow(c.flow.id, c.flow.version, text)
             # Only where nothing is current: a restart must not undo a version published
             # since (ops console, `ivr reload`). Deploys publish with `ivr reload`.
-            store.set_current_if_missing(c.flow.id, c.flow.version)
+            if store.set_current_if_missing(c.flow.id, c.flow.version):
+                store.conn.set(RELOADED.format(c.flow.id), c.flow.version, nx=True)
         # The spool is per host: jobs written while Redis was down go back to RQ here too,
         # not only where a worker happens to run.
-        drain_spool(store.conn, settings.spool_dir, settings)
+        drain_spool(jobs, settings.spool_dir, settings)
     except Exception:  # noqa: BLE001 - calls get the emergency path until Redis is back
         log.exception("could not publish flows / drain the job spool at start-up")
     return flows

@@ -1,9 +1,9 @@
 """The call server's two guards: signed requests only, and never an error for a caller.
 
-:func:`twilio_signed` rejects (403, nothing changed) a request without a valid
-``X-Twilio-Signature``; :func:`guaranteed` turns any failure of a voice route into the
-emergency TwiML (sorry, then ``emergency_number``); :func:`held` does the same for waitUrl
-documents, where the caller keeps their place in line instead.
+:func:`voice_gate` rejects (403, nothing changed) any request under ``/voice`` without a
+valid Twilio signature, whatever its method or path; :func:`guaranteed` turns any failure
+of a voice route into the emergency TwiML (sorry, then ``emergency_number``); :func:`held`
+does the same for waitUrl documents, where the caller keeps their place in line instead.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from flask import Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ivr.runtime.waiting import hold_fallback
 from ivr.server.context import settings
@@ -22,7 +22,7 @@ from ivr.server.registry import UnknownFlow
 from ivr.store.calls import UnknownCall
 from ivr.telephony import twiml
 from ivr.telephony.params import BadParams, count
-from ivr.telephony.signatures import signed_by_twilio
+from ivr.telephony.signatures import SETTINGS_HEADER, scheme, signed_by_twilio
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -107,25 +107,48 @@ def _proxy_hint() -> str:
     return ""
 
 
-def twilio_signed(view: F) -> F:
-    """Reject (403, nothing changed) a request without a valid ``X-Twilio-Signature``.
+def _params() -> Mapping[str, Any] | str:
+    """What Twilio signed besides the URL: every form value of a POST (repeated keys too),
+    the raw text of a JSON body (checked against the URL's bodySHA256), nothing for a GET."""
+    if request.mimetype == "application/json":
+        return request.get_data(as_text=True)
+    return request.form if request.method == "POST" else {}
 
-    Skipped only when ``validate_signatures`` is false.
-    """
 
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        s = settings()
-        if s.validate_signatures:
-            signature = request.headers.get("X-Twilio-Signature", "")
-            form = request.form.to_dict() if request.method == "POST" else {}
-            if not signed_by_twilio(s.twilio.auth_token, signed_urls(), form, signature):
-                log.warning("rejected unsigned or forged request to %s (checked against %s)%s",
-                            request.path, signed_url(), _proxy_hint())
-                return Response("invalid Twilio signature\n", 403, mimetype="text/plain")
-        return view(*args, **kwargs)
+def signature_problem() -> Response | None:
+    """None when the request carries a valid Twilio signature (or checks are off), else
+    the 403 to answer (nothing changed, nothing read from Redis)."""
+    s = settings()
+    if not s.validate_signatures:
+        return None
+    signature = request.headers.get("X-Twilio-Signature", "")
+    how = scheme(request.headers.get(SETTINGS_HEADER, ""), s.twilio.auth_token,
+                 s.twilio.signing_keys)
+    if signed_by_twilio(how.secret, signed_urls(), _params(), signature, how.algorithm):
+        return None
+    why = f" (shared key {how.key_id[:40]!r} unknown)" if how.key_id and not how.secret else ""
+    log.warning("rejected unsigned or forged %s %s (checked against %s)%s%s", request.method,
+                request.path[:200], signed_url()[:200], why, _proxy_hint())
+    return Response("invalid Twilio signature\n", 403, mimetype="text/plain")
 
-    return wrapper  # type: ignore[return-value]
+
+def is_voice_path(path: str) -> bool:
+    return path == "/voice" or path.startswith("/voice/")
+
+
+def voice_gate() -> Response | None:
+    """``before_request`` of the whole app: every request under ``/voice`` (any method,
+    any path, routed or not) is checked before anything else runs, so a 404 or 405 there
+    gets the emergency TwiML only when Twilio signed it; anything else gets 403."""
+    if not is_voice_path(request.path):
+        return None
+    try:
+        return signature_problem()
+    except RequestEntityTooLarge:
+        raise
+    except Exception:  # noqa: BLE001 - unverifiable is unsigned: refuse, never a 500
+        log.exception("signature check of %s failed", request.path[:200])
+        return Response("invalid Twilio signature\n", 403, mimetype="text/plain")
 
 
 def action_url(events: tuple[str, ...], default: str) -> tuple[str, int]:

@@ -19,7 +19,7 @@ from flask import Blueprint, Response
 
 from ivr.runtime.events import Event, EventKind
 from ivr.server.context import get_store, settings
-from ivr.server.guard import action_url, held, twilio_signed, webhook_params
+from ivr.server.guard import action_url, held, webhook_params
 from ivr.server.voice import respond
 from ivr.telephony.params import call_sid, event_from, queue_status
 
@@ -29,7 +29,6 @@ WAIT_EVENTS = ("wait", "turn", "no_input")
 
 @bp.route("/<flow_id>/wait", methods=["POST"])
 @held
-@twilio_signed
 def wait(flow_id: str) -> Response:
     """A wait document, or the caller's answer inside one (see the module docstring)."""
     params = webhook_params()

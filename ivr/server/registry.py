@@ -7,10 +7,11 @@ call in flight is pinned to keeps working after it was evicted: the next turn co
 again from its text in Redis (every published version is kept there).
 
 Reload without restart: :func:`reload_flows` (``ivr reload``) re-checks ``flows_dir`` and
-moves ``ivr:flow:{id}:current`` to each valid new version; broken files are refused and
-the old version keeps serving. Web workers read the current pointer once per *new* call
-(one GET), so they pick the new version up without a restart, while calls in flight stay
-on the version they started with.
+moves ``ivr:flow:{id}:current`` to each valid version that changed since the last reload
+(audited); broken files are refused and the old version keeps serving, and a changed file
+never silently overwrites a newer console publish (``--force`` does, audited). Web workers
+read the current pointer once per *new* call (one GET), so they pick the new version up
+without a restart, while calls in flight stay on the version they started with.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ivr.flowlang.catalog import Checked, check_files, compile_text
 from ivr.flowlang.diagnostics import Problem
 from ivr.flowlang.lru import LRU
 from ivr.flowlang.machine import Compiled
+from ivr.store import audit
 from ivr.store.calls import Store
 from ivr.store.connection import connect
 
@@ -93,11 +95,16 @@ class Flows:
 
 @dataclass
 class ReloadResult:
-    """What a reload did: versions made current, files left unchanged, files refused."""
+    """What a reload did: versions made current, files left unchanged (or unchanged since
+    the last reload while the console published a newer version: ``kept``), files refused
+    for their problems (``failed``) or because they would overwrite a console publish
+    (``overwrite``: flow id, file version, current version, who published it)."""
 
     published: list[tuple[str, str]] = field(default_factory=list)
     unchanged: list[tuple[str, str]] = field(default_factory=list)
     failed: list[Checked] = field(default_factory=list)
+    kept: list[tuple[str, str, str]] = field(default_factory=list)
+    overwrite: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     @property
     def problems(self) -> list[Problem]:
@@ -118,24 +125,49 @@ def check_flows(settings: Settings) -> tuple[list[Compiled], list[Checked], list
     return good, failed, texts
 
 
-def reload_flows(settings: Settings, store: Store, flows: Flows | None = None) -> ReloadResult:
-    """Publish every valid flow in ``flows_dir`` as current; refuse broken files.
+def reload_flows(settings: Settings, store: Store, flows: Flows | None = None,
+                 force: bool = False, who: str = "ivr reload") -> ReloadResult:
+    """Publish the flow files that changed since the version ``ivr reload`` published last.
 
-    A broken file changes nothing for its flow: the version already current keeps serving.
+    A file still at that version changes nothing (a console publish since then stays
+    current: ``kept``). A changed file whose flow was published from the console since is
+    refused (``overwrite``) unless ``force``. A broken file changes nothing for its flow.
+    Every publish is one compare-and-set with an audit entry (``action: reload``).
     """
     good, failed, texts = check_flows(settings)
     result = ReloadResult(failed=failed)
     for c, text in zip(good, texts, strict=True):
-        key = (c.flow.id, c.flow.version)
-        store.put_flow(c.flow.id, c.flow.version, text)
-        if store.current(c.flow.id) == c.flow.version:
-            result.unchanged.append(key)
-        else:
-            store.set_current(c.flow.id, c.flow.version)
-            result.published.append(key)
+        _reload_one(store, c, text, result, force, who)
         if flows is not None:
             flows.add(c)
     return result
+
+
+def _reload_one(store: Store, c: Compiled, text: str, result: ReloadResult, force: bool,
+                who: str) -> None:
+    fid, version = c.flow.id, c.flow.version
+    conn = store.conn
+    current, last = store.current(fid), audit.reloaded(conn, fid)
+    if current == version:
+        store.put_flow(fid, version, text)
+        result.unchanged.append((fid, version))
+        return
+    if version == last and current is not None:
+        result.kept.append((fid, version, current))
+        return
+    by_console = audit.console_published(conn, fid, current)
+    if by_console is not None and not force:
+        result.overwrite.append((fid, version, current or "",
+                                 f"{by_console['who']} at {by_console['at']}"))
+        return
+    old = store.flow_text(fid, current) or "" if current else ""
+    entry = audit.entry("reload", who, current or "", version, old, text,
+                        "--force over a console publish" if by_console else "")
+    done = audit.commit(conn, fid, text, version, current or "", entry, reload=True)
+    if done.ok:
+        result.published.append((fid, version))
+    else:  # someone published meanwhile: never overwrite what we did not see
+        result.overwrite.append((fid, version, done.current or "", "a publish meanwhile"))
 
 
 def reload_from_config(overrides: Mapping[str, Any] | None = None) -> ReloadResult:
@@ -145,10 +177,11 @@ def reload_from_config(overrides: Mapping[str, Any] | None = None) -> ReloadResu
         ConfigError: Bad settings.
     """
     over = dict(overrides or {})
+    force = bool(over.pop("force", False))
     settings = load_settings(over.pop("config_path", None), over)
     conn = connect(settings)
     try:
-        return reload_flows(settings, Store(conn, settings.call_ttl))
+        return reload_flows(settings, Store(conn, settings.call_ttl), force=force)
     finally:
         conn.close()
 

@@ -1,6 +1,6 @@
 """The ``voice`` blueprint: Twilio webhooks → events → ``engine.step`` → TwiML.
 
-Routes (all signed by Twilio, checked by :func:`twilio_signed`):
+Routes (all signed by Twilio, checked by :func:`~ivr.server.guard.voice_gate` before routing):
 
 - ``POST /voice/<flow_id>``: the Voice URL, starts a call on the flow's current version.
 - ``POST /voice/<flow_id>/event?e=<name>&turn=<N>``: every action URL (``e`` is ``turn``,
@@ -43,18 +43,18 @@ from ivr.runtime.engine import step
 from ivr.runtime.events import MAX_TEXT, CallState, Event, EventKind
 from ivr.runtime.record import turn_record
 from ivr.runtime.redact import redact_text
-from ivr.runtime.work import Options
-from ivr.server.context import flows, get_store, settings
+from ivr.server import promises
+from ivr.server.context import flows, get_store, jobs_redis, settings
 from ivr.server.guard import (
     XML,
     action_url,
     emergency_response,
     guaranteed,
     public_base,
-    twilio_signed,
     webhook_params,
 )
 from ivr.server.registry import UnknownFlow
+from ivr.store import live
 from ivr.store.calls import Commit, Prefetch, Served, Stale, Store, UnknownCall
 from ivr.telephony import twiml
 from ivr.telephony.params import BadParams, call_sid, caller_number, event_from, is_sid
@@ -86,12 +86,6 @@ def event_urls(call: CallState) -> dict[str, str]:
     urls["whisper"] = f"{root}/whisper?sid={quote(call.sid, safe='')}"
     urls["transcription"] = f"{root}/transcription?sid={quote(call.sid, safe='')}"
     return urls
-
-
-def engine_options() -> Options:
-    """The deployment's part of the engine's behaviour (hold music, offers in the queue)."""
-    s = settings()
-    return Options(s.hold_music_url, s.wait_offer_every, s.wait_offer_threshold)
 
 
 def _new_call(store: Store, sid: str, flow_id: str, version: str,
@@ -132,9 +126,9 @@ def _history_read() -> Prefetch | None:
     window), to send with the turn's own read instead of one more round trip. None for a
     callback we placed (its caller and history come from the earlier call) or no number.
     """
-    if is_sid(request.args.get("callback", "")):
-        return None
     s = settings()
+    if is_sid(request.args.get("callback", "")) or not s.caller_key_secret:
+        return None  # no key yet (Redis was down since the start): no history, no error
     caller = caller_number(webhook_params().get("From", ""))
     command = history.query(caller, s.now(), s.caller_key_secret)
     return Prefetch(command) if command else None
@@ -151,11 +145,12 @@ def _history_from(read: Prefetch) -> str:
 
 
 def _turn(c: Compiled, before: CallState, event: Event) -> Commit:
-    after, actions = step(c, before, event, engine_options())
+    after, actions = step(c, before, event, promises.engine_options(c, before, event))
     urls = event_urls(after)
     record = turn_record(c, before, event, after, actions)
-    return Commit(after, twiml.render(actions, urls), record,
-                  [a for a in actions if isinstance(a, Job)])
+    jobs = [a for a in actions if isinstance(a, Job)]
+    promises.remember(before, event, jobs)
+    return Commit(after, twiml.render(actions, urls), record, jobs)
 
 
 def respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "") -> Response:
@@ -183,6 +178,7 @@ def respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "") 
 
 def _serve(store: Store, sid: str, served: Served) -> Response:
     """The response to a turn: the TwiML served, where the call is, the drain after it."""
+    promises.count(sid, served.applied)
     if not served.applied and not served.twiml:
         raise BadParams(f"call {sid}: duplicate with no stored TwiML")
     response = Response(served.twiml, 200, mimetype=XML)
@@ -200,15 +196,20 @@ def _where(response: Response, served: Served) -> None:
 def drain_after(response: Response, store: Store, sid: str, served: Served) -> Response:
     """When the call's outbox holds jobs (this turn's, or ones an earlier drain left),
     move them to RQ once ``response`` has been sent (its ``close``), never before: the
-    TwiML reaches Twilio whatever RQ does. Nothing to do costs nothing."""
+    TwiML reaches Twilio whatever RQ does. A call that started or ended with this turn
+    is noted in the live-call index (:mod:`ivr.store.live`) then too. Nothing to do costs
+    nothing."""
     if served.pending:
-        response.call_on_close(partial(drain_quietly, store.conn, sid, settings()))
+        response.call_on_close(partial(drain_quietly, store.conn, sid, settings(),
+                                       jobs_redis()))
+    call = served.call
+    if served.applied and call is not None and (call.ended or call.turn == 1):
+        response.call_on_close(partial(live.note, store.conn, sid, call.ended, store.ttl))
     return response
 
 
 @bp.route("/<flow_id>", methods=["POST"])
 @guaranteed
-@twilio_signed
 def start(flow_id: str) -> Response:
     """Voice URL: a new call starts on the flow's current version."""
     params = webhook_params()
@@ -219,7 +220,6 @@ def start(flow_id: str) -> Response:
 
 @bp.route("/<flow_id>/event", methods=["POST"])
 @guaranteed
-@twilio_signed
 def event(flow_id: str) -> Response:
     """Action URLs: apply the caller's input to the turn named in the URL."""
     params = webhook_params()
@@ -268,7 +268,6 @@ def recording(store: Store, sid: str, turn: int, ev: Event) -> Response:
 
 
 @bp.route("/<flow_id>/transcription", methods=["POST"])
-@twilio_signed
 def transcription(flow_id: str) -> Response:
     """Twilio's transcription of a recorded "other" capture (``capture`` with ``record:
     true``): the caller's words join the call's inbox item, through RQ. Not a call turn
@@ -284,7 +283,7 @@ def transcription(flow_id: str) -> Response:
             # one job per recording: a second recorded capture's words are kept too
             tag = params.get("RecordingSid", "")[:40] or hashlib.sha1(
                 said.encode(), usedforsecurity=False).hexdigest()[:12]
-            submit(get_store().conn, [Job("inbox_words", {
+            submit(jobs_redis(), [Job("inbox_words", {
                 "sid": sid, "flow": flow_id[:64], "said": said, "at": now})], settings(), tag)
     except Exception:  # noqa: BLE001 - a lost transcription loses words, never the call
         log.exception("transcription for %s not recorded", params.get("CallSid", "")[:64])
@@ -292,7 +291,6 @@ def transcription(flow_id: str) -> Response:
 
 
 @bp.route("/<flow_id>/whisper", methods=["GET", "POST"])
-@twilio_signed
 def whisper(flow_id: str) -> Response:
     """What the person who answers hears before being connected.
 
@@ -314,7 +312,6 @@ def _plain_whisper(text: str = "") -> Response:
 
 @bp.route("/status", methods=["POST"])
 @guaranteed
-@twilio_signed
 def status() -> Response:
     """Status callback: a call that finished mid-flow gets its ``hangup`` event.
 
@@ -345,7 +342,6 @@ def status() -> Response:
 
 @bp.route("/fallback", methods=["GET", "POST"])
 @guaranteed
-@twilio_signed
 def fallback() -> Response:
     """Twilio's Fallback URL: the emergency human, needing neither Redis nor flows."""
     return emergency_response()
@@ -353,16 +349,20 @@ def fallback() -> Response:
 
 @health.route("/healthz")
 def healthz() -> tuple[dict[str, Any], int]:
-    """200 with the flows when the app and Redis are ready, 503 otherwise."""
+    """200 with the flows when the app and Redis are ready, 503 otherwise (on a cluster,
+    200 while any primary answers: the others' calls go on; the dead ones are named)."""
     try:
-        ok = get_store().ping()
+        ok, down = get_store().ping(), get_store().down()
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         return {"ok": False, "redis": f"{type(exc).__name__}: {exc}"[:200]}, 503
-    return {"ok": ok, "redis": "ok", "flows": sorted(flows().ids())}, 200 if ok else 503
+    state = f"degraded: {', '.join(down)} down" if down else "ok"
+    return {"ok": ok, "redis": state, "flows": sorted(flows().ids())}, 200 if ok else 503
 
 
 def register_error_pages(app: Flask) -> None:
-    """Routing errors under /voice (404, 405, 413) still answer with TwiML to a person."""
+    """Routing errors under /voice (404, 405) still answer with TwiML to a person: they
+    get here only signed (:func:`~ivr.server.guard.voice_gate` runs before routing). A
+    body over ``max_body`` is refused with 413 (it cannot be checked, nor stored whole)."""
 
     def handler(exc: Exception) -> Any:
         if request.path.startswith("/voice") and request.path.endswith("/whisper"):
@@ -373,9 +373,18 @@ def register_error_pages(app: Flask) -> None:
             return emergency_response()
         return exc
 
-    for code in (404, 405, 413):
+    def too_large(exc: Exception) -> Any:
+        if request.path.startswith("/voice") and request.path.endswith("/whisper"):
+            return _plain_whisper()  # the agent's leg connects; nothing was read
+        limit = settings().max_body
+        log.warning("%s %s: body over max_body (%d bytes) refused", request.method,
+                    request.path[:200], limit)
+        return Response(f"request body too large (over {limit} bytes): refused, nothing "
+                        "kept\n", 413, mimetype="text/plain")
+
+    for code in (404, 405):
         app.register_error_handler(code, handler)
+    app.register_error_handler(413, too_large)
     # Werkzeug answers '//' with a 308 redirect, which no error handler sees (routing
     # exceptions bypass them) and Twilio would not follow with a signature: make it a 404.
     app.url_map.merge_slashes = False
-

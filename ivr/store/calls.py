@@ -12,7 +12,15 @@ and all of one call share the ``{CallSid}`` hash tag, so they live in one Cluste
 ``ivr:outbox:{CallSid}``
     List of the call's committed jobs not yet handed to RQ (see :mod:`ivr.jobs.outbox`).
 ``ivr:flow:{flow_id}:{version}`` / ``ivr:flow:{flow_id}:current``
-    Flow source text of one version (no TTL) / the version new calls start on.
+    Flow source text of one version (no TTL) / the version new calls start on (tagged
+    with the flow id; the untagged names of earlier versions are read and copied over on
+    first touch: :mod:`ivr.store.legacy`).
+
+On a Redis Cluster the compare-and-set touches only the call's slot; the turn's read also
+asks for the flow's current version and the caller's history (other slots: a cluster
+pipeline sends each command to its node). When a node other than the call's is down, that
+read is repeated for the call's keys alone, so the call goes on (on the version this
+process last saw current, without the history line).
 
 Concurrency is optimistic, keyed on the turn: a webhook's action URL carries ``turn=N``.
 :meth:`Store.advance` reads the call; when the stored turn is not N the delivery is a
@@ -40,15 +48,12 @@ import redis
 
 from ivr.runtime.actions import Job
 from ivr.runtime.events import CallState
-from ivr.store.keys import (
-    CALL,
-    CURRENT,
-    FLOW,
-    LEGACY_CALL,
-    LEGACY_TRANSCRIPT,
-    OUTBOX,
-    TRANSCRIPT,
-)
+from ivr.store.connection import is_cluster
+from ivr.store.keys import CALL, CURRENT, FLOW, OUTBOX, TRANSCRIPT
+from ivr.store.legacy import adopt_flow_key, adopt_legacy
+
+__all__ = ["Commit", "Contended", "Prefetch", "Served", "Stale", "Store", "UnknownCall",
+           "adopt_legacy"]
 
 Apply = Callable[[CallState | None, str | None], "Commit"]
 MAX_TRIES = 8
@@ -147,6 +152,8 @@ class Store:
         self.conn = conn
         self.ttl = ttl
         self._cas = conn.register_script(_CAS)
+        self.cluster = is_cluster(conn)
+        self._seen_current: dict[str, str] = {}
 
     # --- calls ------------------------------------------------------------------------
 
@@ -205,14 +212,7 @@ class Store:
     def _read(self, sid: str, turn: int | None, current_of: str,
               prefetch: tuple[Prefetch, ...], adopt: bool = True) -> tuple[_Read, str | None]:
         """The turn's one read: the call, its outbox length, the current version, prefetches."""
-        pipe = self.conn.pipeline(transaction=False)
-        pipe.hmget(CALL.format(sid), "turn", "twiml", "state")
-        pipe.llen(OUTBOX.format(sid))
-        if current_of:
-            pipe.get(FLOW.format(current_of, CURRENT))
-        for p in prefetch:
-            pipe.execute_command(*p.command)  # type: ignore[no-untyped-call]
-        got = pipe.execute(raise_on_error=not prefetch)
+        got = self._pipelined(sid, current_of, prefetch)
         mine = got[:3] if current_of else got[:2]
         for reply in mine:
             if isinstance(reply, Exception):
@@ -221,12 +221,42 @@ class Store:
             p.result = reply
         (stored_turn, twiml, state), pending = got[0], int(got[1])
         current = got[2] if current_of else None
+        if current_of and current is None and stored_turn is None:
+            current = adopt_flow_key(self.conn, current_of, CURRENT)
+        if current_of and current is not None:
+            self._seen_current[current_of] = current.decode() if isinstance(
+                current, bytes) else current
         if stored_turn is None and turn != 0:
             if adopt and adopt_legacy(self.conn, sid):
                 return self._read(sid, turn, current_of, (), adopt=False)
             raise UnknownCall(sid)
         read = _Read(None if stored_turn is None else int(stored_turn), twiml, state, pending)
         return read, current.decode() if isinstance(current, bytes) else current
+
+    def _pipelined(self, sid: str, current_of: str,
+                   prefetch: tuple[Prefetch, ...]) -> list[Any]:
+        """The read's replies; on a cluster whose node of the flow pointer or of a prefetch
+        is down, the call's own keys again alone, the others standing in."""
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.hmget(CALL.format(sid), "turn", "twiml", "state")
+        pipe.llen(OUTBOX.format(sid))
+        if current_of:
+            pipe.get(FLOW.format(current_of, CURRENT))
+        for p in prefetch:
+            pipe.execute_command(*p.command)  # type: ignore[no-untyped-call]
+        try:
+            got: list[Any] = pipe.execute(raise_on_error=not prefetch)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if not (self.cluster and (current_of or prefetch)):
+                raise
+            pipe = self.conn.pipeline(transaction=False)
+            pipe.hmget(CALL.format(sid), "turn", "twiml", "state")
+            pipe.llen(OUTBOX.format(sid))
+            got = pipe.execute()  # the call's own node: its failure fails the turn
+            if current_of:
+                got.append(self._seen_current.get(current_of))
+            got += [exc] * len(prefetch)
+        return got
 
     def _commit(self, sid: str, expected: int, result: Commit) -> _Read | None:
         """The compare-and-set; None when it committed, else what is stored now."""
@@ -252,44 +282,47 @@ class Store:
         self.conn.set(FLOW.format(flow_id, version), text.encode("utf-8"))
 
     def flow_text(self, flow_id: str, version: str) -> str | None:
+        """The source of one stored version (None when not stored)."""
         raw = self.conn.get(FLOW.format(flow_id, version))
+        if raw is None:
+            raw = adopt_flow_key(self.conn, flow_id, version)
         return raw.decode("utf-8") if isinstance(raw, bytes) else raw
 
     def set_current(self, flow_id: str, version: str) -> None:
         self.conn.set(FLOW.format(flow_id, CURRENT), version)
 
     def set_current_if_missing(self, flow_id: str, version: str) -> bool:
-        """Make ``version`` current unless one is already (SET NX); True when set."""
+        """Make ``version`` current unless one is already (SET NX; a pointer an earlier
+        version wrote counts); True when set."""
+        if adopt_flow_key(self.conn, flow_id, CURRENT) is not None:
+            return False
         return bool(self.conn.set(FLOW.format(flow_id, CURRENT), version, nx=True))
 
     def current(self, flow_id: str) -> str | None:
         """The version new calls of ``flow_id`` start on, or None when never published."""
         raw = self.conn.get(FLOW.format(flow_id, CURRENT))
+        if raw is None:
+            raw = adopt_flow_key(self.conn, flow_id, CURRENT)
         return raw.decode() if isinstance(raw, bytes) else raw
 
     def ping(self) -> bool:
-        return bool(self.conn.ping())
+        """Redis answers. On a cluster: at least one primary does (see :meth:`down`), since
+        calls on the live nodes go on while one is away."""
+        if not self.cluster:
+            return bool(self.conn.ping())
+        return len(self.down()) < len(self.conn.get_primaries())  # type: ignore[attr-defined]
 
-
-def adopt_legacy(conn: redis.Redis, sid: str) -> bool:
-    """Rename call ``sid``'s keys from the untagged names of earlier versions
-    (``ivr:call:CA…``) to the tagged ones; True when there was such a call.
-
-    Only runs when a tagged key is missing (a miss costs one more round trip). Earlier
-    versions ran on a single Redis only, so the cross-slot RENAMENX cannot meet a cluster
-    there; on a cluster the error is taken as "no such call".
-    """
-    legacy = LEGACY_CALL.format(sid)
-    if legacy == CALL.format(sid):
-        return False
-    pipe = conn.pipeline(transaction=True)
-    pipe.renamenx(legacy, CALL.format(sid))
-    pipe.renamenx(LEGACY_TRANSCRIPT.format(sid), TRANSCRIPT.format(sid))
-    try:
-        moved = pipe.execute(raise_on_error=False)
-    except redis.ResponseError:  # CROSSSLOT on a cluster: nothing legacy can be there
-        return False
-    return not isinstance(moved[0], Exception)  # renamed, or another request just did
+    def down(self) -> list[str]:
+        """The cluster primaries that do not answer a PING (``host:port``; [] off a cluster)."""
+        if not self.cluster:
+            return []
+        out = []
+        for node in self.conn.get_primaries():  # type: ignore[attr-defined]
+            try:
+                self.conn.ping(target_nodes=node)
+            except (redis.ConnectionError, redis.TimeoutError):
+                out.append(f"{node.host}:{node.port}")
+        return out
 
 
 def _state(raw: bytes | None) -> CallState | None:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from ivr.jobs.archive import Archive, scrub, utc
 from ivr.runtime.redact import mask_number, number_key
+from ivr.store.db.schema import HEAD
 from ivr.store.db.tables import TABLES
 
 CARD = "4111 1111 1111 1111"
@@ -167,7 +168,7 @@ def test_sqlite_is_in_wal_mode_with_the_schema_at_head(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "a.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
     assert tables == {"calls", "turns", "inbox", "inbox_said", "callbacks", "alembic_version"}
     assert archive.path == tmp_path / "a.db"
 
@@ -204,3 +205,15 @@ def test_masked_callers_are_not_counted_together(archive: Archive) -> None:
     archive.record_call(_call("CA2", caller="***0000"), [])
     assert archive.call("CA1")["caller"] == "***0000"  # type: ignore[index]
     assert archive.history("***0000", now=NOW) == []
+
+
+def test_the_menu_words_are_kept_beside_the_capture(archive: Archive) -> None:
+    at = NOW.isoformat()
+    archive.add_inbox({"sid": "CAm", "flow": "f", "said": "I want to give it back", "at": at,
+                       "menu_said": "I found somebody's card 4111 1111 1111 1111"}, "t2-0")
+    archive.add_inbox({"sid": "CAm", "flow": "f", "said": "it's a visa", "at": at}, "t3-0")
+    (item,) = archive.inbox()
+    assert item["menu_said"] == "I found somebody's card [card number]" or \
+        "4111" not in item["menu_said"]
+    assert item["menu_said"].startswith("I found somebody's card")  # a later capture keeps it
+    assert item["said"] == "I want to give it back; it's a visa"

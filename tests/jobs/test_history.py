@@ -24,11 +24,12 @@ NOW = datetime(2026, 11, 20, 19, 5, tzinfo=UTC)
 
 def test_recent_topics_are_kept_a_week_and_never_hold_the_number(
         redis_conn: redis.Redis) -> None:
-    history.remember(redis_conn, "+15551234567", "CA1", "lost card", NOW - timedelta(days=9))
-    history.remember(redis_conn, "+15551234567", "CA2", "balance", NOW - timedelta(days=2))
-    history.remember(redis_conn, "+15551234567", "CA3", "lost card", NOW - timedelta(hours=1))
-    history.remember(redis_conn, "+15551234567", "CA3", "lost card", NOW - timedelta(hours=1))
-    topics = history.recent(redis_conn, "+1 (555) 123-4567", NOW)
+    k = "k3y"
+    history.remember(redis_conn, "+15551234567", "CA1", "lost card", NOW - timedelta(days=9), k)
+    history.remember(redis_conn, "+15551234567", "CA2", "balance", NOW - timedelta(days=2), k)
+    history.remember(redis_conn, "+15551234567", "CA3", "lost card", NOW - timedelta(hours=1), k)
+    history.remember(redis_conn, "+15551234567", "CA3", "lost card", NOW - timedelta(hours=1), k)
+    topics = history.recent(redis_conn, "+1 (555) 123-4567", NOW, k)
     assert topics == ["balance", "lost card"]
     assert history.summary(topics) == "Third call this week; before: lost card, balance."
     dump = b"".join(redis_conn.dump(k) or b"" for k in redis_conn.keys("*"))

@@ -58,7 +58,7 @@ def test_render_formats() -> None:
               "caller_key": "k", "said": "found, a card", "at": NOW.isoformat(),
               "path": ["a", "other"], "version": "v", "handled": False}]
     table = render_items(items)
-    assert table.splitlines()[0].split() == ["AT", "FLOW", "STATE", "CALLER", "SAID"]
+    assert table.splitlines()[0].split() == ["AT", "FLOW", "STATE", "CALLER", "MENU_SAID", "SAID"]
     assert "found, a card" in table
     assert "caller_key" not in json.loads(render_items(items, "json"))[0]
     rows = list(csv.DictReader(io.StringIO(render_items(items, "csv"))))
@@ -72,7 +72,7 @@ def test_render_formats() -> None:
 def filled(tmp_path: Path, archive_target: str) -> Path:
     """A config and an inbox of six items, on SQLite and on PostgreSQL (the target is
     written to ``tmp/target`` for :func:`_ivr`)."""
-    archive = Archive(archive_target)
+    archive = Archive(archive_target, "k3y")
     (tmp_path / "target").write_text(archive_target)
     now = datetime.now(UTC)
     for i, said in enumerate(FOUND + ["close my account"]):

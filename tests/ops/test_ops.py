@@ -423,9 +423,28 @@ def test_simulations_are_private(app: Flask, client: FlaskClient) -> None:
 
 def test_live_calls(alice: tuple[FlaskClient, str], redis_conn: redis.Redis) -> None:
     client, _ = alice
-    client.post(f"/voice/{FLOW}", data={"CallSid": "CAlive000001", "From": "+15550001111"})
+    # the index is written once the response is sent (closed), as under gunicorn
+    client.post(f"/voice/{FLOW}", data={"CallSid": "CAlive000001",
+                                        "From": "+15550001111"}).close()
     page = client.get("/ops/calls").get_data(as_text=True)
     assert "CAlive000001"[-10:] in page and "main_menu" in page and "1 active" in page
+    client.post("/voice/status", data={"CallSid": "CAlive000001",
+                                       "CallStatus": "completed"}).close()
+    page = client.get("/ops/calls").get_data(as_text=True)
+    assert "live000001" not in page and "0 active" in page
+    assert "live000001" in client.get("/ops/calls?ended=1").get_data(as_text=True)
+
+
+def test_live_calls_drops_expired_entries(alice: tuple[FlaskClient, str],
+                                          redis_conn: redis.Redis) -> None:
+    from ivr.store import live
+    from ivr.store.keys import LIVE
+
+    client, _ = alice
+    live.started(redis_conn, "CAexpired0001")  # its call key is gone (expired)
+    assert "expired0001" not in client.get("/ops/calls").get_data(as_text=True)
+    assert redis_conn.zscore(LIVE.format(live.bucket("CAexpired0001")),
+                             "CAexpired0001") is None
 
 
 def fill_archive(path: str) -> Archive:
@@ -486,19 +505,21 @@ def test_metrics_of_an_empty_archive(alice: tuple[FlaskClient, str], tmp_path: P
 # --- the CLI --------------------------------------------------------------------------------
 
 def test_ops_user_prints_a_hash() -> None:
-    result = CliRunner().invoke(main, ["ops-user", "dana"], input="s3cret\ns3cret\n")
+    pw = "plum-kettle-orbit-9"
+    result = CliRunner().invoke(main, ["ops-user", "dana"], input=f"{pw}\n{pw}\n")
     assert result.exit_code == 0, result.output
-    hashed = re.search(r'"dana": "([^"]+)"', result.output)
-    assert hashed and check_password_hash(hashed.group(1), "s3cret")
+    hashed = re.search(r'"dana": "ops ([^"]+)"', result.output)
+    assert hashed and check_password_hash(hashed.group(1), pw)
 
 
 def test_ops_user_store(redis_conn: redis.Redis, redis_url: str) -> None:
     result = CliRunner().invoke(main, ["ops-user", "erin", "--store", "--redis-url", redis_url,
-                                       "--password", "pw"],
+                                       "--password", "plum-kettle-orbit-9", "--role", "viewer"],
                                 env={"IVR_EMERGENCY_NUMBER": "+15559990000"})
     assert result.exit_code == 0, result.output
     stored = redis_conn.hget(ops_auth.USERS_KEY, "erin")
-    assert stored and check_password_hash(stored.decode(), "pw")
+    assert stored and stored.startswith(b"viewer ")
+    assert check_password_hash(stored.decode().split(" ", 1)[1], "plum-kettle-orbit-9")
 
 
 @pytest.mark.redis

@@ -105,10 +105,11 @@ def live_calls(app: Flask) -> None:
     now = datetime.now(UTC)
     for i, digits in enumerate(["", "1", "0", "2"]):
         sid = f"CA{i}f3e2a9c0d4b7e6a1c5f8d2b9e0a7c4{i}"
-        client.post(f"/voice/{FLOW}", data={"CallSid": sid, "From": f"+1555010{i:04d}"})
-        if digits:
+        client.post(f"/voice/{FLOW}", data={"CallSid": sid,
+                                            "From": f"+1555010{i:04d}"}).close()
+        if digits:  # closed: the live-call index is written once a response is sent
             client.post(f"/voice/{FLOW}/event?e=turn&turn=1",
-                        data={"CallSid": sid, "Digits": digits})
+                        data={"CallSid": sid, "Digits": digits}).close()
         state = json.loads(conn.hget(CALL.format(sid), "state"))
         state["started"] = (now - timedelta(seconds=37 + 71 * i)).isoformat()
         conn.hset(CALL.format(sid), "state", json.dumps(state))

@@ -176,3 +176,20 @@ def test_no_call_back_offer_without_a_caller_number(cards: Compiled) -> None:
     state, _ = call(cards, Event.start(OPEN), Event.press("0", OPEN))
     state, actions = step(cards, state, Event(EventKind.DIAL_RESULT, status="busy", now=OPEN))
     assert "press 1" not in " ".join(spoken(actions)) and state.state == "after_hours_voicemail"
+
+
+def test_the_inbox_keeps_what_was_said_at_the_menu_beside_the_capture(cards: Compiled) -> None:
+    state, _ = call(cards, Event.start(OPEN),
+                    Event.speech("I found somebody's credit card on the sidewalk", .9, OPEN))
+    assert state.state == "other" and state.fell_through
+    state, actions = step(cards, state, Event.speech("I want to give it back", .9, OPEN))
+    inbox = next(a for a in actions if isinstance(a, Job) and a.kind == "inbox")
+    assert inbox.payload["menu_said"] == "I found somebody's credit card on the sidewalk"
+    assert inbox.payload["said"] == "I want to give it back"
+
+
+def test_a_menu_left_by_key_has_no_menu_words(cards: Compiled) -> None:
+    state, actions = call(cards, Event.start(OPEN), Event.press("9", OPEN),
+                          Event.speech("a question about rewards", .9, OPEN))
+    inbox = next(a for a in actions if isinstance(a, Job) and a.kind == "inbox")
+    assert inbox.payload["menu_said"] == "" and inbox.payload["said"]

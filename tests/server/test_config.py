@@ -158,3 +158,55 @@ def test_a_reading_command_needs_no_emergency_number(tmp_path: Path) -> None:
     assert load_settings(path, environ={}, serving=False).archive_url == "postgresql://db/ivr"
     with pytest.raises(ConfigError, match="not an E.164"):
         load_settings(write(tmp_path, 'emergency_number: "911"\n'), environ={}, serving=False)
+
+
+# --- Redis topologies --------------------------------------------------------------------
+
+def _problems(**over: object) -> list[str]:
+    from ivr.config import ConfigError
+
+    base = {"emergency_number": "+15551230000"}
+    try:
+        load_settings(None, {**base, **over}, environ={})
+    except ConfigError as exc:
+        return [p.message for p in exc.problems]
+    return []
+
+
+def test_cluster_without_a_jobs_redis_is_a_start_up_error_naming_the_setting() -> None:
+    got = _problems(redis_cluster=True, redis_cluster_nodes=["127.0.0.1:7000"])
+    assert len(got) == 1 and "jobs_redis_url" in got[0] and "RQ" in got[0]
+    assert _problems(redis_cluster=True, redis_cluster_nodes=["127.0.0.1:7000"],
+                     jobs_redis_url="redis://127.0.0.1:6379/0") == []
+    assert _problems(redis_cluster=True, redis_cluster_nodes=["127.0.0.1:7000"],
+                     jobs_redis_sentinels=["127.0.0.1:26379"],
+                     jobs_redis_sentinel_master="jobs") == []
+
+
+@pytest.mark.parametrize(("over", "needle"), [
+    ({"redis_cluster": True, "jobs_redis_url": "redis://x"}, "redis_cluster_nodes"),
+    ({"redis_sentinels": ["a:26379"]}, "redis_sentinel_master is not set"),
+    ({"redis_sentinel_master": "m"}, "redis_sentinels is not set"),
+    ({"redis_sentinels": ["a:26379"], "redis_sentinel_master": "m",
+      "redis_url": "redis://x"}, "redis_sentinels and redis_url"),
+    ({"redis_sentinels": ["a"], "redis_sentinel_master": "m"}, "'a' is not host:port"),
+    ({"redis_cluster_nodes": ["a:1"]}, "redis_cluster is off"),
+    ({"jobs_redis_url": "redis://x", "jobs_redis_sentinels": ["a:1"],
+      "jobs_redis_sentinel_master": "m"}, "both set"),
+    ({"redis_connect_timeout": 0}, "redis_connect_timeout"),
+])
+def test_bad_topologies_are_refused_with_the_setting(over: dict[str, object],
+                                                     needle: str) -> None:
+    got = _problems(**over)
+    assert any(needle in m for m in got), got
+
+
+def test_address_lists_from_the_environment() -> None:
+    env = {"IVR_REDIS_SENTINELS": "10.0.0.5:26379, 10.0.0.6:26379",
+           "IVR_REDIS_SENTINEL_MASTER": "calls",
+           "IVR_JOBS_REDIS_SENTINELS": '["10.0.0.7:26379"]',
+           "IVR_JOBS_REDIS_SENTINEL_MASTER": "jobs", "IVR_EMERGENCY_NUMBER": "+15551230000"}
+    s = load_settings(None, None, environ=env)
+    assert s.redis_sentinels == ["10.0.0.5:26379", "10.0.0.6:26379"]
+    assert s.jobs_redis_sentinels == ["10.0.0.7:26379"]
+    assert (s.redis_connect_timeout, s.redis_timeout) == (0.5, 1.0)

@@ -227,16 +227,24 @@ def test_unknown_flow(caller: TwilioCaller) -> None:
 
 
 def test_wrong_method_and_unknown_path_under_voice(client: FlaskClient) -> None:
-    r = client.get("/voice/card-services/event")
+    """Signed: the emergency TwiML (a person). Unsigned: 403, whatever the path or method."""
+    url = "http://localhost/voice/card-services/event"
+    r = client.get(url, headers={"X-Twilio-Signature": sign(url, {})})
     assert r.status_code == 200 and EMERGENCY in r.get_data(as_text=True)
-    r = client.post("/voice/a/b/c/d")
+    url = "http://localhost/voice/a/b/c/d"
+    r = client.post(url, headers={"X-Twilio-Signature": sign(url, {})})
     assert r.status_code == 200 and EMERGENCY in r.get_data(as_text=True)
+    assert client.get("/voice/card-services/event").status_code == 403
+    assert client.post("/voice/a/b/c/d").status_code == 403
 
 
-def test_huge_body_gets_twiml_not_413(caller: TwilioCaller) -> None:
+def test_huge_body_is_refused_with_413(caller: TwilioCaller, store: Store) -> None:
+    """Over max_body: 413, nothing applied (Twilio then asks the Fallback URL)."""
     caller.dial()
+    before = store.load(caller.sid)
     caller.press("1" * 200_000)
-    assert is_emergency(caller)
+    assert caller.last is not None and caller.last.status == 413
+    assert store.load(caller.sid) == before
 
 
 def test_unsigned_non_utf8_body_is_refused(client: FlaskClient, caller: TwilioCaller) -> None:
@@ -452,12 +460,14 @@ def test_history_read_with_the_turn_equals_history_recent(redis_url: str,
     from datetime import datetime, timedelta
 
     from ivr.jobs import history
+    from ivr.store.secrets import caller_key_secret
 
     now = datetime.fromisoformat(OPEN_CLOCK)
+    key = caller_key_secret(redis_conn)  # the generated one the app shares
     for i, days in enumerate((9, 7, 2, 0)):
         history.remember(redis_conn, "+12125550111", f"CA{i}", f"topic {i}",
-                         now - timedelta(days=days, seconds=-1))
-    expected = history.summary(history.recent(redis_conn, "+12125550111", now))
+                         now - timedelta(days=days, seconds=-1), key)
+    expected = history.summary(history.recent(redis_conn, "+12125550111", now, key))
     assert expected.startswith("Third call")
     c = TwilioCaller(flask_transport(make_app(redis_url).test_client()))
     c.post(f"{c.base}/voice/{c.flow}", c.params(CallStatus="ringing", From="+1 212 555 0111"))

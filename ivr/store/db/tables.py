@@ -50,7 +50,7 @@ inbox = Table(
     _text("flow", None), _text("version"), _text("state"), _text("path", "[]"),
     _text("said"), _text("caller"), _text("caller_key"), _text("at", None),
     Column("handled", Boolean, nullable=False, server_default=false()),
-    _text("recording"),
+    _text("recording"), _text("menu_said"),
     Index("inbox_by_time", "at"),
 )
 

@@ -2,8 +2,10 @@
 "use strict";
 document.documentElement.classList.add("js");
 
+// The one way text reaches innerHTML: every value from the server or the editor goes
+// through esc (text and attribute values alike).
 function esc(s) {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+  return String(s ?? "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
     .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
 }
 
@@ -38,6 +40,21 @@ function initEditor() {
   let problems = JSON.parse(document.getElementById("problems-data").textContent || "[]");
   let timer = null;
   let seq = 0;
+  const maxBody = +box.dataset.maxBody || 0;
+  const form = ta.form;
+
+  // A body over max_body is refused whole (413): say so here and keep the text, rather
+  // than sending it and landing on an error page.
+  function tooLarge() {
+    if (!maxBody || !form) return false;
+    const body = new URLSearchParams(new FormData(form)).toString();
+    return new Blob([body]).size > maxBody;
+  }
+  if (form) form.addEventListener("submit", (e) => {
+    if (!tooLarge()) return;
+    e.preventDefault();
+    status.innerHTML = `<span class="badge bad" id="too-large">too large: over ${maxBody} bytes, not sent</span>`;
+  });
 
   function byLine() {
     const m = new Map();
@@ -55,7 +72,7 @@ function initEditor() {
     let g = "", b = "";
     lines.forEach((text, i) => {
       const p = marks.get(i + 1);
-      const cls = p ? p.severity : "";
+      const cls = p ? esc(p.severity) : "";
       g += `<div class="${cls}" title="${p ? esc(p.code + " " + p.message) : ""}">${i + 1}</div>`;
       if (p) {
         const from = Math.max(0, (p.col || 1) - 1);
@@ -81,9 +98,9 @@ function initEditor() {
 
   function renderList() {
     list.innerHTML = problems.map((p) =>
-      `<li class="${p.severity}" data-line="${p.line}">` +
-      `<button type="button" class="loc" data-line="${p.line}" data-col="${p.col}">line ${p.line}:${p.col}</button> ` +
-      `<span class="sev">${p.severity}[${esc(p.code)}]</span> <span class="msg">${esc(p.message)}</span>` +
+      `<li class="${esc(p.severity)}" data-line="${esc(p.line)}">` +
+      `<button type="button" class="loc" data-line="${esc(p.line)}" data-col="${esc(p.col)}">line ${esc(p.line)}:${esc(p.col)}</button> ` +
+      `<span class="sev">${esc(p.severity)}[${esc(p.code)}]</span> <span class="msg">${esc(p.message)}</span>` +
       `<pre class="cli">${esc(p.text)}</pre></li>`).join("");
     const errors = problems.filter((p) => p.severity === "error").length;
     const warnings = problems.length - errors;
@@ -108,7 +125,10 @@ function initEditor() {
       });
       if (mine !== seq) return;
       if (!resp.ok) {
-        status.innerHTML = `<span class="badge warn">could not check (${resp.status})</span>`;
+        const why = resp.status === 413 ? `too large to check (over ${maxBody} bytes)`
+          : `could not check (${resp.status})`;
+        status.innerHTML = `<span class="badge bad">${esc(why)}</span>`;
+        if (publish) publish.disabled = true;
         return;
       }
       problems = (await resp.json()).problems;

@@ -1,0 +1,103 @@
+"""The index of calls in progress the console's live page reads (``ivr:live:{bN}``).
+
+Why an index, in buckets, written after the turn:
+
+- A SCAN of ``ivr:call:{*}`` costs what the whole keyspace costs (transcripts, jobs,
+  results) and on a cluster must visit every primary; the index costs what the calls in
+  progress cost.
+- It cannot be written by the turn's compare-and-set: it is in another slot than the call
+  (CROSSSLOT on a cluster). It is written by a separate command once the response has
+  been sent (:func:`ivr.server.voice.drain_after`), like the outbox drain: the caller
+  never waits for it, and the turn stays at two round trips.
+- :data:`~ivr.store.keys.LIVE_BUCKETS` sorted sets by a CRC of the CallSid, not one: one
+  key would be one node's hot spot, and losing that node would hide every call. A dead
+  node hides only its buckets' calls.
+- It may lag: a web process killed between the commit and the index write leaves a call
+  out (it is still served; the worker's sweep does not need the index), and an entry whose
+  call expired is dropped by the reader. Ended calls move to ``ivr:ended:{bN}`` (same
+  slot: one round trip), kept ``call_ttl`` seconds for the page's "show ended calls".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+
+from ivr.store.connection import is_cluster
+from ivr.store.keys import ENDED, LIVE, LIVE_BUCKETS
+
+log = logging.getLogger(__name__)
+
+
+def _pipeline(conn: redis.Redis) -> Any:
+    """MULTI on one Redis; on a cluster a plain pipeline (to the bucket's one node: redis-py
+    before 6 has no cluster transactions, and a moment between the two writes is harmless)."""
+    return conn.pipeline(transaction=not is_cluster(conn))
+
+
+def bucket(sid: str) -> int:
+    """The index bucket of ``sid`` (the same in every process: CRC-32, not ``hash``)."""
+    return zlib.crc32(sid.encode()) % LIVE_BUCKETS
+
+
+def started(conn: redis.Redis, sid: str, at: float | None = None) -> None:
+    """Add call ``sid`` to the index (idempotent: the first start time is kept)."""
+    conn.zadd(LIVE.format(bucket(sid)), {sid: at or time.time()}, nx=True)
+
+
+def ended(conn: redis.Redis, sid: str, keep: int, at: float | None = None) -> None:
+    """Move call ``sid`` from the live index to the recently ended one (kept ``keep`` s)."""
+    now = at or time.time()
+    b = bucket(sid)
+    pipe = _pipeline(conn)  # one slot: LIVE and ENDED of b share its tag, one round trip
+    pipe.zrem(LIVE.format(b), sid)
+    pipe.zadd(ENDED.format(b), {sid: now})
+    pipe.zremrangebyscore(ENDED.format(b), "-inf", now - keep)
+    pipe.expire(ENDED.format(b), keep)
+    pipe.execute()
+
+
+def note(conn: redis.Redis, sid: str, is_ended: bool, keep: int) -> None:
+    """:func:`started` or :func:`ended` for the web process, once the response is sent:
+    a failure is logged, never raised (the page lags, the call goes on)."""
+    try:
+        if is_ended:
+            ended(conn, sid, keep)
+        else:
+            started(conn, sid)
+    except Exception as exc:  # noqa: BLE001 - the response is sent; only the page lags
+        log.warning("live-call index not updated for %s: %s", sid, exc)
+
+
+def members(conn: redis.Redis, with_ended: bool, limit: int) -> list[str]:
+    """CallSids of the index, oldest start first; buckets on a node that does not answer
+    are skipped (logged): the page shows what it can."""
+    sids: list[str] = []
+    templates = (LIVE, ENDED) if with_ended else (LIVE,)
+    for template in templates:
+        for b in range(LIVE_BUCKETS):
+            try:
+                got = conn.zrange(template.format(b), 0, limit - 1)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("live-call index bucket %d unavailable: %s", b, exc)
+                continue
+            sids += [m.decode() if isinstance(m, bytes) else str(m) for m in got]
+    return list(dict.fromkeys(sids))[:limit * len(templates)]
+
+
+def forget(conn: redis.Redis, sids: Iterable[str]) -> None:
+    """Drop entries whose call expired from both indexes (best effort)."""
+    for sid in sids:
+        b = bucket(sid)
+        try:
+            pipe = _pipeline(conn)
+            pipe.zrem(LIVE.format(b), sid)
+            pipe.zrem(ENDED.format(b), sid)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("live-call index entry %s not dropped: %s", sid, exc)
