@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from ivr.config.redis import ADDRESS_LISTS, addresses, host_port, topology_problems
+from ivr.config.values import KINDS, convert
 from ivr.flowlang import phone
 from ivr.flowlang.diagnostics import FlowError, Problem
 from ivr.flowlang.positions import Source
@@ -27,6 +28,9 @@ from ivr.flowlang.source import load
 DEFAULT_CONFIG = "config.yaml"
 ARCHIVE_PATH = "var/archive.db"
 """Where the call archive is when no ``archive_path`` is set (its one spelling)."""
+__all__ = ["ADDRESS_LISTS", "ARCHIVE_PATH", "ConfigError", "Settings", "TwilioSettings",
+           "addresses", "check_environment", "host_port", "load_settings", "masked_url",
+           "topology_problems"]
 ENV_PREFIX = "IVR_"
 ARCHIVE_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "sqlite")
 """URL schemes ``archive_url`` takes (``postgres`` is Heroku's spelling)."""
@@ -275,69 +279,11 @@ def _set(data: dict[str, Any], cls: type, key: str, value: Any, origin: str,
         return [_problem(src, origin, path, f"unknown setting '{'.'.join(path)}'", hint)]
     kind = type(getattr(cls(), key))
     try:
-        data[key] = _addresses(value) if key in ADDRESS_LISTS else _convert(value, kind)
+        data[key] = addresses(value) if key in ADDRESS_LISTS else convert(value, kind)
     except ValueError:
         return [_problem(src, origin, path, f"setting '{'.'.join(path)}' must be "
-                         f"{_KINDS.get(kind, 'a ' + kind.__name__)}, not {value!r}", "")]
+                         f"{KINDS.get(kind, 'a ' + kind.__name__)}, not {value!r}", "")]
     return []
-
-
-_KINDS: dict[type, str] = {
-    int: "a whole number", float: "a number", bool: "true or false", str: "text",
-    dict: "a mapping (JSON in the environment)",
-    list: "a list of whole seconds (JSON in the environment, e.g. [1, 5, 30])"}
-"""What a setting of each type must be, in words for the error message."""
-
-
-def _convert(value: Any, kind: type) -> Any:
-    if value is None:
-        return kind()
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off", ""):
-            return False
-        raise ValueError(value)
-    if kind in (int, float) and isinstance(value, bool):
-        raise ValueError(value)
-    if kind is dict:  # from the environment: JSON text
-        parsed = json.loads(value) if isinstance(value, str) else value
-        if not isinstance(parsed, dict):
-            raise ValueError(value)
-        return {str(k): str(v) for k, v in parsed.items()}
-    if kind is list:  # seconds: from the environment, JSON text
-        parsed = json.loads(value) if isinstance(value, str) else value
-        if not isinstance(parsed, list) or not parsed or not all(
-                isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in parsed):
-            raise ValueError(value)
-        return list(parsed)
-    return kind(value)
-
-
-ADDRESS_LISTS = frozenset({"redis_cluster_nodes", "redis_sentinels", "jobs_redis_sentinels"})
-"""Settings that are lists of ``host:port``: a YAML list, JSON, or ``a:1,b:2`` text."""
-
-
-def _addresses(value: Any) -> list[str]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        value = json.loads(text) if text.startswith("[") else text.split(",")
-    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-        raise ValueError(value)
-    return [x.strip() for x in value if x.strip()]
-
-
-def host_port(address: str) -> tuple[str, int]:
-    """``("10.0.0.5", 26379)`` from ``"10.0.0.5:26379"`` (ValueError when it is not one)."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(address)
-    return host.strip("[]"), int(port)
 
 
 def _problem(src: Source | None, origin: str, path: tuple[str, ...], message: str,
@@ -432,45 +378,3 @@ def masked_url(url: str) -> str:
     auth, _, host = rest.partition("@")
     user = auth.split(":", 1)[0]
     return f"{head}://{user}:***@{host}" if ":" in auth else url
-
-
-def topology_problems(s: Settings) -> list[tuple[str, str, str]]:
-    """The Redis settings that cannot work together: (setting, message, hint) each."""
-    out = [(key, f"{key}: {address!r} is not host:port", 'e.g. "10.0.0.5:26379"')
-           for key in sorted(ADDRESS_LISTS) for address in getattr(s, key)
-           if not _is_address(address)]
-    pairs = (("redis_sentinels", "redis_sentinel_master"),
-             ("jobs_redis_sentinels", "jobs_redis_sentinel_master"))
-    for nodes, master in pairs:
-        if bool(getattr(s, nodes)) != bool(getattr(s, master)):
-            missing = master if getattr(s, nodes) else nodes
-            out.append((missing, f"{nodes} and {master} go together; {missing} is not set",
-                        "set both to use Sentinel, or neither"))
-    if s.jobs_redis_url and s.jobs_redis_sentinels:
-        out.append(("jobs_redis_url", "jobs_redis_url and jobs_redis_sentinels are both set",
-                    "the jobs Redis is one or the other"))
-    if s.redis_sentinels and (s.redis_cluster or s.redis_url):
-        other = "redis_cluster" if s.redis_cluster else "redis_url"
-        out.append(("redis_sentinels", f"redis_sentinels and {other} are both set",
-                    "call state is on one Redis: a URL, a Sentinel master or a cluster"))
-    if s.redis_cluster_nodes and not s.redis_cluster:
-        out.append(("redis_cluster", "redis_cluster_nodes is set but redis_cluster is off",
-                    "set redis_cluster: true to use the cluster"))
-    if s.redis_cluster and not (s.redis_cluster_nodes or s.redis_url):
-        out.append(("redis_cluster_nodes", "redis_cluster is on but redis_cluster_nodes "
-                    "(or redis_url) names no node",
-                    'list a few nodes: redis_cluster_nodes: ["10.0.0.5:6379", ...]'))
-    if s.redis_cluster and not (s.jobs_redis_url or s.jobs_redis_sentinels):
-        out.append(("jobs_redis_url", "redis_cluster is on but jobs_redis_url is not set: RQ "
-                    "does not support Redis Cluster",
-                    "set jobs_redis_url (or jobs_redis_sentinels and "
-                    "jobs_redis_sentinel_master) to a plain Redis for the job queues"))
-    return out
-
-
-def _is_address(address: str) -> bool:
-    try:
-        host_port(address)
-    except ValueError:
-        return False
-    return True
