@@ -107,9 +107,11 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def job_settings(ctx: CliContext, archive_path: str | None = None) -> Settings:
+def job_settings(ctx: CliContext, archive_path: str | None = None,
+                 serving: bool = False) -> Settings:
     """Settings for worker/jobs/inbox, with ``--archive`` (a URL: ``archive_url``; a file:
-    ``archive_path``, SQLite); a bad config is a usage error (exit 2)."""
+    ``archive_path``, SQLite); a bad config is a usage error (exit 2). Only a command that
+    runs calls' jobs (``serving``: the worker) needs an ``emergency_number``."""
     from ivr.config import ConfigError
     from ivr.jobs.worker import settings_for
 
@@ -119,7 +121,7 @@ def job_settings(ctx: CliContext, archive_path: str | None = None) -> Settings:
     elif archive_path:
         extra.update(archive_path=archive_path, archive_url="")
     try:
-        return settings_for(ctx.config_path, ctx.redis_url, **extra)
+        return settings_for(ctx.config_path, ctx.redis_url, serving, **extra)
     except ConfigError as exc:
         for p in exc.problems:
             click.echo(format_standard(p, None), err=True)

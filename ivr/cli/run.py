@@ -30,7 +30,7 @@ def worker(ctx: CliContext, burst: bool, name: str | None, archive_path: str | N
     from ivr.jobs.archive import ArchiveError
     from ivr.store.connection import separate_jobs
 
-    settings = job_settings(ctx, archive_path=archive_path)
+    settings = job_settings(ctx, archive_path=archive_path, serving=True)
     conn = rq_worker.connect(ctx.redis_url, settings)
     calls = rq_worker.connect_calls(ctx.redis_url, settings) \
         if separate_jobs(settings) else None
@@ -38,6 +38,13 @@ def worker(ctx: CliContext, burst: bool, name: str | None, archive_path: str | N
         rq_worker.run_worker(conn, settings, burst=burst, name=name, calls=calls)
     except ArchiveError as exc:  # unreachable or not migrated: its jobs wait in Redis
         raise click.ClickException(f"the worker did not start: {exc}") from exc
+    except ValueError as exc:  # rq: the name is registered (alive, or killed < ttl ago)
+        if "active worker named" not in str(exc):
+            raise
+        raise click.ClickException(
+            f"the worker did not start: a worker named {name!r} is registered in Redis (it "
+            "runs, or was killed without a goodbye less than 7 minutes ago): give another "
+            "--name, or none (a unique one is generated)") from exc
 
 
 @main.group(name="jobs")

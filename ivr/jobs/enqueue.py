@@ -106,6 +106,10 @@ def submit(conn: redis.Redis, jobs: Iterable[Job], settings: Settings | None = N
     """Enqueue ``jobs`` that belong to no turn to RQ; spool them to disk when Redis fails.
     Never raises. (A turn's jobs go through the call's outbox instead: :mod:`ivr.jobs.outbox`.)
 
+    Once Redis takes them, this host's spool is drained too: a web host with no worker of
+    its own (workers on other hosts cannot see its disk) gets earlier spooled jobs back
+    into RQ without waiting for its next start.
+
     Args:
         conn: The Redis connection (give it a short ``socket_timeout``: this runs in a request).
         jobs: Job effects (other actions are ignored).
@@ -125,6 +129,18 @@ def submit(conn: redis.Redis, jobs: Iterable[Job], settings: Settings | None = N
             log.warning("enqueue of %s job failed (%s); spooling it", job.kind, exc)
             redis_down = isinstance(exc, redis.ConnectionError | redis.TimeoutError)
             _spool(job, settings, tag)
+    if not redis_down:
+        _drain_quietly(conn, settings)
+
+
+def _drain_quietly(conn: redis.Redis, settings: Settings | None) -> None:
+    try:
+        drained = drain_spool(conn, spool_dir(settings), settings)
+    except Exception as exc:  # noqa: BLE001 - the next submit, start or worker tries again
+        log.warning("spool not drained: %s", exc)
+        return
+    if drained:
+        log.info("re-enqueued %d spooled job(s)", drained)
 
 
 def enqueue(conn: redis.Redis, job: Job, settings: Settings | None, tag: str = "") -> int:

@@ -59,13 +59,15 @@ def _with_url(url: str | None, settings: Settings | None) -> Settings:
 
 
 def settings_for(config_path: str | None, redis_url: str | None = None,
-                 **extra: Any) -> Settings:
-    """:func:`ivr.config.load_settings` plus job-only values (``archive_path``, ...).
+                 serving: bool = True, **extra: Any) -> Settings:
+    """:func:`ivr.config.load_settings` plus job-only values (``archive_path``, ...);
+    ``serving`` as there (False: no ``emergency_number`` needed).
 
     Raises:
         ivr.config.ConfigError: The configuration is unusable.
     """
-    base = load_settings(config_path, {"redis_url": redis_url} if redis_url else None)
+    base = load_settings(config_path, {"redis_url": redis_url} if redis_url else None,
+                         serving=serving)
     return replace(base, **{k: v for k, v in extra.items() if v is not None})
 
 

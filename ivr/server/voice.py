@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -45,6 +44,7 @@ from ivr.runtime.events import MAX_TEXT, CallState, Event, EventKind
 from ivr.runtime.record import turn_record
 from ivr.runtime.redact import redact_text
 from ivr.server import promises
+from ivr.server.callback_calls import attempt_of, unanswered_callback
 from ivr.server.context import flows, get_store, jobs_redis, settings
 from ivr.server.guard import (
     XML,
@@ -58,16 +58,13 @@ from ivr.server.registry import UnknownFlow
 from ivr.store import live
 from ivr.store.calls import Commit, Prefetch, Served, Stale, Store, UnknownCall
 from ivr.telephony import twiml
-from ivr.telephony.params import BadParams, call_sid, caller_number, count, event_from, is_sid
+from ivr.telephony.params import BadParams, call_sid, caller_number, event_from, is_sid
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 health = Blueprint("health", __name__)
 EVENTS = ("turn", "no_input", "dial", "recording")
 FINISHED = {"completed", "busy", "failed", "no-answer", "canceled"}
-UNANSWERED = {"busy", "failed", "no-answer"}
-"""How a call we placed ends without anyone answering (a callback then tries again)."""
-MAX_ATTEMPTS = 9
 PERSON_STATES = QUEUE_STATES | {HUMAN}
 """Where a call is while a Dial or Enqueue it placed can still report its result."""
 
@@ -114,12 +111,6 @@ def _new_call(store: Store, sid: str, flow_id: str, version: str,
                      attempt=attempt, reason=earlier.reason, slots=dict(earlier.slots),
                      path=earlier.path[-6:], heard=earlier.heard,
                      history=_history(store, caller))
-
-
-def attempt_of(raw: str | None) -> int:
-    """The try number in a callback's URL (``&attempt=2``): 1 when absent or garbage."""
-    n = count(raw)
-    return n if n is not None and 1 <= n <= MAX_ATTEMPTS else 1
 
 
 def _history(store: Store, caller: str) -> str:
@@ -347,26 +338,10 @@ def status() -> Response:
     try:
         served = store.advance(sid, None, apply)
     except UnknownCall:  # never started here, or expired: nothing to end
-        _unanswered_callback(params)
+        unanswered_callback(params)
         return response
     _where(response, served)
     return drain_after(response, store, sid, served)
-
-
-def _unanswered_callback(params: Mapping[str, str]) -> None:
-    """A callback we placed that never reached the caller (no answer, busy, failed: Twilio's
-    status callback, ``?callback=<sid>&attempt=N``, for a call that never started a turn):
-    ask the jobs for another try, as the engine does when a machine answers."""
-    earlier = request.args.get("callback", "")
-    status = params.get("CallStatus", "")
-    if not is_sid(earlier) or status not in UNANSWERED:
-        return
-    job = Job("callback_retry", {"sid": call_sid(params), "callback": earlier,
-                                 "flow": request.args.get("flow", "")[:64],
-                                 "number": caller_number(params.get("To", "")),
-                                 "attempt": attempt_of(request.args.get("attempt")),
-                                 "why": status})
-    submit(jobs_redis(), [job], settings())
 
 
 @bp.route("/fallback", methods=["GET", "POST"])

@@ -273,6 +273,18 @@ def test_drain_spool_requeues_and_keeps_bad_files(redis_conn: redis.Redis,
     assert jobs.drain_spool(redis_conn, tmp_path / "missing") == 0
 
 
+def test_a_submit_that_reaches_redis_drains_this_hosts_spool(redis_conn: redis.Redis,
+                                                              tmp_path: Path) -> None:
+    """A web host without a worker: what it spooled while Redis was down goes back to RQ
+    with its next job, not only at its next start (no other host sees its disk)."""
+    settings = Settings(spool_dir=str(tmp_path / "spool"))
+    first, *rest = call_jobs()
+    jobs.write_spool(tmp_path / "spool", first)
+    jobs.submit(redis_conn, rest, settings)
+    assert not list((tmp_path / "spool").glob("*.json"))
+    assert redis_conn.llen("rq:queue:ivr") == 3
+
+
 # --- worker processes ---------------------------------------------------------------------
 
 def _config(tmp: Path) -> Path:
@@ -395,3 +407,16 @@ def test_worker_maintenance_drains_the_spool(redis_conn: redis.Redis,
     Path(settings.spool_dir, "1-dir.json").mkdir()       # unreadable: kept aside, not fatal
     w.drain()
     assert [p.name for p in Path(settings.spool_dir).iterdir()] == ["1-dir.bad"]
+
+
+def test_a_worker_name_still_registered_is_a_clear_error(redis_conn: redis.Redis,
+                                                         tmp_path: Path) -> None:
+    """``--name`` of a worker killed without a goodbye (its key lives on for rq's worker
+    ttl): exit 1 saying what to do, not rq's traceback."""
+    Worker(jobs.job_queues(redis_conn), connection=redis_conn, name="ivr-host-1",
+           serializer=JSONSerializer).register_birth()
+    result = CliRunner().invoke(main, [
+        "worker", "--burst", "--name", "ivr-host-1", "-c", str(_config(tmp_path)),
+        "--redis-url", _url(redis_conn), "--archive", str(tmp_path / "a.db")])
+    assert result.exit_code == 1, result.output
+    assert "a worker named 'ivr-host-1' is registered" in result.output

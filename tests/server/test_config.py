@@ -153,6 +153,13 @@ def test_environment_problems_name_the_variable() -> None:
     assert check_environment({"IVR_CALL_TTL": "60"}) == []
 
 
+def test_a_reading_command_needs_no_emergency_number(tmp_path: Path) -> None:
+    path = write(tmp_path, "archive_url: postgresql://db/ivr\n")
+    assert load_settings(path, environ={}, serving=False).archive_url == "postgresql://db/ivr"
+    with pytest.raises(ConfigError, match="not an E.164"):
+        load_settings(write(tmp_path, 'emergency_number: "911"\n'), environ={}, serving=False)
+
+
 # --- Redis topologies --------------------------------------------------------------------
 
 def _problems(**over: object) -> list[str]:
