@@ -92,6 +92,8 @@ class Settings:
         secret_key: Signs the ops console's session cookies (IVR_SECRET_KEY); keep secret.
         ops_users: Ops console users: name → password hash (``ivr ops-user NAME``);
             IVR_OPS_USERS takes JSON.
+        ops_idle_minutes: A console session unused this long is logged out.
+        ops_session_hours: A console session this old is logged out, however used.
         archive_url: The call archive's database: ``postgresql://user:pass@host/db`` (a
             database every host shares; Heroku's ``DATABASE_URL`` and its ``postgres://``
             work) or ``sqlite:///path``; empty: the SQLite file ``archive_path``.
@@ -154,6 +156,8 @@ class Settings:
     max_body: int = 64 * 1024
     secret_key: str = ""
     ops_users: dict[str, str] = field(default_factory=dict)
+    ops_idle_minutes: int = 30
+    ops_session_hours: int = 8
     archive_url: str = ""
     archive_path: str = ARCHIVE_PATH
     archive_timeout: float = 10.0
@@ -310,6 +314,8 @@ _POSITIVE = {
                      "e.g. 2.0",
     "redis_connect_timeout": "seconds to open a Redis connection, e.g. 0.5",
     "max_body": "the largest request body in bytes, e.g. 65536",
+    "ops_idle_minutes": "minutes a console session may sit unused, e.g. 30",
+    "ops_session_hours": "hours a console session lasts at most, e.g. 8",
     "callback_tries": "times a callback is placed before giving up, e.g. 3",
     "callback_retry_minutes": "minutes between callback tries, e.g. 30",
     "archive_timeout": "seconds to connect to the archive database and per statement, e.g. 10"}

@@ -40,12 +40,11 @@ from flask import (
 
 from ivr.ops import auth as ops_auth
 from ivr.ops import flows as flows_pages
-from ivr.ops import live, roles, sim
+from ivr.ops import live, roles, sessions, sim
 from ivr.ops.flows import bp as flows_bp
 from ivr.ops.live import bp as live_bp
 from ivr.ops.sim import bp as sim_bp
-from ivr.server.context import get_store, settings_of, store_of
-from ivr.store.keys import OPS_SESSION
+from ivr.server.context import get_store, settings, settings_of, store_of
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates",
@@ -153,8 +152,8 @@ def _logged_in() -> bool:
     if not name or not sid:
         return False
     conn = get_store().conn
-    live = conn.get(OPS_SESSION.format(sid))
-    if (live.decode() if isinstance(live, bytes) else live) != name:
+    s = settings()
+    if not sessions.alive(conn, sid, name, s.ops_idle_minutes * 60, s.ops_session_hours * 3600):
         return False
     role = ops_auth.user_role(conn, _static_users(), name)  # read each time: a changed
     g.ops_role = role or ""                                  # role applies at once
@@ -227,9 +226,9 @@ def login() -> Any:
         session.permanent = True
         session["user"] = name
         session["csrf"] = ops_auth.new_token()
-        session["sid"] = sid = ops_auth.new_token()
-        get_store().conn.set(OPS_SESSION.format(sid), name,
-                             ex=int(current_app.permanent_session_lifetime.total_seconds()))
+        s = settings()
+        session["sid"] = sessions.start(get_store().conn, name, s.ops_idle_minutes * 60,
+                                        s.ops_session_hours * 3600)
         log.info("ops console: %s logged in from %s", name, ip)
         return redirect(_safe_next(request.form.get("next", "")))
     if got.limited:
@@ -245,12 +244,18 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 @roles.needs(roles.VIEWER)
 def logout() -> Any:
-    sid = str(session.get("sid", ""))
-    if sid:
-        get_store().conn.delete(OPS_SESSION.format(sid))
+    """Log this session out; with ``everywhere=1``, every session of this user."""
+    sid, name = str(session.get("sid", "")), user()
+    if request.form.get("everywhere") == "1" and name:
+        n = sessions.end_all(get_store().conn, name)
+        message = f"Logged out on every browser ({n} session{'s' if n != 1 else ''})."
+    else:
+        if sid:
+            sessions.end(get_store().conn, sid, name)
+        message = "Logged out."
     session.clear()
     session["bye"] = True
-    flash("Logged out.", "ok")
+    flash(message, "ok")
     return redirect(url_for("ops.login"))
 
 

@@ -61,7 +61,10 @@ def sid_of(key: bytes | str, template: str) -> str:
         return ""
     return text[len(head):len(text) - len(tail)]
 OPS_SESSION = "ivr:ops:session:{}"
-"""A console login that has not been logged out (the user's name; expires with it)."""
+"""A console login that has not been logged out ("<user> <login time>"; its TTL is the idle
+timeout, renewed by each request)."""
+OPS_USER_SESSIONS = "ivr:ops:sessions:{}"
+"""Set of a user's session ids (``ivr.ops.sessions.end_all``: log out everywhere)."""
 CALLER_KEY_SECRET = "ivr:secret:caller-key"
 """The generated key of the caller-number hash when ``caller_key_secret`` is not set:
 made once (SET NX) and shared by every process on this Redis."""
