@@ -60,6 +60,8 @@ def event_for(s: Step, now: datetime) -> Event:
         return Event.recorded(url, s.seconds, now)
     if s.kind == "wait":
         return Event.tick(QueueStatus(position=s.position, waited=s.seconds), now)
+    if s.kind == "leg":
+        return Event.leg(s.value, 0, now)
     if s.kind == "hangup":
         return Event.hangup(now)
     raise ValueError(f"step {s.number} has no caller action")

@@ -63,6 +63,8 @@ def step_for(turn: Mapping[str, Any]) -> dict[str, Any] | None:
     elif kind == "queue_tick":
         step = {"wait": {"position": int(heard.get("position") or 0),
                          "seconds": int(heard.get("waited") or 0)}}
+    elif kind == "leg":
+        step = {"leg": str(heard.get("status") or "completed")}
     elif kind == "hangup":
         step = {"hangup": True}
     else:

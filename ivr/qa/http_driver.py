@@ -2,10 +2,11 @@
 
 The call starts with ``POST {URL}/voice/<flow_id>``; every TwiML response names the next
 webhooks: the ``<Gather action>`` (keys or speech), the ``<Redirect>`` after it (silence),
-the ``<Dial action>`` / ``<Enqueue action>`` (how ringing a person went) and the
-``<Record action>`` (the voicemail). Requests are signed like Twilio's, with
-``X-Twilio-Signature``. What the caller heard and which verbs came back are read from the
-TwiML; the state and outcome from the ``X-IVR-State`` / ``X-IVR-Outcome`` response headers
+the ``<Dial action>`` / ``<Enqueue action>`` (how ringing a person went), the
+``<Record action>`` (the voicemail) and the ``<Number statusCallback>`` (the person's phone
+rang, answered: ``leg`` steps, which leave what the caller hears as it was). Requests are
+signed like Twilio's, with ``X-Twilio-Signature``. What the caller heard and which verbs
+came back are read from the TwiML; the state and outcome from the ``X-IVR-State`` / ``X-IVR-Outcome`` response headers
 when the server sets them (otherwise ``expect.state`` and ``outcome`` are not checked).
 """
 
@@ -64,6 +65,7 @@ class HttpDriver:
         self.keys: tuple[int, str] = (0, "#")
         self.states: set[str] = set()
         self.edges: set[str] = set()
+        self.last = Observed(None, [], [])
 
     def start(self, t: Transcript) -> Observed:  # the server keeps the clock
         self.params["From"] = t.caller or "anonymous"
@@ -75,8 +77,27 @@ class HttpDriver:
         return self._post(url, {"CallStatus": "in-progress", "AnsweredBy": t.answered_by})
 
     def send(self, s: Step) -> Observed:
+        if s.kind == "leg":
+            return self._leg(s)
         url, extra = self._target(s)
         return self._post(url, {"CallStatus": "in-progress", **extra})
+
+    def _leg(self, s: Step) -> Observed:
+        """The person's phone leg reports (its own CallSid, the caller's as the parent):
+        the caller's call is where it was."""
+        url = self.urls.get("leg")
+        if url is None:
+            raise RuntimeError(f"step {s.number} ({s.describe()}): the last TwiML has no "
+                               "<Number statusCallback> to send it to")
+        status = {"answered": "in-progress"}.get(s.value, s.value)
+        params = {**self.params, "CallSid": self.params["CallSid"] + "L",
+                  "ParentCallSid": self.params["CallSid"], "CallStatus": status}
+        headers = {"X-Twilio-Signature": self.validator.compute_signature(url, params),
+                   "Content-Type": "application/x-www-form-urlencoded"}
+        code, _, body = self.post(url, params, headers)
+        if code >= 400:
+            raise RuntimeError(f"POST {url} answered HTTP {code}: {body[:200]}")
+        return Observed(self.last.state, [], [], False, self.last.outcome)
 
     def _target(self, s: Step) -> tuple[str, dict[str, str]]:
         if s.kind == "hangup":  # Twilio's status callback
@@ -132,8 +153,9 @@ class HttpDriver:
         state = headers.get("x-ivr-state")
         if state:
             self.states.add(state)
-        return Observed(state, said, actions, "hangup" in actions or not self.urls,
-                    headers.get("x-ivr-outcome"))
+        self.last = Observed(state, said, actions, "hangup" in actions or not self.urls,
+                             headers.get("x-ivr-outcome"))
+        return self.last
 
 
 def parse_urls(root: ET.Element, url: str) -> dict[str, str]:
@@ -147,6 +169,8 @@ def parse_urls(root: ET.Element, url: str) -> dict[str, str]:
             if tag == "enqueue":
                 urls["queue"] = urls[key]
                 urls["wait"] = urljoin(url, el.get("waitUrl") or "")
+        elif tag == "number" and el.get("statusCallback"):
+            urls["leg"] = urljoin(url, el.get("statusCallback") or "")
         elif tag == "redirect" and el.text:
             urls["redirect"] = urljoin(url, el.text.strip())
             if "/wait?e=wait" in urls["redirect"]:

@@ -87,7 +87,7 @@ class Step:
 
     def describe(self) -> str:
         """The caller action as written, e.g. ``press "1"``."""
-        if self.kind in ("press", "say", "dial_result"):
+        if self.kind in ("press", "say", "dial_result", "leg"):
             conf = f" (confidence {self.confidence})" if self.confidence is not None else ""
             return f'{self.kind} "{self.value}"{conf}'
         if self.kind == "recording":
@@ -281,7 +281,7 @@ def parse_clock(raw: str, flow: Any) -> datetime | None:
 def _caller_step(raw: Mapping[str, Any]) -> tuple[str, str]:
     """(kind, value) of a step, with the aliases read as their kind."""
     kind = next((k for k in CALLER_KEYS if k in raw), "")
-    value = str(raw[kind]) if kind in ("press", "say", "dial_result", "dial") else ""
+    value = str(raw[kind]) if kind in ("press", "say", "dial_result", "dial", "leg") else ""
     return {"dial": "dial_result", "record": "recording"}.get(kind, kind), value
 
 

@@ -4,15 +4,18 @@ Caller steps: ``press``, ``say`` (+ ``confidence``), ``silence``, ``hangup``,
 ``dial_result``/``dial`` (what happened when the person was rung, or how the queue
 ended), ``recording: true`` / ``record: {seconds: N}`` / ``record: none`` (a recording
 ended, with or without a message) and ``wait: {position, seconds}`` (Twilio asks for the
-wait document of a caller in the queue). See docs/qa.md.
+wait document of a caller in the queue) and ``leg`` (how far the person's phone got while
+being rung: ``ringing``, ``answered``...; the caller hears nothing new). See docs/qa.md.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ivr.runtime.events import LEG_PROGRESS
+
 CALLER_KEYS = ("press", "say", "silence", "hangup", "dial_result", "dial", "recording",
-               "record", "wait")
+               "record", "wait", "leg")
 ACTIONS = ("dial", "enqueue", "record", "hangup", "gather", "say", "leave")
 OUTCOMES = ("human", "other", "voicemail", "callback", "hangup", "completed", "no-message",
             "callback-machine", "callback-fax", "open")
@@ -45,7 +48,7 @@ EXPECT_SCHEMA: dict[str, Any] = {
 STEP_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "One caller action (press/say/silence/hangup/dial_result/recording/"
-                   "record/wait) and/or an expect, checked after it.",
+                   "record/wait/leg) and/or an expect, checked after it.",
     "properties": {
         "press": {"type": "string", "pattern": "^[0-9*#]{1,40}$",
                   "description": "DTMF keys, quoted: '1', '0#'"},
@@ -73,6 +76,9 @@ STEP_SCHEMA: dict[str, Any] = {
                                 "seconds": {"type": "integer", "minimum": 0,
                                             "maximum": 86400}},
                  "additionalProperties": False},
+        "leg": {"enum": list(LEG_PROGRESS),
+                "description": "The person's phone, while being rung: initiated, ringing, "
+                               "answered or completed (Twilio's <Number> status callback)."},
         "expect": EXPECT_SCHEMA,
     },
     "additionalProperties": False,

@@ -51,6 +51,9 @@ def step(c: Compiled, call: CallState, event: Event,
     t = Work(c, replace(call, slots=dict(call.slots), path=list(call.path),
                         edges=list(call.edges), hops=[]), event, options)
     t.call.turn += 1
+    if event.kind is EventKind.LEG:  # the person's phone: nothing for the caller to hear
+        person.on_leg(t)
+        return t.call, t.out
     if t.call.ended:
         person.late_message(t)  # a message whose recording arrived after the hang-up
         return t.call, [Hangup(), *t.out]

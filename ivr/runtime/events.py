@@ -28,7 +28,13 @@ class EventKind(StrEnum):
     DIAL_RESULT = "dial_result"
     RECORDING = "recording"
     QUEUE_TICK = "queue_tick"
+    LEG = "leg"
     HANGUP = "hangup"
+
+
+LEG_PROGRESS = ("initiated", "ringing", "answered", "completed")
+"""How the person's phone leg of a Dial gets on, in order (Twilio's ``statusCallbackEvent``
+on ``<Number>``; a leg that ended busy, unanswered or failed reports ``completed``)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,13 @@ class Event:
         return cls(EventKind.QUEUE_TICK, queue=queue, now=now or datetime.now(UTC))
 
     @classmethod
+    def leg(cls, status: str, seconds: int = 0, now: datetime | None = None) -> Event:
+        """The person's phone leg of a Dial got on (one of :data:`LEG_PROGRESS`): it rang,
+        was answered, or ended after ``seconds``. It changes nothing the caller hears."""
+        return cls(EventKind.LEG, status=status, duration=seconds,
+                   now=now or datetime.now(UTC))
+
+    @classmethod
     def hangup(cls, now: datetime | None = None) -> Event:
         """The caller hung up (status callback)."""
         return cls(EventKind.HANGUP, now=now or datetime.now(UTC))
@@ -153,6 +166,11 @@ class CallState:
     """Queue ticks so far (0: the next one is the first wait announcement)."""
     expected: int = 0
     """Seconds until a person answers, as last estimated in the queue."""
+    progress: str = ""
+    """How far the person's phone leg of the current Dial got: ``<leg>:<status>`` (one of
+    :data:`LEG_PROGRESS`); a report for an older leg, or not further on, is not news."""
+    picked_up: str = ""
+    """When the person answered (ISO time): time to a person is this minus ``started``."""
     hops: list[str] = field(default_factory=list)
     """Every edge ``src>trigger>dest`` this turn took (``edges`` keeps only the last few)."""
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from ivr.flowlang.hours import is_open
 from ivr.flowlang.machine import END, VOICEMAIL
-from ivr.flowlang.model import Kind, State
+from ivr.flowlang.model import HUMAN, Kind, State
 from ivr.flowlang.phone import valid_number
 from ivr.runtime import callback_policy, language, prompts
 from ivr.runtime.actions import Dial, Enqueue, Gather, Hangup, Record, Redirect
-from ivr.runtime.events import EventKind
+from ivr.runtime.events import LEG_PROGRESS, CallState, EventKind
 from ivr.runtime.work import Work
 
 ANSWERED = frozenset({"completed", "answered", "bridged", "bridging-in-process"})
@@ -69,6 +69,27 @@ def on_human(t: Work) -> str | None:
     if e.kind is EventKind.QUEUE_TICK and t.flow.human.enqueue:
         return "wait"
     return "human"  # input for an earlier prompt: connect again
+
+
+def leg_news(call: CallState, status: str) -> bool:
+    """True when a Dial leg's progress ``status`` is news: the call is with the person being
+    rung and that leg has not reported this far yet (Twilio may repeat or reorder them)."""
+    if call.ended or call.state != HUMAN or status not in LEG_PROGRESS:
+        return False
+    leg, _, seen = call.progress.partition(":")
+    was = LEG_PROGRESS.index(seen) if leg == str(call.leg) and seen in LEG_PROGRESS else -1
+    return LEG_PROGRESS.index(status) > was
+
+
+def on_leg(t: Work) -> None:
+    """The person's phone rang, answered or hung up: noted (the transcript keeps the line,
+    ``picked_up`` the time a person answered); the caller hears nothing new."""
+    status = t.event.status
+    if not leg_news(t.call, status):
+        return
+    t.call.progress = f"{t.call.leg}:{status}"
+    if status == "answered":
+        t.call.picked_up = t.call.picked_up or t.event.now.isoformat()
 
 
 # --- the callback offer -------------------------------------------------------------------

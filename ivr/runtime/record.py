@@ -34,6 +34,8 @@ def turn_record(c: Compiled, before: CallState, event: Event, after: CallState,
         heard["status"] = event.status
     if event.kind is EventKind.RECORDING:
         heard["seconds"] = event.duration if event.url else 0
+    if event.kind is EventKind.LEG and event.duration:
+        heard["seconds"] = event.duration
     if event.queue is not None:
         heard["position"], heard["waited"] = event.queue.position, event.queue.waited
     return {"turn": after.turn, "from": before.state, "to": after.state, "heard": heard,

@@ -22,7 +22,7 @@ from ivr.config import ConfigError, Settings, load_settings
 from ivr.flowlang.diagnostics import FlowError, Problem, errors_in
 from ivr.flowlang.machine import resize_cache
 from ivr.jobs.enqueue import drain_spool
-from ivr.server import context, hold
+from ivr.server import context, hold, legs
 from ivr.server.guard import voice_gate
 from ivr.server.limits import BodyLimit
 from ivr.server.registry import Flows, check_flows
@@ -67,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None,
     app.before_request(voice_gate)  # first: nothing under /voice runs unsigned
     app.register_blueprint(bp)
     app.register_blueprint(hold.bp)
+    app.register_blueprint(legs.bp)
     app.register_blueprint(health)
     register_error_pages(app)
     for extension in extensions:  # e.g. the ops console under /ops (ivr.app)

@@ -85,6 +85,7 @@ def event_urls(call: CallState) -> dict[str, str]:
     if call.state in QUEUE_STATES:
         urls["turn"], urls["no_input"] = wait.format("turn"), wait.format("no_input")
     urls["whisper"] = f"{root}/whisper?sid={quote(call.sid, safe='')}"
+    urls["leg"] = f"{root}/leg?sid={quote(call.sid, safe='')}&turn={call.turn}"
     urls["transcription"] = f"{root}/transcription?sid={quote(call.sid, safe='')}"
     return urls
 
@@ -147,7 +148,7 @@ def _history_from(read: Prefetch) -> str:
     return history.summary(history.topics(read.result))
 
 
-def _turn(c: Compiled, before: CallState, event: Event) -> Commit:
+def commit_turn(c: Compiled, before: CallState, event: Event) -> Commit:
     after, actions = step(c, before, event, promises.engine_options(c, before, event))
     urls = event_urls(after)
     record = turn_record(c, before, event, after, actions)
@@ -172,7 +173,7 @@ def respond(store: Store, sid: str, turn: int, event: Event, flow_id: str = "") 
                 raise UnknownFlow(flow_id)
             before = _new_call(store, sid, flow_id, current, known)
         c = flows().pinned(store, before.flow, before.version)
-        return _turn(c, before, event)
+        return commit_turn(c, before, event)
 
     served = store.advance(sid, turn, apply, current_of=flow_id,
                            prefetch=(known,) if known is not None else ())
@@ -250,7 +251,7 @@ def dial_result(store: Store, sid: str, leg: int, ev: Event) -> Response:
         if before.turn != leg and (before.ended or before.leg != leg
                                    or before.state not in PERSON_STATES):
             raise Stale(sid)
-        return _turn(flows().pinned(store, before.flow, before.version), before, ev)
+        return commit_turn(flows().pinned(store, before.flow, before.version), before, ev)
 
     return _serve(store, sid, store.advance(sid, None, apply))
 
@@ -265,7 +266,7 @@ def recording(store: Store, sid: str, turn: int, ev: Event) -> Response:
         if before.turn != turn and not (before.ended and ev.recording
                                         and before.turn == turn + 1):
             raise Stale(sid)
-        return _turn(flows().pinned(store, before.flow, before.version), before, ev)
+        return commit_turn(flows().pinned(store, before.flow, before.version), before, ev)
 
     return _serve(store, sid, store.advance(sid, None, apply))
 
@@ -333,7 +334,7 @@ def status() -> Response:
     def apply(before: CallState | None, current: str | None) -> Commit:
         if before is None or before.ended:
             raise Stale(sid)
-        return _turn(flows().pinned(store, before.flow, before.version), before, ev)
+        return commit_turn(flows().pinned(store, before.flow, before.version), before, ev)
 
     try:
         served = store.advance(sid, None, apply)

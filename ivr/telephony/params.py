@@ -96,6 +96,23 @@ def event_from(event: str, params: Mapping[str, str], now: datetime | None = Non
     return Event(EventKind.NO_INPUT, now=now)
 
 
+_LEG_STATUS = {"queued": "initiated", "initiated": "initiated", "ringing": "ringing",
+               "in-progress": "answered", "answered": "answered", "completed": "completed",
+               "busy": "completed", "no-answer": "completed", "failed": "completed",
+               "canceled": "completed"}
+"""A ``<Number>`` leg's CallStatus → how far it got (:data:`~ivr.runtime.events.LEG_PROGRESS`)."""
+
+
+def leg_event(params: Mapping[str, str], now: datetime | None = None) -> Event | None:
+    """The progress of the person's phone leg of a Dial (the ``<Number>`` status callback:
+    CallStatus, CallDuration), or None when CallStatus is none of Twilio's values."""
+    status = _LEG_STATUS.get((params.get("CallStatus") or "").strip().lower())
+    if status is None:
+        return None
+    seconds = count(params.get("CallDuration")) or 0 if status == "completed" else 0
+    return Event.leg(status, min(seconds, MAX_SECONDS), now or datetime.now(UTC))
+
+
 def queue_number(raw: str | None, limit: int = MAX_SECONDS) -> int:
     """A Twilio count as an int in [0, limit]; garbage, negative or huge values are 0."""
     text = (raw or "").strip()

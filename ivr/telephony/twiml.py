@@ -9,6 +9,8 @@ verb means adding a row and a function. Actions name callbacks by *event* (``"tu
 - ``dial``: the Dial/Enqueue action (DialCallStatus),
 - ``recording``: the Record action (RecordingUrl, RecordingDuration),
 - ``whisper``: the Number URL that reads the context to the person who answers.
+- ``leg``: the status callback of the person's phone leg of a Dial (rang, answered,
+  hung up: :mod:`ivr.server.legs`),
 - ``wait``: the Enqueue waitUrl (position, expected wait, callback offer:
   :mod:`ivr.runtime.waiting`).
 
@@ -50,6 +52,8 @@ from ivr.runtime.actions import (
 
 Urls = Mapping[str, str]
 POST = "POST"
+LEG_EVENTS = "initiated ringing answered completed"
+"""The progress of the person's phone leg a Dial asks Twilio to report (``<Number>``)."""
 
 
 def _say(parent: Any, a: Say) -> None:
@@ -97,10 +101,13 @@ def _dial(r: VoiceResponse, a: Dial, urls: Urls) -> None:
     if a.caller_id:
         attrs["caller_id"] = a.caller_id
     d = r.dial(**attrs)
+    number: dict[str, Any] = {}
     if a.whisper and "whisper" in urls:
-        d.number(a.number, url=urls["whisper"], method=POST)
-    else:
-        d.number(a.number)
+        number.update(url=urls["whisper"], method=POST)
+    if "leg" in urls:  # ringing, answered, hung up: each reaches the call's transcript
+        number.update(status_callback=urls["leg"], status_callback_event=LEG_EVENTS,
+                      status_callback_method=POST)
+    d.number(a.number, **number)
 
 
 def _enqueue(r: VoiceResponse, a: Enqueue, urls: Urls) -> None:

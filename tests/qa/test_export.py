@@ -54,6 +54,10 @@ def place_calls(redis_url: str, redis_conn: redis.Redis) -> None:
     silent.dial("card-services")
     for _ in range(3):
         silent.silence()
+    leg = silent.last.xml.find("Dial/Number").get("statusCallback")  # type: ignore[union-attr]
+    for status in ("ringing", "completed"):  # the person's phone rang, nobody answered
+        silent.post(leg, silent.params(CallSid="CAleg", ParentCallSid=silent.sid,
+                                       CallStatus=status), keep=False)
     silent.answered("no-answer")
     silent.silence()                   # no call back: leave a message
     silent.record()
@@ -74,6 +78,7 @@ def test_recorded_calls_export_and_replay_green(redis_url: str, redis_conn: redi
     assert len(files) == 3
     texts = "".join(f.read_text() for f in files)
     assert "54321" not in texts and 'press: "11111"' in texts
+    assert "leg: ringing" in texts and "leg: completed" in texts  # archived, exported
     assert "version:" in texts and list((out / "flows").glob("card-services@*.yaml"))
     res = runner.invoke(main, ["replay", "--flows-dir", str(ROOT / "flows"), str(out)])
     assert res.exit_code == 0, res.output

@@ -115,3 +115,20 @@ def test_a_pin_said_aloud_is_accepted_and_never_kept(cards: Compiled, said: str)
     kept = repr(line) + repr(after.to_dict())
     assert "54321" not in kept and "five four" not in kept and "5 4 3" not in kept
     assert line["heard"] == {"kind": "speech", "text": "*****", "confidence": 0.9}
+
+
+def test_the_persons_phone_leg_is_noted_and_changes_nothing_the_caller_hears(
+        cards: Compiled) -> None:
+    call, actions = step(cards, CallState("CA1", "card-services", "v"), Event.start(OPEN))
+    menu = call
+    call, actions = step(cards, call, Event.press("0", OPEN))
+    assert call.state == "human" and any(isinstance(a, Dial) for a in actions)
+    call, actions = step(cards, call, Event.leg("ringing", 0, OPEN))
+    assert actions == [] and call.state == "human" and call.progress == f"{call.leg}:ringing"
+    call, actions = step(cards, call, Event.leg("answered", 0, OPEN))
+    assert actions == [] and call.picked_up == OPEN.isoformat()
+    again, actions = step(cards, call, Event.leg("ringing", 0, OPEN))  # late: not news
+    assert actions == [] and again.progress == call.progress
+    # anywhere but while a person is rung, a leg report is not news: nothing at all changes
+    later, actions = step(cards, menu, Event.leg("answered", 0, OPEN))
+    assert actions == [] and later.state == menu.state and not later.picked_up

@@ -33,6 +33,7 @@ GOLDEN = Path(__file__).parent.parent / "golden"
 BASE = "https://ivr.example.com/voice/card-services"
 URLS = {e: f"{BASE}/event?e={e}&turn=7" for e in ("turn", "no_input", "dial", "recording")}
 URLS["whisper"] = f"{BASE}/whisper?sid=CA1"
+URLS["leg"] = f"{BASE}/leg?sid=CA1&turn=7"
 
 # Every state of card-services where the call waits for Twilio, and how to get there.
 WAITING: dict[str, tuple[datetime, list[str]]] = {
@@ -104,6 +105,10 @@ def test_dial_reads_the_whisper_to_the_agent_through_the_number_url() -> None:
     number = dial.find("Number")
     assert number is not None and number.text == "+15551230000"
     assert number.get("url") == URLS["whisper"]
+    # every step of reaching the person reaches the call's transcript (ivr.server.legs)
+    assert number.get("statusCallback") == URLS["leg"]
+    assert number.get("statusCallbackEvent") == "initiated ringing answered completed"
+    assert number.get("statusCallbackMethod") == "POST"
 
 
 def test_record_enqueue_redirect_hangup() -> None:
