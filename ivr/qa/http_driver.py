@@ -6,8 +6,9 @@ the ``<Dial action>`` / ``<Enqueue action>`` (how ringing a person went), the
 ``<Record action>`` (the voicemail) and the ``<Number statusCallback>`` (the person's phone
 rang, answered: ``leg`` steps, which leave what the caller hears as it was). Requests are
 signed like Twilio's, with ``X-Twilio-Signature``. What the caller heard and which verbs
-came back are read from the TwiML; the state and outcome from the ``X-IVR-State`` / ``X-IVR-Outcome`` response headers
-when the server sets them (otherwise ``expect.state`` and ``outcome`` are not checked).
+came back are read from the TwiML; the state and outcome from the ``X-IVR-State`` /
+``X-IVR-Outcome`` response headers when the server sets them (otherwise ``expect.state``
+and ``outcome`` are not checked).
 """
 
 from __future__ import annotations
