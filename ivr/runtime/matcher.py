@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import jellyfish
 from rapidfuzz import fuzz, process
 
 from ivr.flowlang.model import HUMAN, OTHER, Intent, Matching
@@ -36,10 +37,17 @@ from ivr.runtime.words import (
 )
 
 FUZZY_CUTOFF = 85.0
+PHONETIC_CUTOFF = 75.0
+"""How alike (rapidfuzz ratio of metaphone keys) a spelling-fuzzy word must also sound."""
 COVERAGE_WEIGHT = 0.25
 """How much unexplained speech ("car insurance" next to "pay") lowers a score."""
 UNKNOWN_WEIGHT = 0.6
 """Weight of a word no intent knows, as a share of the rarest known word's weight."""
+ROUTE_COVERAGE = 0.55
+"""An intent that explains less than this share of what the caller said, from at most
+:data:`FEW_WORDS` of their words, is asked about, never routed to unasked: one or two
+distinctive words in an unrelated sentence ("activate my wireless hotspot")."""
+FEW_WORDS = 2
 KEYWORD_WEIGHT = 0.7
 """Score of one word found only in this intent's phrases ("dispute"), before coverage."""
 
@@ -220,11 +228,25 @@ def _similar(idx: _Index, token: str) -> tuple[tuple[str, float], ...]:
         if len(token) >= 4 and not token.startswith("not_"):
             hits = process.extract(token, idx.vocab_list, scorer=fuzz.ratio,
                                    score_cutoff=FUZZY_CUTOFF, limit=3)
-            found = tuple((str(h[0]), float(h[1]) / 100) for h in hits)
+            found = tuple((str(h[0]), float(h[1]) / 100) for h in hits
+                          if sounds_alike(token, str(h[0])))
         if len(idx.fuzzy) > 10_000:
             idx.fuzzy.clear()
         idx.fuzzy[token] = found
     return found
+
+
+@lru_cache(maxsize=8192)
+def _sound(word: str) -> str:
+    return str(jellyfish.metaphone(word))
+
+
+def sounds_alike(heard: str, known: str) -> bool:
+    """True when a spelling-fuzzy pair is also close by sound (metaphone keys starting alike
+    and ≥ 75% similar): the recogniser slips by sound, so "balence" is "balance" but "play"
+    (PL) is not "pay" (P), nor "bill" "pill"."""
+    a, b = _sound(heard), _sound(known)
+    return bool(a) and bool(b) and a[0] == b[0] and fuzz.ratio(a, b) >= PHONETIC_CUTOFF
 
 
 @dataclass
@@ -234,6 +256,8 @@ class _Evidence:
     said: dict[str, float] = field(default_factory=dict)
     explained: dict[int, float] = field(default_factory=dict)
     keyword: dict[int, float] = field(default_factory=dict)
+    hits: dict[int, int] = field(default_factory=dict)
+    """How many of the caller's words each intent knows."""
     total: float = 0.0
 
 
@@ -241,6 +265,8 @@ def _evidence(idx: _Index, words: Words) -> _Evidence:
     ev = _Evidence()
     for token in dict.fromkeys(words.content):
         similar = _similar(idx, token)
+        if not similar and token.startswith("not_"):
+            continue  # "no agent needed": what the caller does not want is no other need
         w = max((idx.weight[v] for v, _ in similar), default=UNKNOWN_WEIGHT * idx.top_weight)
         ev.total += w
         best: dict[int, float] = {}
@@ -252,14 +278,16 @@ def _evidence(idx: _Index, words: Words) -> _Evidence:
                 ev.keyword[n] = max(ev.keyword.get(n, 0.0), strength)
         for n, sim in best.items():
             ev.explained[n] = ev.explained.get(n, 0.0) + w * sim
+            ev.hits[n] = ev.hits.get(n, 0) + 1
     return ev
 
 
-def _scores(idx: _Index, words: Words) -> list[tuple[float, str]]:
-    """(score, intent name), best first, for the intents the caller said something of and
-    that none of their ``not`` phrases veto."""
+def _scores(idx: _Index, words: Words) -> list[tuple[float, str, float]]:
+    """(score, intent name, coverage), best first, for the intents the caller said something
+    of and that none of their ``not`` phrases veto; coverage is the share of what the
+    caller said that the intent explains."""
     ev = _evidence(idx, words)
-    out: list[tuple[float, str]] = []
+    out: list[tuple[float, str, float]] = []
     for n in ev.explained:
         if any(in_order(neg, words.seq) >= 0 for neg in idx.negatives[n]):
             continue
@@ -267,7 +295,8 @@ def _scores(idx: _Index, words: Words) -> list[tuple[float, str]]:
                      for p, ws, total in idx.phrases[n])
         best = max(recall, KEYWORD_WEIGHT * ev.keyword[n])
         coverage = ev.explained[n] / ev.total
-        out.append((best * (1 - COVERAGE_WEIGHT * (1 - coverage)), idx.names[n]))
+        sure = coverage if ev.hits[n] <= FEW_WORDS else 1.0
+        out.append((best * (1 - COVERAGE_WEIGHT * (1 - coverage)), idx.names[n], sure))
     out.sort(reverse=True)
     return out
 
@@ -320,12 +349,12 @@ def match(text: str, intents: tuple[Intent, ...], human_phrases: tuple[str, ...]
     return _decide(_scores(idx, words), matching, confidence)
 
 
-def _decide(scores: list[tuple[float, str]], matching: Matching,
+def _decide(scores: list[tuple[float, str, float]], matching: Matching,
             confidence: float | None) -> Match:
     if not scores or scores[0][0] <= 0.0:
         return Match(OTHER, OTHER, 0.0, scores[0][1] if scores else "")
-    top, name = scores[0]
-    second, runner = scores[1] if len(scores) > 1 else (0.0, "")
+    top, name, coverage = scores[0]
+    second, runner, _ = scores[1] if len(scores) > 1 else (0.0, "", 0.0)
     asr = asr_confidence(confidence)
     score = top * (1.0 if asr is None else min(1.0, 0.6 + 0.5 * asr))
     if top >= matching.threshold:  # a poor recording asks "is that right?", never drops
@@ -333,6 +362,6 @@ def _decide(scores: list[tuple[float, str]], matching: Matching,
     score = round(score, 4)
     if score < matching.threshold or top - second < matching.margin:
         return Match(OTHER, OTHER, score, name)
-    if score < matching.confirm_below:
+    if score < matching.confirm_below or coverage < ROUTE_COVERAGE:
         return Match("confirm", name, score, runner)
     return Match("intent", name, score, runner)

@@ -37,6 +37,9 @@ medicines:medication hurts:pain hurt:pain hurting:pain aches:pain ache:pain reps
 agents:agent people:person humans:human persons:person locked:locked declined:declined
 """.split())
 _NEGATORS = frozenset({"not", "never", "no", "nothing", "without"})
+_HAVE_GET = frozenset({"got", "get", "getting", "gotten", "have", "has", "had"})
+"""Verbs that take the negation themselves: "never got a refund" is about a refund (one
+that did not come), not about something other than a refund."""
 _STOP = frozenset("""
 i me my mine myself we us our ours you your yours he him his she her hers it its they them
 their theirs this that these those a an the and or but if of to for from in on at by with about
@@ -102,6 +105,10 @@ def analyse(text: str) -> Words:
                 negate = word != "no" or (bool(nxt) and nxt not in _STOP)
                 continue
             if word in _STOP:
+                if negate and word in _HAVE_GET:
+                    seq.append(f"not_{word}")
+                    negate, skipped = False, ""
+                    continue
                 seq.append(word)
                 skipped = word if negate else ""
                 continue

@@ -13,7 +13,7 @@ import pytest
 from bench.intents import Outcome, evaluate, found_card_misroutes, load_rows, summary
 from ivr.flowlang.catalog import Catalog
 from ivr.flowlang.model import Intent, Matching
-from ivr.runtime.matcher import Match, asr_confidence, match
+from ivr.runtime.matcher import Match, asr_confidence, match, sounds_alike
 from ivr.runtime.words import analyse
 
 
@@ -88,7 +88,8 @@ def test_human_requests(menu, text: str) -> None:
     ("no agent needed, I just want my balance", "intent"),
     ("I don't need a person, I just want to pay my bill.", "intent"),
     ("someone stole my card", "intent"),
-    ("I already talked to an agent yesterday about a dispute.", "intent"),
+    # one word of five is the menu's: asked about ("is that right?"), not a request for a person
+    ("I already talked to an agent yesterday about a dispute.", "confirm"),
 ])
 def test_human_false_positives(menu, text: str, kind: str) -> None:
     assert hear(menu, text).kind == kind
@@ -238,3 +239,35 @@ def test_a_spoken_key_is_the_human_only_when_it_is_a_human_key(menu) -> None:
     intents, human, matching = menu
     assert match("zero", intents, human, matching, None, ()).kind != "human"
     assert match("nine", intents, human, matching, None, ("9",)).kind == "human"
+
+
+# --- sound, not spelling; evidence kept through negation; distinctive words asked about ---
+
+@pytest.mark.parametrize("heard, known, alike", [
+    ("balence", "balanc", True), ("dispoot", "disput", True), ("activte", "activat", True),
+    ("play", "pay", False), ("bill", "pill", False)])
+def test_spelling_slips_count_only_when_they_sound_alike(heard: str, known: str,
+                                                         alike: bool) -> None:
+    assert sounds_alike(heard, known) is alike
+
+
+def test_play_is_not_pay_but_a_misheard_balance_is_balance(menu) -> None:
+    assert hear(menu, "I want to play a game").kind == "other"
+    slip = hear(menu, "what's my ballance")
+    assert (slip.kind, slip.intent) == ("intent", "balance")
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("I never got a refund for the thing I returned", "dispute"),
+    ("I never got my refund", "dispute")])
+def test_a_negated_have_or_get_keeps_what_the_caller_is_talking_about(menu, text: str,
+                                                                      intent: str) -> None:
+    m = hear(menu, text)
+    assert m.kind in ("intent", "confirm") and m.intent == intent
+
+
+@pytest.mark.parametrize("text", ["activate my wireless hotspot",
+                                  "I need to file my taxes, how much do I owe the IRS",
+                                  "how long does it take to receive a new card"])
+def test_one_or_two_menu_words_in_an_unrelated_sentence_are_asked_about(menu, text: str) -> None:
+    assert hear(menu, text).kind in ("confirm", "other")
