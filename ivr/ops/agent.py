@@ -19,7 +19,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.flowlang.model import Flow
@@ -49,7 +49,15 @@ def now() -> datetime:
 
 
 def flow_of(flow_id: str, version: str = "") -> Flow | None:
-    """The checked flow of a call's version (else the current one; None when gone)."""
+    """The checked flow of a call's version (else the current one; None when gone),
+    looked up once per request."""
+    seen: dict[tuple[str, str], Flow | None] = g.setdefault("ivr_agent_flows", {})
+    if (flow_id, version) not in seen:
+        seen[(flow_id, version)] = _flow_of(flow_id, version)
+    return seen[(flow_id, version)]
+
+
+def _flow_of(flow_id: str, version: str) -> Flow | None:
     from ivr.ops.flows import checked_version
 
     store = get_store()

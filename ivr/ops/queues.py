@@ -20,7 +20,7 @@ from ivr.jobs.archive import ArchiveError
 from ivr.ops import agent, roles
 from ivr.ops import story as st
 from ivr.runtime.callcode import short_code
-from ivr.server.context import get_store
+from ivr.server.context import flows
 
 log = logging.getLogger(__name__)
 SORTS = {"longest": "longest running", "newest": "newest first", "idle": "idle longest"}
@@ -65,11 +65,9 @@ def _pending_callbacks() -> dict[str, int] | None:
 
 def queue_rows(live_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per flow: its queue (or Dial), waiting, connected, longest wait, callbacks."""
-    from ivr.ops.flows import flow_ids
-
     person = agent.person_calls()
     pending = _pending_callbacks()
-    ids = sorted(set(flow_ids(get_store())) | {r["flow"] for r in person})
+    ids = sorted(flows().ids() | {r["flow"] for r in [*person, *live_rows]})  # no SCAN
     out = []
     for fid in ids:
         flow = agent.flow_of(fid)
