@@ -301,3 +301,22 @@ def test_live_calls_filter_sort_and_drill_down(app: Flask, ann: FlaskClient) -> 
     queues = ann.get("/ops/calls/queues").get_data(as_text=True)
     assert "queue front_desk" in queues and "dial (no queue)" in queues
     assert re.search(r'data-label="Waiting" class="num">1<', queues)
+
+
+def test_a_queued_caller_waits_by_twilios_queue_time(app: Flask, ann: FlaskClient) -> None:
+    c = caller(app)
+    c.dial("clinic-appointments")
+    c.press("0")
+    wait = c.last.xml.find("Enqueue").get("waitUrl")  # type: ignore[union-attr]
+    c.post(wait, c.params(QueuePosition="3", QueueTime="95", AvgQueueTime="60",
+                          CurrentQueueSize="3"))
+    data = story(ann, short_code(c.sid))
+    assert data["status"] == "waiting" and data["where"] == "Waiting in line for a person"
+    assert data["waited"] == 95 and data["waited_text"] == "1:35"
+    assert data["zone"] == "America/Chicago" and data["steps"][-1]["time"].endswith("CST")
+    last = data["steps"][-1]  # the queue's ticks are folded into the time waited
+    assert (last["title"], last["pressed"], last["to_title"]) == (
+        "Triage", "0", "Connecting to a person")
+    queues = ann.get("/ops/calls/queues").get_data(as_text=True)
+    row = queues[queues.index("queue front_desk"):]
+    assert re.search(r'data-label="Waiting" class="num">1<', row) and "1:35" in row
