@@ -320,3 +320,15 @@ def test_a_queued_caller_waits_by_twilios_queue_time(app: Flask, ann: FlaskClien
     queues = ann.get("/ops/calls/queues").get_data(as_text=True)
     row = queues[queues.index("queue front_desk"):]
     assert re.search(r'data-label="Waiting" class="num">1<', row) and "1:35" in row
+
+
+def test_callers_words_are_text_not_markup(app: Flask, ann: FlaskClient) -> None:
+    payload = '<img src=x onerror="alert(1)"> 4111 1111 1111 1111'
+    c = caller(app)
+    c.dial(FLOW)
+    c.say(payload)
+    c.press("0")
+    page = ann.get(f"/ops/agent/call/{c.sid}").get_data(as_text=True)
+    assert "<img src=x" not in page and "&lt;img src=x" in page
+    text = json.dumps(story(ann, c.sid))
+    assert "4111 1111 1111 1111" not in page + text and "[card number]" in text
