@@ -168,8 +168,10 @@ def reload_cmd(ctx: CliContext, force: bool) -> None:
 @click.password_option("--password", help="The password (asked for when not given).")
 @click.option("--store", "store_it", is_flag=True,
               help="Also save the user in Redis (ivr:ops:users): no config change needed.")
-@click.option("--role", type=click.Choice(["ops", "viewer"]), default="ops", show_default=True,
-              help="ops: publish, roll back, new flows; viewer: read-only.")
+@click.option("--role", type=click.Choice(["ops", "agent", "viewer"]), default="ops",
+              show_default=True, help="ops: publish, roll back, new flows; agent: also "
+              "reads callers' stories (agent pages, caller timeline); viewer: read-only, "
+              "no caller stories.")
 @pass_cli_context
 def ops_user(ctx: CliContext, name: str, password: str, store_it: bool, role: str) -> None:
     """Make an ops console login: print the config line for NAME (or --store it in Redis).

@@ -57,6 +57,22 @@ def valid_number(digits: str, caller: str = "") -> str:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
+def normalised(raw: str, region: str = DEFAULT_REGION) -> str:
+    """A number typed in any format ("(212) 555-1234", "+1 212.555.1234", "0044 20...") as
+    E.164 ('' when it is not a possible number): what Twilio sends in ``From``, so its
+    keyed hash is the archive's ``caller_key`` of that caller."""
+    text = raw.strip()[:40]
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(parsed):
+        return ""
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
 def spoken(e164: str) -> str:
     """A number read digit by digit in its national groups: "2 1 2, 5 5 5, 1 2 3 4"."""
     try:

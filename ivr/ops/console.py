@@ -38,9 +38,9 @@ from flask import (
     url_for,
 )
 
+from ivr.ops import agent, callers, live, roles, sessions, sim
 from ivr.ops import auth as ops_auth
 from ivr.ops import flows as flows_pages
-from ivr.ops import live, roles, sessions, sim
 from ivr.ops.flows import bp as flows_bp
 from ivr.ops.live import bp as live_bp
 from ivr.ops.sim import bp as sim_bp
@@ -52,6 +52,8 @@ bp = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates",
 bp.register_blueprint(flows_bp)
 bp.register_blueprint(sim_bp)
 bp.register_blueprint(live_bp)
+bp.register_blueprint(agent.bp)
+bp.register_blueprint(callers.bp)
 USERS = "ivr.ops.users"
 OPEN_ENDPOINTS = {"ops.login", "ops.static"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -112,7 +114,8 @@ def _csrf_field() -> str:
 def _context() -> dict[str, Any]:
     role = str(g.get("ops_role", ""))
     return {"user": user(), "csrf_token": csrf_token, "role": role,
-            "can_change": roles.allows(role, roles.OPS)}
+            "can_change": roles.allows(role, roles.OPS),
+            "can_read_stories": roles.allows(role, roles.AGENT)}
 
 
 def _static_users() -> dict[str, str]:

@@ -20,7 +20,7 @@ from ivr.config import Settings
 from ivr.flowlang.model import Flow
 from ivr.jobs.archive import Archive, ArchiveError, ArchiveUnreachable
 from ivr.ops import inbox as ib
-from ivr.ops import roles
+from ivr.ops import queues, roles
 from ivr.ops.metrics import OUTCOMES, flow_metrics
 from ivr.runtime.events import CallState
 from ivr.runtime.redact import mask_number
@@ -90,12 +90,25 @@ def duration(seconds: int) -> str:
 @bp.route("/calls")
 @roles.needs(roles.VIEWER)
 def calls() -> str:
+    """Calls in progress (and lately ended ones), filtered by flow and state text, sorted
+    by ``sort`` (:func:`ivr.ops.queues.filtered`); each row links to the call's story."""
     show_ended = request.args.get("ended") == "1"
     rows = live_calls()
     active = [r for r in rows if not r["ended"]]
+    shown = queues.filtered(rows if show_ended else active, request.args)
     return render_template("ops/calls.html", nav="calls", active=len(active),
-                           calls=rows if show_ended else active, show_ended=show_ended,
-                           total=len(rows))
+                           calls=shown, show_ended=show_ended, total=len(rows),
+                           flows=sorted({r["flow"] for r in rows}), sorts=queues.SORTS,
+                           args=request.args, stories=queues.stories_allowed())
+
+
+@bp.route("/calls/queues")
+@roles.needs(roles.VIEWER)
+def queue_view() -> str:
+    """Per flow: who waits for a person, for how long, and callbacks promised."""
+    rows = queues.queue_rows(live_calls())
+    return render_template("ops/queues.html", nav="calls", queues=rows,
+                           waiting=sum(q["waiting"] for q in rows))
 
 
 def init_app(app: Flask, s: Settings) -> None:

@@ -1,10 +1,18 @@
 """Who may do what in the console: every route declares the least role it needs.
 
-Roles, lowest first: ``viewer`` (reads every page, checks YAML and tries flows in the
-simulator, which change nothing anyone else sees) and ``ops`` (also publishes, rolls
-back, creates flows, marks inbox items handled). ``agent`` is reserved for a later agent
-view and grants nothing yet. A user's role is stored with the password hash:
-``"<role> <hash>"`` (a bare hash, as before roles existed, is ``ops``).
+Roles, lowest first:
+
+- ``viewer`` reads the flow, live-call, inbox and metrics pages, checks YAML and tries
+  flows in the simulator (which changes nothing anyone else sees). It sees no caller's
+  story: the agent pages, a call's story and the caller timeline answer 403.
+- ``agent`` is what a person who takes calls needs: everything a viewer sees, plus the
+  agent list (calls waiting for or connected to a person), each call's story and the
+  caller timeline. It changes nothing (no publish, no inbox changes).
+- ``ops`` may do everything: also publish, roll back, create flows, mark inbox items
+  handled.
+
+A user's role is stored with the password hash: ``"<role> <hash>"`` (a bare hash, as
+before roles existed, is ``ops``).
 
 :func:`needs` marks a view; the console's guard reads the mark of the endpoint being
 called and answers 403 when the user's role is lower, or when a route has no mark at all
@@ -18,9 +26,8 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 VIEWER, OPS, AGENT = "viewer", "ops", "agent"
-ROLES = (VIEWER, OPS)
-"""Roles a user may have, lowest first."""
-RESERVED = (AGENT,)
+ROLES = (VIEWER, AGENT, OPS)
+"""Roles a user may have, lowest first: each may do what the ones before it may."""
 ATTR = "ivr_role"
 
 
@@ -49,7 +56,7 @@ def allows(have: str, want: str | None) -> bool:
 def split(stored: str) -> tuple[str, str]:
     """``(role, password hash)`` of a stored user value (a bare hash is ``ops``)."""
     head, sep, rest = stored.partition(" ")
-    if sep and head in ROLES + RESERVED:
+    if sep and head in ROLES:
         return head, rest
     return OPS, stored
 
@@ -57,6 +64,5 @@ def split(stored: str) -> tuple[str, str]:
 def join(role: str, password_hash: str) -> str:
     """The stored value of a user with ``role``."""
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}"
-                         + (" ('agent' is reserved for later)" if role in RESERVED else ""))
+        raise ValueError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     return f"{role} {password_hash}"

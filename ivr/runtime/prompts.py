@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ivr.flowlang.model import Flow
+from ivr.runtime import callcode
 from ivr.runtime.events import CallState
 
 CONNECTING = "Connecting you to a person now. Please hold."
@@ -194,4 +195,6 @@ def _whisper(call: CallState, flow: Flow) -> str:
         parts.append(call.history)
     if call.language:
         parts.append(f"They chose to speak {call.language}.")
+    if call.sid:  # the agent finds the call's story in the console by this code
+        parts.append(f"Call code {callcode.spoken(callcode.short_code(call.sid))}.")
     return " ".join(parts)

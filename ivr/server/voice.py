@@ -304,6 +304,8 @@ def whisper(flow_id: str) -> Response:
     try:
         call = get_store().load(request.args.get("sid", "")[:64])
         text = call.whisper if call else ""
+        if call:  # the person answered: the agent page shows the call as connected
+            live.answered(get_store().conn, call.sid, get_store().ttl)
     except Exception:  # noqa: BLE001 - the caller is waiting: connect them without context
         log.exception("whisper for %s unavailable", request.args.get("sid", "")[:64])
         text = ""

@@ -43,6 +43,10 @@ ENDED = "ivr:ended:{{b{}}}"
 """Sorted set of the calls of bucket N that ended lately (score: end, epoch seconds),
 trimmed to ``call_ttl``: the console's "show ended calls". Same slot as ``LIVE`` of N."""
 LIVE_BUCKETS = 16
+ANSWERED = "ivr:answered:{{{}}}"
+"""When a person answered call CallSid (epoch seconds): set when their leg fetched the
+whisper, so the agent page can tell "connected" from "ringing"; TTL ``call_ttl``. Not call
+state (the engine never reads it); same slot as the call's keys."""
 
 LEGACY_CALL = "ivr:call:{}"
 LEGACY_TRANSCRIPT = "ivr:transcript:{}"

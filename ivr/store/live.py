@@ -29,7 +29,7 @@ from typing import Any
 import redis
 
 from ivr.store.connection import is_cluster
-from ivr.store.keys import ENDED, LIVE, LIVE_BUCKETS
+from ivr.store.keys import ANSWERED, ENDED, LIVE, LIVE_BUCKETS
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +101,12 @@ def forget(conn: redis.Redis, sids: Iterable[str]) -> None:
             pipe.execute()
         except redis.RedisError as exc:
             log.warning("live-call index entry %s not dropped: %s", sid, exc)
+
+
+def answered(conn: redis.Redis, sid: str, keep: int) -> None:
+    """Note that a person answered call ``sid`` (their leg asked for the whisper): only the
+    console reads it, so a failure is logged, never raised (the call connects anyway)."""
+    try:
+        conn.set(ANSWERED.format(sid), int(time.time()), ex=keep, nx=True)
+    except Exception as exc:  # noqa: BLE001 - the agent's leg must connect regardless
+        log.warning("answered mark not written for %s: %s", sid, exc)

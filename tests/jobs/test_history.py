@@ -55,7 +55,7 @@ def test_whisper_mentions_earlier_calls() -> None:
 
     flow = check_file(str(ROOT / "flows" / "card-services.yaml")).flow
     assert flow is not None
-    assert whisper(call, flow).endswith("Second call this week; before: x.")
+    assert whisper(call, flow).endswith("Second call this week; before: x. Call code 6 9 9 5.")
 
 
 def test_second_call_whisper_knows_the_first(redis_url: str, redis_conn: redis.Redis,

@@ -117,11 +117,11 @@ def test_the_bundled_list_is_a_few_hundred_common_passwords() -> None:
     assert len(common) >= 300 and {"123456", "password", "qwerty"} <= common
 
 
-def test_agent_is_reserved() -> None:
-    with pytest.raises(ValueError, match="reserved"):
-        roles.join("agent", "h")
+def test_an_unknown_role_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown role"):
+        roles.join("admin", "h")
     result = CliRunner().invoke(main, ["ops-user", "x", "--password", "plum-kettle-orbit-9",
-                                       "--role", "agent"])
+                                       "--role", "admin"])
     assert result.exit_code == 2
 
 

@@ -23,7 +23,7 @@ def slot(name: str) -> int:
 
 @pytest.mark.parametrize("sid", SIDS)
 def test_every_key_of_one_call_is_in_one_slot(sid: str) -> None:
-    family = [keys.CALL, keys.TRANSCRIPT, keys.OUTBOX]
+    family = [keys.CALL, keys.TRANSCRIPT, keys.OUTBOX, keys.ANSWERED]
     assert {slot(t.format(sid)) for t in family} == {slot(sid)}  # the tag is the CallSid
 
 
