@@ -1,7 +1,8 @@
 """The ops console under ``/ops``: log in, then flows, simulator, live calls, inbox, metrics.
 
 Server-rendered pages (``ivr/templates/ops``) with a little JavaScript
-(``ivr/static/ops``), no build step and nothing fetched from the network. This module
+(``ivr/static/ops``; the flow editor's bundle is built from ``web/`` and committed), nothing
+fetched from the network. This module
 holds the ``ops`` blueprint, the login, and the guards every ``/ops`` request passes:
 
 - not logged in: a redirect to the login page (401 JSON for fetch calls);

@@ -55,7 +55,8 @@ PROBE = """() => {
     inline_scripts: [...document.scripts]
       .filter((s) => !s.src && s.type !== 'application/json').length,
     dialogs: q('dialog') + q('body style'),
-    positioned: q('[style*="position" i]'),
+    // CodeMirror's own gutter column is sticky (an inline style it sets, not text)
+    positioned: q('[style*="position" i]:not(.cm-editor > .cm-scroller > .cm-gutters)'),
     js_urls: q('[href^="javascript:" i],[src^="javascript:" i],[action^="javascript:" i],' +
                '[formaction^="javascript:" i]'),
     pwned: window.__pwned || 0,
