@@ -38,8 +38,7 @@ function mount(box) {
   box.classList.add("cm");
   box.dataset.cm = "1";            // ops.js leaves the textarea editor alone
   ta.hidden = true;
-  const code = box.querySelector(".code") || box;
-  code.prepend(view.dom);
+  ta.parentElement.prepend(view.dom);
   const initial = readProblems();
   view.dispatch(setDiagnostics(view.state, toDiagnostics(view.state.doc, initial)));
   if (box.dataset.checkUrl) checker = new Checker(box, view, initial);
@@ -87,7 +86,8 @@ function listen(view) {
 }
 
 function start() {
-  document.querySelectorAll(".editor").forEach(mount);
+  // the flow page's .editor (checked as you type) and New flow's [data-yaml-editor]
+  document.querySelectorAll(".editor, [data-yaml-editor]").forEach(mount);
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -14,7 +14,7 @@ export function toDiagnostics(doc, problems) {
     const d = {from, to, severity: p.severity === "error" ? "error" : "warning",
                source: p.code, message: p.message + (p.hint ? `\n${p.hint}` : "")};
     const meant = MEANT.exec(p.hint || "") || MEANT.exec(p.message || "");
-    if (meant && to > from) {
+    if (meant && p.end_col && to > from) {   // only where the range is exactly the value
       d.actions = [{name: `use '${meant[1]}'`,
                     apply: (view, a, b) => view.dispatch({changes: {from: a, to: b,
                                                                     insert: meant[1]}})}];

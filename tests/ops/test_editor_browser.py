@@ -229,3 +229,49 @@ def test_completion_of_enums_and_inside_braces(page: Any,  # noqa: F811 - the fi
     page.keyboard.type(", ")
     page.keyboard.press("Control+Space")
     assert labels(page) == ["closed"]                    # `open` is there already
+
+
+def test_without_javascript_the_textarea_is_the_editor(server: tuple[str, Flask]) -> None:  # noqa: F811
+    base, app = server
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 900},
+                                   java_script_enabled=False).new_page()
+        page.set_default_timeout(30_000)
+        try:
+            log_in(page, base)
+            page.goto(f"{base}/ops/flows/{FLOW}")
+            assert page.locator(".cm-editor").count() == 0 and page.is_visible("#yaml")
+            assert page.eval_on_selector("#yaml", "ta => ta.value") == TEXT
+            page.eval_on_selector("#yaml", "ta => { ta.value = ta.value.replace("
+                                  "'next: check_hours', 'next: check_hour'); }")
+            before = store_of(app).current(FLOW)
+            page.click("#publish")                       # refused, the text kept
+            page.wait_for_selector("#refused")
+            assert "next: check_hour\n" in page.eval_on_selector("#yaml", "ta => ta.value")
+            assert "IVR201" in page.inner_text("#problems")
+            assert store_of(app).current(FLOW) == before
+        finally:
+            browser.close()
+
+
+def test_new_flow_has_the_editor_with_completion(page: Any,  # noqa: F811 - the fixture
+                                                 server: tuple[str, Flask]) -> None:  # noqa: F811
+    base, _app = server
+    log_in(page, base)
+    page.goto(f"{base}/ops/flows/new")
+    ready(page)
+    page.wait_for_selector(".new-flow.cm .cm-content")
+    assert page.is_hidden("#yaml")
+    page.click(".cm-content")
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Shift+Home")
+    page.keyboard.type("h")                              # top level: keys not there yet
+    got = labels(page)
+    assert "hours" in got and "human" not in got
+    accept(page)
+    page.keyboard.press("Control+Space")
+    assert set(labels(page)) == {"timezone", "open", "holidays"}
+    shot(page, "43-new-flow-editor")
+    assert page.eval_on_selector("#yaml", "ta => ta.value").endswith("\nhours:\n  ")

@@ -166,9 +166,9 @@ def test_no_payload_becomes_markup_on_any_page(page: Any,  # noqa: F811
 
 def set_text(page: Any, selector: str, text: str) -> None:
     """Put ``text`` in the editor as one edit: pasted into CodeMirror when the page has it
-    (the flow page), else a textarea's ``input`` event, like a paste (the new-flow page):
-    playwright's fill of 15 kB takes 30-40 s on this machine."""
-    if selector == "#yaml" and page.locator(".editor .cm-content").count():
+    (the flow page, New flow), else a textarea's ``input`` event, like a paste: playwright's
+    fill of 15 kB takes 30-40 s on this machine."""
+    if selector == "#yaml" and page.locator(".cm-content").count():
         paste_yaml(page, text)
         return
     page.eval_on_selector(selector, "(ta, v) => { ta.value = v; "

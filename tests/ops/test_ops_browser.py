@@ -71,9 +71,9 @@ def paste_yaml(page: Any, text: str) -> None:
     loaded cores that call did not return within 30 s although the text had landed (the
     flake of ``test_typo_is_flagged_at_its_line_then_fixed``). Short keyboard input stays
     ``page.keyboard.type``."""
-    page.click(".editor .cm-content")
+    page.click(".cm-content")
     page.keyboard.press("Control+a")
-    page.eval_on_selector(".editor .cm-content", PASTE, text)
+    page.eval_on_selector(".cm-content", PASTE, text)
     page.keyboard.press("Control+Home")
 
 
