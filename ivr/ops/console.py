@@ -1,7 +1,8 @@
 """The ops console under ``/ops``: log in, then flows, simulator, live calls, inbox, metrics.
 
 Server-rendered pages (``ivr/templates/ops``) with a little JavaScript
-(``ivr/static/ops``), no build step and nothing fetched from the network. This module
+(``ivr/static/ops``; the flow editor's bundle is built from ``web/`` and committed), nothing
+fetched from the network. This module
 holds the ``ops`` blueprint, the login, and the guards every ``/ops`` request passes:
 
 - not logged in: a redirect to the login page (401 JSON for fetch calls);
@@ -41,6 +42,7 @@ from flask import (
 from ivr.ops import agent, callers, live, roles, sessions, sim
 from ivr.ops import auth as ops_auth
 from ivr.ops import flows as flows_pages
+from ivr.ops.editor import bp as editor_bp
 from ivr.ops.flows import bp as flows_bp
 from ivr.ops.live import bp as live_bp
 from ivr.ops.sim import bp as sim_bp
@@ -54,6 +56,7 @@ bp.register_blueprint(sim_bp)
 bp.register_blueprint(live_bp)
 bp.register_blueprint(agent.bp)
 bp.register_blueprint(callers.bp)
+bp.register_blueprint(editor_bp)
 USERS = "ivr.ops.users"
 OPEN_ENDPOINTS = {"ops.login", "ops.static"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

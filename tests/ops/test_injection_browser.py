@@ -29,7 +29,7 @@ from ivr.ops import versions as ov
 from ivr.server.context import store_of
 from ivr.store.keys import CALL
 from tests.ops.test_ops import FLOW, TEXT
-from tests.ops.test_ops_browser import log_in
+from tests.ops.test_ops_browser import log_in, paste_yaml
 from tests.ops.test_ops_browser import page as page  # noqa: F401 - the fixtures
 from tests.ops.test_ops_browser import server as server  # noqa: F401
 
@@ -55,7 +55,8 @@ PROBE = """() => {
     inline_scripts: [...document.scripts]
       .filter((s) => !s.src && s.type !== 'application/json').length,
     dialogs: q('dialog') + q('body style'),
-    positioned: q('[style*="position" i]'),
+    // CodeMirror's own gutter column is sticky (an inline style it sets, not text)
+    positioned: q('[style*="position" i]:not(.cm-editor > .cm-scroller > .cm-gutters)'),
     js_urls: q('[href^="javascript:" i],[src^="javascript:" i],[action^="javascript:" i],' +
                '[formaction^="javascript:" i]'),
     pwned: window.__pwned || 0,
@@ -164,8 +165,12 @@ def test_no_payload_becomes_markup_on_any_page(page: Any,  # noqa: F811
 
 
 def set_text(page: Any, selector: str, text: str) -> None:
-    """Put ``text`` in a textarea as one edit (an ``input`` event, like a paste):
-    playwright's fill of 15 kB into the painted editor takes 30-40 s on this machine."""
+    """Put ``text`` in the editor as one edit: pasted into CodeMirror when the page has it
+    (the flow page, New flow), else a textarea's ``input`` event, like a paste: playwright's
+    fill of 15 kB takes 30-40 s on this machine."""
+    if selector == "#yaml" and page.locator(".cm-content").count():
+        paste_yaml(page, text)
+        return
     page.eval_on_selector(selector, "(ta, v) => { ta.value = v; "
                           "ta.dispatchEvent(new Event('input', {bubbles: true})); }", text)
 

@@ -53,22 +53,36 @@ def ready(page: Any) -> None:
     page.wait_for_selector("body[data-ready='1']", state="attached")
 
 
-def replace_yaml(page: Any, text: str) -> None:
-    """Replace the editor's text as a paste does (one ``input`` event).
+PASTE = """(el, text) => {
+    const dt = new DataTransfer();
+    dt.setData("text/plain", text);
+    el.dispatchEvent(new ClipboardEvent("paste", {clipboardData: dt, bubbles: true,
+                                                  cancelable: true}));
+}"""
 
-    Not ``page.fill``: for a textarea it sends the whole text through Chromium's
-    ``Input.insertText`` (the IME commit path), and with a 15 KB flow on two loaded cores
-    that call did not return within 30 s although the text had landed (the page kept
-    answering script; the flake of ``test_typo_is_flagged_at_its_line_then_fixed``).
-    Short keyboard input stays ``page.fill``/``page.type``. Returns once the console has
-    checked the new text (``.editor[data-checked]`` moves on), so the next assertion never
-    reads the badge the old text had."""
+
+def paste_yaml(page: Any, text: str) -> None:
+    """Replace the CodeMirror editor's text as a person pasting does: focus the editor,
+    select all (Ctrl+A), then a real ``paste`` event on ``.cm-content`` that CodeMirror's
+    own clipboard handler reads (one transaction, ``input.paste``).
+
+    Not ``page.fill``/``keyboard.insert_text``: those send the whole text through
+    Chromium's ``Input.insertText`` (the IME commit path), and with a 15 KB flow on two
+    loaded cores that call did not return within 30 s although the text had landed (the
+    flake of ``test_typo_is_flagged_at_its_line_then_fixed``). Short keyboard input stays
+    ``page.keyboard.type``."""
+    page.click(".cm-content")
+    page.keyboard.press("Control+a")
+    page.eval_on_selector(".cm-content", PASTE, text)
+    page.keyboard.press("Control+Home")
+
+
+def replace_yaml(page: Any, text: str) -> None:
+    """:func:`paste_yaml`, then wait until the console has checked the new text
+    (``.editor[data-checked]`` moves on), so the next assertion never reads the badge the
+    old text had."""
     before = page.get_attribute(".editor", "data-checked") or "0"
-    page.eval_on_selector("#yaml", """(el, text) => {
-        el.focus();
-        el.value = text;
-        el.dispatchEvent(new InputEvent("input", {bubbles: true, inputType: "insertFromPaste"}));
-    }""", text)
+    paste_yaml(page, text)
     page.wait_for_function("(n) => +(document.querySelector('.editor').dataset.checked || 0) > n",
                            arg=int(before))
 
@@ -168,12 +182,15 @@ def test_typo_is_flagged_at_its_line_then_fixed(page: Any, server: tuple[str, Fl
     problem = page.inner_text("#problems li.error")
     assert f"line {TYPO_LINE}:" in problem and "IVR201" in problem
     assert "did you mean 'check_hours'" in problem
-    gutter = page.locator(".editor .gutter div.error")
-    assert gutter.count() == 1 and gutter.inner_text() == str(TYPO_LINE)
-    assert page.locator(".editor .backdrop mark").inner_text() == "check_hour"
+    assert page.locator(".editor .cm-gutter-lint .cm-lint-marker-error").count() == 1
+    assert page.locator(".editor .cm-lintRange-error").inner_text() == "check_hour"
+    assert page.evaluate(f"ivrEditor.state.doc.line({TYPO_LINE}).text") == "    next: check_hour"
+    assert page.eval_on_selector("#yaml", "ta => ta.value") == TEXT.replace(
+        "next: check_hours", "next: check_hour", 1)  # the form posts the editor's text
     assert page.is_disabled("#publish")
     page.click("#problems .loc")                      # jump to the line
-    page.wait_for_timeout(100)
+    head = "ivrEditor.state.doc.lineAt(ivrEditor.state.selection.main.head).number"
+    page.wait_for_function(f"{head} === {TYPO_LINE}")
     shot(page, "03-flow-editor-typo")
     replace_yaml(page, TEXT)
     page.wait_for_selector("#check-status .badge.ok")

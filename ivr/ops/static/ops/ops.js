@@ -29,7 +29,7 @@ function initTabs() {
 // --- the YAML editor ---------------------------------------------------------------
 function initEditor() {
   const box = document.querySelector(".editor");
-  if (!box) return;
+  if (!box || box.dataset.cm) return;   // CodeMirror (editor.js) has taken over
   const ta = box.querySelector("textarea");
   const gutter = box.querySelector(".gutter");
   const backdrop = box.querySelector(".backdrop");
