@@ -23,6 +23,8 @@ from tests.ops.test_ops_browser import server as server  # noqa: F401
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 WIDTHS = (1280, 390)
 SKIP = {"ops.static", "ops.logout", "ops.home"}
+QUERY = {"inbox": "?since=all", "metrics": "?since=all"}
+"""The seeded archive is of 2026-11-20: show all of it, not the last 7 days'."""
 
 
 def pages(app: Flask) -> dict[str, str]:
@@ -34,10 +36,10 @@ def pages(app: Flask) -> dict[str, str]:
         if "GET" not in (rule.methods or ()):
             continue
         name = rule.rule.removeprefix("/ops/").strip("/").replace("/", "-") or "home"
-        found[name] = rule.rule
+        found[name] = rule.rule + QUERY.get(name, "")
     found["flow"] = f"/ops/flows/{FLOW}"
     found["flow-history"] = f"/ops/flows/{FLOW}#history"
-    found["inbox-top"] = "/ops/inbox?top=1"
+    found["inbox-handled"] = "/ops/inbox?since=all&handled=1"
     found["not-found"] = "/ops/no-such-page"
     return dict(sorted(found.items()))
 

@@ -22,6 +22,13 @@
   label(document);
   new MutationObserver(() => label(document)).observe(document.body, {childList: true, subtree: true});
 
+  // A link to another tab of the same page (#history) changes only the hash: show it.
+  window.addEventListener("hashchange", () => {
+    const want = location.hash.slice(1);
+    const tab = [...document.querySelectorAll("nav.tabs a[data-tab]")].find((a) => a.dataset.tab === want);
+    if (tab && !tab.classList.contains("on")) tab.click();
+  });
+
   document.querySelectorAll("[data-back]").forEach((b) => {
     b.addEventListener("click", () => {
       if (history.length > 1) history.back();
@@ -29,8 +36,44 @@
     });
   });
 
+  // A form's text survives a refusal: what a POST form's edited textareas hold is kept
+  // in sessionStorage when the page is left (sent, or not); coming back to the page (the 413 page's "Go back",
+  // the browser's back button) puts it back, because the browser does not (the console's
+  // pages are no-store). Any other arrival at the page forgets it.
+  const key = "ivr-sent:" + location.pathname;
+  const nav = (performance.getEntriesByType("navigation")[0] || {}).type;
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(key) || "null");
+    sessionStorage.removeItem(key);
+    if (kept && nav === "back_forward") restore(kept);
+  } catch (e) { /* storage off or full: the browser's own behaviour */ }
+  function restore(kept) {
+    let done = false;
+    for (const [name, value] of Object.entries(kept)) {
+      const ta = document.querySelector(`form textarea[name="${CSS.escape(name)}"]`);
+      if (!ta || ta.value === value) continue;
+      ta.value = value;
+      ta.dispatchEvent(new Event("input", {bubbles: true}));
+      done = true;
+    }
+    if (!done) return;
+    const note = document.createElement("div");
+    note.className = "flash info restored-text";
+    note.setAttribute("role", "status");
+    note.textContent = "Your text from before was put back: it was not published.";
+    const main = document.querySelector("main");
+    if (main) main.prepend(note);
+  }
+  window.addEventListener("pagehide", () => {
+    const texts = {};
+    document.querySelectorAll("form textarea[name]").forEach((ta) => {
+      if (ta.value !== ta.defaultValue) texts[ta.name] = ta.value;
+    });
+    if (!Object.keys(texts).length) return;
+    try { sessionStorage.setItem(key, JSON.stringify(texts)); } catch (e) { /* too big */ }
+  });
+
   const max = +(document.body.dataset.maxBody || 0);
-  if (!max) return;
   function size(form) {
     return new Blob([new URLSearchParams(new FormData(form)).toString()]).size;
   }
@@ -52,7 +95,7 @@
     if ((form.getAttribute("method") || "get").toLowerCase() !== "post") return;
     form.addEventListener("submit", (e) => {
       const bytes = size(form);
-      if (bytes <= max) {
+      if (!max || bytes <= max) {
         const old = form.querySelector(".refused-size");
         if (old) old.remove();
         return;
