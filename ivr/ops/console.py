@@ -42,7 +42,7 @@ from werkzeug.exceptions import HTTPException
 from ivr.ops import auth as ops_auth
 from ivr.ops import errors as ops_errors
 from ivr.ops import flows as flows_pages
-from ivr.ops import live, roles, sessions, sim
+from ivr.ops import live, roles, sessions, sim, times
 from ivr.ops.flows import bp as flows_bp
 from ivr.ops.live import bp as live_bp
 from ivr.ops.sim import bp as sim_bp
@@ -55,6 +55,7 @@ bp = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates",
 bp.register_blueprint(flows_bp)
 bp.register_blueprint(sim_bp)
 bp.register_blueprint(live_bp)
+times.register(bp)
 USERS = "ivr.ops.users"
 OPEN_ENDPOINTS = {"ops.login", "ops.static"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

@@ -130,3 +130,56 @@ def test_rollback_lands_on_the_history_tab(app: Flask, client: FlaskClient) -> N
     assert got.status_code == 302
     assert got.headers["Location"].endswith(f"/ops/flows/{FLOW}#history")
     assert current(app) == first
+
+
+# --- times: in the flow's zone, labelled; durations on the wall clock ---------------------
+
+def test_hms_and_local_times() -> None:
+    from ivr.flowlang.hours import zone
+    from ivr.ops.times import hms, local
+
+    assert (hms(0), hms(65), hms(3600), hms(3723), hms(-5)) == ("0:00", "1:05", "1:00:00",
+                                                                  "1:02:03", "0:00")
+    ny = zone("America/New_York")
+    assert local("2026-11-20T19:05:00+00:00", ny) == "2026-11-20 14:05:00 EST"
+    assert local("2026-07-01T12:00:00", ny, short=True) == "08:00:00 EDT"   # naive is UTC
+    assert local("", ny) == "" and local("not a time", ny) == "not a time"
+
+
+def test_live_calls_under_a_fixed_clock_read_real_durations_in_the_flows_zone(
+        app: Flask, client: FlaskClient) -> None:
+    """The app's clock is fixed at 2026-11-20 14:05 EST (business hours for the flow); the
+    live page measured durations from that until now and read days (155:55:36)."""
+    login(client)
+    sid = "CAfixedclock0000000000000000000001"
+    app.test_client().post(f"/voice/{FLOW}", data={"CallSid": sid,
+                                                   "From": "+15550100000"}).close()
+    page = client.get("/ops/calls").get_data(as_text=True)
+    row = page[page.index(sid[-10:]):]
+    row = row[:row.index("</tr>")]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    started, duration, idle = cells[3], cells[4], cells[5]   # after the Call cell
+    assert re.fullmatch(r"\d\d:\d\d:\d\d E[SD]T", started.strip()), started
+    assert duration.strip() in {"0:00", "0:01", "0:02", "0:03"}, duration
+    assert re.fullmatch(r"\d+:\d\d", idle.strip()), idle
+
+
+def test_history_and_inbox_times_are_in_the_flows_zone(app: Flask, client: FlaskClient,
+                                                       tmp_path: Path) -> None:
+    from ivr.jobs.archive import Archive
+    from ivr.server.context import settings_of
+
+    csrf = login(client)
+    before = current(app)
+    edited = TEXT.replace("description: Card issuer", "description: The card issuer", 1)
+    client.post(f"/ops/flows/{FLOW}/publish", data={"yaml": edited, "csrf_token": csrf,
+                                                    "based_on": before})
+    page = client.get(f"/ops/flows/{FLOW}").get_data(as_text=True)
+    audit = page[page.index('<ol class="audit">'):]
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T ·", audit)
+    assert "+00:00" not in audit
+    Archive.from_settings(settings_of(app)).add_inbox(
+        {"sid": "CAin1", "flow": FLOW, "state": "main_menu", "said": "I found a card",
+         "caller": "***1000", "at": "2026-11-20T19:05:00+00:00"})
+    page = client.get("/ops/inbox?since=all").get_data(as_text=True)
+    assert "2026-11-20 14:05:00 EST" in page
