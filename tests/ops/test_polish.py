@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from ivr.flowlang.catalog import Catalog
 from ivr.ops import versions as ov
 from ivr.server.context import store_of
 from tests.ops.test_ops import FLOW, TEXT, current, login, make_app
@@ -183,3 +184,38 @@ def test_history_and_inbox_times_are_in_the_flows_zone(app: Flask, client: Flask
          "caller": "***1000", "at": "2026-11-20T19:05:00+00:00"})
     page = client.get("/ops/inbox?since=all").get_data(as_text=True)
     assert "2026-11-20 14:05:00 EST" in page
+
+
+# --- metrics aggregated in the database: the same figures as reading every turn -------------
+
+def test_metrics_from_aggregates_equal_reading_every_turn(tmp_path: Path,
+                                                          catalog: Catalog) -> None:
+    from collections import Counter
+    from datetime import UTC, datetime, timedelta
+
+    from bench.console import generate
+    from ivr.jobs.archive import Archive
+    from ivr.ops.metrics import flow_metrics, zero_out_state
+
+    archive = Archive(tmp_path / "big.db", "k")
+    generate(archive, 800, 30)
+    flows = {}
+    for fid in ("card-services", "clinic-appointments"):
+        compiled = catalog.get(fid)
+        assert compiled is not None
+        flows[fid] = compiled.flow
+    for since in (None, datetime.now(UTC) - timedelta(days=7)):
+        got = {m.flow: m for m in flow_metrics(archive, flows, since)}
+        calls: Counter[str] = Counter()
+        outcomes: dict[str, Counter[str]] = {f: Counter() for f in flows}
+        zero: dict[str, Counter[str]] = {f: Counter() for f in flows}
+        for _sid, fid, outcome, turns in archive.calls_with_turns(since):
+            calls[fid] += 1
+            outcomes[fid][outcome or "hangup"] += 1
+            state = zero_out_state(turns, flows[fid])
+            if state:
+                zero[fid][state] += 1
+        for fid in flows:
+            assert got[fid].calls == calls[fid] > 0
+            assert got[fid].outcomes == outcomes[fid]
+            assert got[fid].zero_outs == zero[fid] and sum(zero[fid].values()) > 0
