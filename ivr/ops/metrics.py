@@ -18,7 +18,7 @@ from ivr.jobs import archive_console
 from ivr.jobs.archive import Archive
 from ivr.runtime.matcher import match
 
-OUTCOMES = ("completed", "human", "other", "voicemail", "hangup")
+OUTCOMES = ("completed", "human", "other", "voicemail", "hangup", "lost")
 
 
 @dataclass

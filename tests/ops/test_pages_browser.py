@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.ops.test_ops import FLOW
+from ivr.ops import versions as ov
+from ivr.server.context import store_of
+from tests.ops.test_ops import FLOW, TEXT
 from tests.ops.test_ops_browser import SHOTS, log_in, ready
 from tests.ops.test_ops_browser import page as page  # noqa: F401 - fixtures
 from tests.ops.test_ops_browser import server as server  # noqa: F401
@@ -59,6 +61,9 @@ def overflow(page: Any) -> int:
 def test_every_page_fits_390_px_and_is_screenshot(page: Any,  # noqa: F811
                                                   server: tuple[str, Flask]) -> None:  # noqa: F811
     base, app = server
+    store = store_of(app)
+    text = TEXT.replace("You can press 0 at any time", "Press 0 any time", 1)
+    assert ov.publish(store, FLOW, text, store.current(FLOW) or "", "alice", "shorter").ok
     page.goto(f"{base}/ops/login")
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
