@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -46,6 +47,7 @@ from ivr.store.keys import CALL, LIVE, LIVE_BUCKETS, TRANSCRIPT
 log = logging.getLogger(__name__)
 OUTCOME = "lost"
 MARGIN = 15 * 60
+CHUNK = 500
 """Default seconds before a call's keys expire at which the sweep closes it as lost."""
 
 
@@ -75,6 +77,17 @@ def _sids(conn: redis.Redis) -> list[str]:
             continue
         out += [m.decode() if isinstance(m, bytes) else str(m) for m in got]
     return out
+
+
+def _ttls(conn: redis.Redis, sids: list[str]) -> Iterator[tuple[str, int]]:
+    """(sid, seconds its call key has left; -2 when gone), pipelined :data:`CHUNK` at a
+    time (a cluster pipeline sends each to its node)."""
+    for i in range(0, len(sids), CHUNK):
+        part = sids[i:i + CHUNK]
+        pipe = conn.pipeline(transaction=False)
+        for sid in part:
+            pipe.ttl(CALL.format(sid))
+        yield from zip(part, (int(x) for x in pipe.execute()), strict=True)
 
 
 def _last_turn(conn: redis.Redis, sid: str, idle: int) -> str:
@@ -136,8 +149,7 @@ def sweep(conn: redis.Redis, settings: Settings, jobs: redis.Redis | None = None
     ttl = settings.call_ttl
     margin = min(settings.lost_margin if margin is None else margin, ttl)
     store, closed, expired = Store(conn, ttl), [], []
-    for sid in _sids(conn):
-        left = int(conn.ttl(CALL.format(sid)))
+    for sid, left in _ttls(conn, _sids(conn)):
         if left == -2:  # gone: expired before a sweep saw it (or never stored here)
             expired.append(sid)
             continue

@@ -16,6 +16,7 @@ from ivr.config import Settings
 from ivr.jobs import lost, tasks
 from ivr.jobs.archive import Archive
 from ivr.jobs.worker import run_worker
+from ivr.qa.export import transcript_for
 from ivr.store import live
 from ivr.store.calls import Store
 from ivr.store.keys import CALL, OUTBOX
@@ -76,6 +77,8 @@ def test_an_old_call_is_closed_archived_once_and_leaves_the_live_index(
     assert call["reason"].startswith("no status callback within 9:3")
     assert "call_ttl 10:00" in call["reason"] and "last turn" in call["reason"]
     turns = archive.counts()["turns"]
+    exported = transcript_for({**call, "turns": archive.calls_with_turns()[0][3]})
+    assert exported["steps"][-1] == {"hangup": True} and "outcome" not in exported
     # the status callback arrives after all: the call has ended, nothing is archived twice
     c.hangup()
     assert lost.sweep(redis_conn, settings).closed == []
