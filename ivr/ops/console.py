@@ -182,8 +182,8 @@ def _error(exc: HTTPException) -> Any:
     return ops_errors.page(exc, settings_of(current_app).max_body, {}, {})
 
 
-for _code in (403, 404, 405, 413, 500):
-    bp.register_error_handler(_code, _error)
+bp.register_error_handler(HTTPException, _error)  # 400, 403, 404, 405, 409, 413, 429...
+bp.register_error_handler(500, _error)
 
 
 def _app_error(exc: HTTPException) -> Any:

@@ -95,8 +95,15 @@ def _internal(exc: HTTPException) -> Any:
     return plain(InternalServerError(), "something went wrong on the server; it is logged")
 
 
+def _other(exc: HTTPException) -> Any:
+    """Any other HTTP error (400, 409, 429...): the mounted part's page, else plain text."""
+    render = _mounted()
+    return render(exc) if render else plain(exc)
+
+
 def register_error_pages(app: Flask) -> None:
     """The app-wide handlers (see the module docstring)."""
+    app.register_error_handler(HTTPException, _other)
     for code in (404, 405):
         app.register_error_handler(code, _routing)
     app.register_error_handler(413, _too_large)

@@ -67,6 +67,21 @@ def test_console_404_405_413_500_are_styled_pages_with_navigation(client: FlaskC
     assert "Traceback" not in body
 
 
+def test_any_other_http_error_is_a_page_too(app: Flask, client: FlaskClient) -> None:
+    from flask import abort
+
+    def teapot() -> str:
+        abort(418)
+
+    app.add_url_rule("/ops/teapot", "teapot", teapot)
+    app.add_url_rule("/teapot", "plain_teapot", teapot)
+    login(client)
+    got = client.get("/ops/teapot")
+    assert got.status_code == 418 and styled(got.get_data(as_text=True))
+    got = client.get("/teapot")
+    assert got.status_code == 418 and got.mimetype == "text/plain"
+
+
 def test_console_errors_for_fetch_calls_are_json(client: FlaskClient) -> None:
     login(client)
     got = client.get("/ops/no-such-page", headers={"Accept": "application/json"})
