@@ -1,7 +1,8 @@
 """Run every benchmark with modest sizes and write each one's figures as JSON.
 
 ``python -m bench`` (or ``make bench``): compile, intents, replay, webhook, calls, explore,
-archive, whatif, cluster, semantic, in that order; each prints its own table and its figures go to
+archive, whatif, console, cluster, semantic, in that order; each prints its own table and
+its figures go to
 ``bench/results/<name>.json`` with the date, the machine and the arguments used.
 ``python -m bench webhook calls`` runs only those. See docs/performance.md for what each
 one measures and the targets.
@@ -27,7 +28,18 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
-    from bench import archive, calls, cluster, compile, explore, intents, replay, webhook, whatif
+    from bench import (
+        archive,
+        calls,
+        cluster,
+        compile,
+        console,
+        explore,
+        intents,
+        replay,
+        webhook,
+        whatif,
+    )
 
     return {
         "compile": (compile.main, ["--sizes", "10,100,1000,5000", "--runs", "3"]),
@@ -38,6 +50,7 @@ def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
         "explore": (explore.main, ["--states", "1000"]),
         "archive": (archive.main, ["--calls", "300", "--turns", "8", "--workers", "1,2"]),
         "whatif": (whatif.main, ["--calls", "1000"]),
+        "console": (console.main, ["--calls", "10000", "--days", "30", "--runs", "5"]),
         "cluster": (cluster.main, ["--calls", "300", "--threads", "4"]),
         "semantic": (_semantic, []),
     }

@@ -80,6 +80,8 @@ class Settings:
         jobs_redis_sentinels: ``host:port`` of Sentinels for the jobs Redis instead.
         jobs_redis_sentinel_master: The jobs master's name those Sentinels know.
         call_ttl: Seconds a call's state and transcript live after its last turn.
+        lost_margin: Seconds before a call's state expires at which ``ivr worker`` closes
+            it as ``lost`` (no status callback came) and archives it (:mod:`ivr.jobs.lost`).
         emergency_number: E.164 number dialled whenever anything fails.
         emergency_message: What the caller hears before that dial.
         behind_proxy: Trust one proxy's X-Forwarded-* headers (Heroku, nginx).
@@ -144,6 +146,7 @@ class Settings:
     jobs_redis_sentinels: list[str] = field(default_factory=list)
     jobs_redis_sentinel_master: str = ""
     call_ttl: int = 4 * 3600
+    lost_margin: int = 15 * 60
     emergency_number: str = ""
     emergency_message: str = ("Sorry, we are having technical trouble. "
                               "Connecting you to a person now.")
@@ -310,6 +313,7 @@ def _build(data: dict[str, Any]) -> Settings:
 
 _POSITIVE = {
     "call_ttl": "seconds a call's state is kept after its last turn, e.g. 14400",
+    "lost_margin": "seconds before a call's state expires that it is closed as lost, e.g. 900",
     "redis_timeout": "seconds a Redis command may take before the caller gets a person, "
                      "e.g. 2.0",
     "redis_connect_timeout": "seconds to open a Redis connection, e.g. 0.5",

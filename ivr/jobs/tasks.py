@@ -135,7 +135,7 @@ def record_call(payload: dict[str, Any], kind: str = "call_end") -> dict[str, An
 
     Reads the call's state (``ivr:call:{sid}``, field ``state``) and transcript
     (``ivr:transcript:{sid}``) from Redis; the payload's outcome and time win over the
-    stored state's.
+    stored state's, and so does its reason when it has one (a lost call's, :mod:`ivr.jobs.lost`).
     """
     p = _checked(kind, payload, ("sid", "flow", "at"))
     conn = state_redis()
@@ -151,7 +151,7 @@ def record_call(payload: dict[str, Any], kind: str = "call_end") -> dict[str, An
     call = {"sid": p["sid"], "flow": p["flow"],
             "version": p.get("version") or state.get("version", ""),
             "caller": state.get("caller", ""), "outcome": p.get("outcome") or
-            state.get("outcome", ""), "reason": state.get("reason", ""),
+            state.get("outcome", ""), "reason": p.get("reason") or state.get("reason", ""),
             "path": state.get("path", []), "started": state.get("started", ""),
             "ended": p["at"]}
     count = _write(kind, lambda: archive().record_call(call, turns))

@@ -2,7 +2,9 @@
 
 The worker is rq's HerokuWorker (warm shutdown on SIGTERM) with the JSON serializer, the
 built-in scheduler for retries, and, at start and at every maintenance run, a drain of the
-spool and of the call outboxes a web process left (:func:`ivr.jobs.outbox.drain_pending`).
+spool and of the call outboxes a web process left (:func:`ivr.jobs.outbox.drain_pending`),
+and the lost-call sweep (:func:`ivr.jobs.lost.sweep`: calls with no status callback within
+the call TTL are closed as ``lost`` and archived).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import HerokuWorker
 
 from ivr.config import Settings, load_settings
-from ivr.jobs import callbacks, outbox
+from ivr.jobs import callbacks, lost, outbox
 from ivr.jobs.enqueue import (
     MAINTENANCE_INTERVAL,
     RETRY_INTERVALS,
@@ -125,8 +127,8 @@ class Worker(HerokuWorker):
     """The call-state Redis of the outboxes when the jobs have their own (else None)."""
 
     def drain(self) -> None:
-        """Re-enqueue spooled and outbox jobs; a failure is logged and retried at the next
-        maintenance."""
+        """Re-enqueue spooled and outbox jobs and close lost calls; a failure is logged and
+        retried at the next maintenance."""
         settings = current_settings()
         try:
             drained = drain_spool(self.connection, spool_dir(settings), settings)
@@ -141,6 +143,10 @@ class Worker(HerokuWorker):
         self._runs += 1
         if moved:
             log.info("moved %d job(s) left in call outboxes to RQ", moved)
+        try:
+            lost.sweep(self.calls or self.connection, settings, jobs=self.connection)
+        except Exception as exc:  # noqa: BLE001 - never stop the worker over the sweep
+            log.warning("lost-call sweep failed (%s); the next maintenance tries again", exc)
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]

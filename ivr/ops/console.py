@@ -38,15 +38,18 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 
-from ivr.ops import agent, callers, live, roles, sessions, sim
+from ivr.ops import agent, callers, live, roles, sessions, sim, times
 from ivr.ops import auth as ops_auth
+from ivr.ops import errors as ops_errors
 from ivr.ops import flows as flows_pages
 from ivr.ops.editor import bp as editor_bp
 from ivr.ops.flows import bp as flows_bp
 from ivr.ops.live import bp as live_bp
 from ivr.ops.sim import bp as sim_bp
 from ivr.server.context import get_store, settings, settings_of, store_of
+from ivr.server.errors import add_error_pages
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates",
@@ -57,6 +60,7 @@ bp.register_blueprint(live_bp)
 bp.register_blueprint(agent.bp)
 bp.register_blueprint(callers.bp)
 bp.register_blueprint(editor_bp)
+times.register(bp)
 USERS = "ivr.ops.users"
 OPEN_ENDPOINTS = {"ops.login", "ops.static"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -91,6 +95,7 @@ def init_app(app: Flask) -> None:
         if app.config.get(name) == Flask.default_config.get(name):
             app.config[name] = value
     app.register_blueprint(bp)
+    add_error_pages(app, bp.url_prefix or "/ops", _app_error)
 
 
 def user() -> str:
@@ -118,7 +123,8 @@ def _context() -> dict[str, Any]:
     role = str(g.get("ops_role", ""))
     return {"user": user(), "csrf_token": csrf_token, "role": role,
             "can_change": roles.allows(role, roles.OPS),
-            "can_read_stories": roles.allows(role, roles.AGENT)}
+            "can_read_stories": roles.allows(role, roles.AGENT),
+            "max_body": settings_of(current_app).max_body}
 
 
 def _static_users() -> dict[str, str]:
@@ -177,35 +183,25 @@ def _headers(resp: Response) -> Response:
     return resp
 
 
-@bp.errorhandler(403)
-def _forbidden(exc: Any) -> Any:
-    if _wants_json():
-        return {"error": exc.description}, 403
-    return render_template("ops/error.html", code=403, message=exc.description), 403
+def _error(exc: HTTPException) -> Any:
+    """A console view's 403, 404, 405, 413 or 500: the console's page (:mod:`ivr.ops.errors`)."""
+    return ops_errors.page(exc, settings_of(current_app).max_body, {}, {})
 
 
-@bp.errorhandler(404)
-def _not_found(exc: Any) -> Any:
-    if _wants_json():
-        return {"error": exc.description}, 404
-    return render_template("ops/error.html", code=404, message=exc.description), 404
+bp.register_error_handler(HTTPException, _error)  # 400, 403, 404, 405, 409, 413, 429...
+bp.register_error_handler(500, _error)
 
 
-@bp.errorhandler(413)
-def _too_large(exc: Any) -> Any:
-    """A body over ``max_body``: refused whole, nothing checked, published or kept."""
-    limit = settings_of(current_app).max_body
-    message = (f"What you sent is larger than {limit:,} bytes (max_body), so it was refused: "
-               "nothing was checked or published. Your text is still in the editor (go "
-               "back).")
-    if _wants_json():
-        return {"error": message, "max_body": limit}, 413
-    return render_template("ops/error.html", code=413, message=message), 413
-
-
-def _wants_json() -> bool:
-    return request.is_json or request.accept_mimetypes.best == "application/json" or \
-        bool(request.headers.get("X-CSRF-Token"))
+def _app_error(exc: HTTPException) -> Any:
+    """An error under /ops outside any console view (no such page, a wrong method, a body
+    refused before routing): the same page, navigation only for a live session."""
+    alive = _logged_in()
+    role = str(g.get("ops_role", "")) if alive else ""
+    context = {"user": user() if alive else "", "csrf_token": csrf_token, "role": role,
+               "can_change": roles.allows(role, roles.OPS),
+               "max_body": settings_of(current_app).max_body}
+    got = ops_errors.page(exc, settings_of(current_app).max_body, context, {})
+    return _headers(got) if isinstance(got, Response) else got
 
 
 def _safe_next(target: str) -> str:

@@ -226,7 +226,7 @@ def rollback(flow_id: str) -> Any:
     got = ov.rollback(get_store(), flow_id, to, request.form.get("based_on", ""),
                       str(session.get("user", "?")))
     flash(got.message + _problem_lines(got.problems), "ok" if got.ok else "error")
-    return redirect(url_for("ops.flows.show", flow_id=flow_id))
+    return redirect(url_for("ops.flows.show", flow_id=flow_id, _anchor="history"))
 
 
 def _problem_lines(problems: list[Problem]) -> str:

@@ -40,10 +40,12 @@ def live_calls(limit: int = MAX_CALLS, with_ended: bool = True) -> list[dict[str
     conn = get_store().conn
     now = datetime.now(UTC)
     sids = live.members(conn, with_ended, limit)
+    began = live.starts(conn, sids)
     rows, gone = [], []
     for sid, (raw, ttl) in zip(sids, _states(conn, sids), strict=True):
         if raw:
-            rows.append(_row(CallState.from_dict(json.loads(raw)), int(ttl), now))
+            rows.append(_row(CallState.from_dict(json.loads(raw)), int(ttl), now,
+                             began.get(sid)))
         elif raw is None:
             gone.append(sid)
     live.forget(conn, gone)
@@ -70,13 +72,20 @@ def _one_state(conn: Any, sid: str) -> tuple[Any, Any]:
         return "", -2
 
 
-def _row(c: CallState, ttl: int, now: datetime) -> dict[str, Any]:
-    started = datetime.fromisoformat(c.started) if c.started else None
-    seconds = int((now - started).total_seconds()) if started else 0
+def _row(c: CallState, ttl: int, now: datetime, began: float | None = None) -> dict[str, Any]:
+    """A call's row; its duration on the wall clock (``began``: the live index's start,
+    :func:`ivr.store.live.starts`), never the fixed ``clock`` of a test or demo."""
+    started = datetime.fromtimestamp(began, UTC) if began else \
+        datetime.fromisoformat(c.started) if c.started else None
+    # no wall-clock start (an ended call) under a fixed clock: the flow's clock cannot
+    # measure it (it would read days), so no duration rather than a wrong one
+    known = started is not None and (began is not None or not settings().clock)
+    seconds = int((now - started).total_seconds()) if known and started else 0
     idle = max(0, get_store().ttl - ttl) if ttl > 0 else 0
     return {"sid": c.sid, "flow": c.flow, "version": c.version, "state": c.state,
-            "turn": c.turn, "started": c.started, "seconds": seconds, "idle": idle,
-            "duration": duration(seconds), "caller": mask_number(c.caller),
+            "turn": c.turn, "started": started.isoformat() if started else "",
+            "seconds": seconds, "idle": idle,
+            "duration": duration(seconds) if known else "—", "caller": mask_number(c.caller),
             "outcome": c.outcome, "ended": c.ended,
             "path": c.path[-5:], "heard": c.heard}
 

@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from ivr.flowlang.model import HUMAN, Flow
+from ivr.jobs import archive_console
 from ivr.jobs.archive import Archive
 from ivr.runtime.matcher import match
 
-OUTCOMES = ("completed", "human", "other", "voicemail", "hangup")
+OUTCOMES = ("completed", "human", "other", "voicemail", "hangup", "lost")
 
 
 @dataclass
@@ -71,13 +72,21 @@ def zero_out_state(turns: list[dict[str, Any]], flow: Flow | None) -> str:
 
 def flow_metrics(archive: Archive, flows: dict[str, Flow | None],
                  since: datetime | None = None) -> list[FlowMetrics]:
-    """Metrics of every flow in the archive (and every flow in ``flows``), by flow id."""
+    """Metrics of every flow in the archive (and every flow in ``flows``), by flow id.
+
+    Outcomes are counted by the database; only the turns that may ask for a person are
+    read (:mod:`ivr.jobs.archive_console`), the first that does per call is its zero-out
+    (what :func:`zero_out_state` finds in all of a call's turns)."""
     out = {fid: FlowMetrics(fid) for fid in flows}
-    for _sid, fid, outcome, turns in archive.calls_with_turns(since):
+    for fid, outcome, n in archive_console.outcome_counts(archive, since):
         m = out.setdefault(fid, FlowMetrics(fid))
-        m.calls += 1
-        m.outcomes[outcome or "hangup"] += 1
-        state = zero_out_state(turns, flows.get(fid))
-        if state:
-            m.zero_outs[state] += 1
+        m.calls += n
+        m.outcomes[outcome or "hangup"] += n
+    keys = {"0"} | {k for f in flows.values() if f is not None for k in f.human.keys}
+    done: set[str] = set()
+    for sid, fid, turn in archive_console.human_candidates(archive, keys, since):
+        if sid in done or not asked_for_human(turn, flows.get(fid)):
+            continue
+        done.add(sid)
+        out.setdefault(fid, FlowMetrics(fid)).zero_outs[str(turn.get("from", ""))] += 1
     return sorted(out.values(), key=lambda m: (-m.calls, m.flow))

@@ -55,8 +55,29 @@ def check(text: str, flow_id: str) -> Checked:
 
 
 def audit(conn: redis.Redis, flow_id: str, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest ``limit`` audit entries of ``flow_id``."""
-    return store_audit.entries(conn, flow_id, limit)
+    """The newest ``limit`` audit entries of ``flow_id``, each with the lines its diff
+    ``added`` and ``removed``."""
+    out = store_audit.entries(conn, flow_id, limit)
+    for entry in out:
+        entry["added"], entry["removed"] = diff_counts(str(entry.get("diff") or ""))
+    return out
+
+
+def diff_counts(diff: str) -> tuple[int, int]:
+    """Lines added and removed by a unified diff: its ``+``/``-`` lines inside hunks (the
+    ``---``/``+++`` file header is not a change; a changed line is one of each)."""
+    added = removed = 0
+    in_hunk = False
+    for line in diff.splitlines():
+        if line.startswith("@@"):
+            in_hunk = True
+        elif not in_hunk:
+            continue
+        elif line.startswith("+"):
+            added += 1
+        elif line.startswith("-"):
+            removed += 1
+    return added, removed
 
 
 def last_entry(conn: redis.Redis, flow_id: str) -> dict[str, Any] | None:

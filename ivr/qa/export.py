@@ -42,6 +42,8 @@ def step_for(turn: Mapping[str, Any]) -> dict[str, Any] | None:
     """The caller step of one archived turn (None for the call's start)."""
     heard = turn.get("heard") or {}
     kind = heard.get("kind")
+    if kind == "lost":  # closed by ivr worker (no status callback): the caller was gone
+        kind = "hangup"
     step: dict[str, Any]
     if kind == "start":
         return None
@@ -92,7 +94,7 @@ def transcript_for(call: Mapping[str, Any]) -> dict[str, Any]:
                             "name": f"recorded call {call['sid']} ({call.get('outcome', '')})",
                             "clock": str(turns[0].get("at") or call.get("started") or ""),
                             "steps": steps}
-    if call.get("outcome"):
+    if call.get("outcome") and call["outcome"] != "lost":  # lost: no replay can end so
         data["outcome"] = call["outcome"]
     return {k: v for k, v in data.items() if v != ""}
 

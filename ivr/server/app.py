@@ -23,10 +23,11 @@ from ivr.flowlang.diagnostics import FlowError, Problem, errors_in
 from ivr.flowlang.machine import resize_cache
 from ivr.jobs.enqueue import drain_spool
 from ivr.server import context, hold, legs
+from ivr.server.errors import register_error_pages
 from ivr.server.guard import voice_gate
 from ivr.server.limits import BodyLimit
 from ivr.server.registry import Flows, check_flows
-from ivr.server.voice import bp, health, register_error_pages
+from ivr.server.voice import bp, health
 from ivr.store.calls import Store
 from ivr.store.keys import RELOADED
 

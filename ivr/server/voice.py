@@ -31,7 +31,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Response, request
 
 from ivr.flowlang.machine import QUEUE_STATES, Compiled
 from ivr.flowlang.model import HUMAN
@@ -309,10 +309,11 @@ def whisper(flow_id: str) -> Response:
     except Exception:  # noqa: BLE001 - the caller is waiting: connect them without context
         log.exception("whisper for %s unavailable", request.args.get("sid", "")[:64])
         text = ""
-    return _plain_whisper(text)
+    return plain_whisper(text)
 
 
-def _plain_whisper(text: str = "") -> Response:
+def plain_whisper(text: str = "") -> Response:
+    """The whisper TwiML: ``text`` said to the agent (nothing when empty), then connected."""
     return Response(twiml.whisper(text), 200, mimetype=XML)
 
 
@@ -364,34 +365,3 @@ def healthz() -> tuple[dict[str, Any], int]:
         return {"ok": False, "redis": f"{type(exc).__name__}: {exc}"[:200]}, 503
     state = f"degraded: {', '.join(down)} down" if down else "ok"
     return {"ok": ok, "redis": state, "flows": sorted(flows().ids())}, 200 if ok else 503
-
-
-def register_error_pages(app: Flask) -> None:
-    """Routing errors under /voice (404, 405) still answer with TwiML to a person: they
-    get here only signed (:func:`~ivr.server.guard.voice_gate` runs before routing). A
-    body over ``max_body`` is refused with 413 (it cannot be checked, nor stored whole)."""
-
-    def handler(exc: Exception) -> Any:
-        if request.path.startswith("/voice") and request.path.endswith("/whisper"):
-            return _plain_whisper()  # the agent's leg: see whisper()
-        if request.path.startswith("/voice"):
-            log.warning("%s %s: %s; dialling the emergency number", request.method,
-                        request.path, exc)
-            return emergency_response()
-        return exc
-
-    def too_large(exc: Exception) -> Any:
-        if request.path.startswith("/voice") and request.path.endswith("/whisper"):
-            return _plain_whisper()  # the agent's leg connects; nothing was read
-        limit = settings().max_body
-        log.warning("%s %s: body over max_body (%d bytes) refused", request.method,
-                    request.path[:200], limit)
-        return Response(f"request body too large (over {limit} bytes): refused, nothing "
-                        "kept\n", 413, mimetype="text/plain")
-
-    for code in (404, 405):
-        app.register_error_handler(code, handler)
-    app.register_error_handler(413, too_large)
-    # Werkzeug answers '//' with a 308 redirect, which no error handler sees (routing
-    # exceptions bypass them) and Twilio would not follow with a signature: make it a 404.
-    app.url_map.merge_slashes = False

@@ -90,6 +90,25 @@ def members(conn: redis.Redis, with_ended: bool, limit: int) -> list[str]:
     return list(dict.fromkeys(sids))[:limit * len(templates)]
 
 
+def starts(conn: redis.Redis, sids: list[str]) -> dict[str, float]:
+    """When each call of ``sids`` still in progress started (epoch seconds, the wall clock
+    of the web process that took its first turn; ended calls are not in it). The console
+    measures durations from this, not from the call's ``started``, which is the flow's
+    clock: a fixed ``clock`` setting (tests, demos) holds that still for business hours."""
+    if not sids:
+        return {}
+    pipe = conn.pipeline(transaction=False)
+    for sid in sids:
+        pipe.zscore(LIVE.format(bucket(sid)), sid)
+    try:
+        got = pipe.execute(raise_on_error=False)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.warning("live-call start times unavailable: %s", exc)
+        return {}
+    return {sid: float(v) for sid, v in zip(sids, got, strict=True)
+            if isinstance(v, (int, float))}
+
+
 def forget(conn: redis.Redis, sids: Iterable[str]) -> None:
     """Drop entries whose call expired from both indexes (best effort)."""
     for sid in sids:
