@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-W, H = 720, 210
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 12, 38
-MAX_XLABELS = 8
+W, H = 480, 230
+LEFT, RIGHT, TOP, BOTTOM = 50, 10, 12, 44
+MAX_XLABELS = 5
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,37 @@ def nice_max(value: float) -> float:
     return float(10 * power)
 
 
+def whole_max(value: float) -> float:
+    """An axis maximum for counts: whole numbers at each of the four ticks."""
+    top = nice_max(value)
+    return top if top >= 20 else float(max(4, math.ceil(value / 4) * 4))
+
+
+SECONDS = (60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
+
+
+def nice_seconds(value: float) -> float:
+    """A time axis maximum: 1, 2, 5, 10, 15, 20, 30 minutes, 1, 2, 4, 8, 24 hours."""
+    return float(next((s for s in SECONDS if value <= s), math.ceil(value / 86400) * 86400))
+
+
 def _num(value: float) -> str:
     return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
 
 
 def _frame(labels: Sequence[str], top: float, fmt: Callable[[float], str], title: str,
            unit_label: str) -> list[str]:
-    """The axes: y ticks and grid lines, x labels (at most :data:`MAX_XLABELS`)."""
+    """The axes: y ticks and grid lines, x labels (at most :data:`MAX_XLABELS`; a label's
+    short form is what follows its last "|", the hover titles use the part before)."""
+    return _axes([label.rsplit("|", 1)[-1] for label in labels], top, fmt, title, unit_label)
+
+
+def _tip(label: str) -> str:
+    return label.split("|", 1)[0]
+
+
+def _axes(labels: Sequence[str], top: float, fmt: Callable[[float], str], title: str,
+          unit_label: str) -> list[str]:
     inner_h = H - TOP - BOTTOM
     out = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" '
            f'aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet">',
@@ -61,7 +85,7 @@ def _frame(labels: Sequence[str], top: float, fmt: Callable[[float], str], title
     for i, label in enumerate(labels):
         if i % every == 0:
             x = LEFT + band * (i + 0.5)
-            out.append(f'<text class="tick x" x="{x:.1f}" y="{H - BOTTOM + 16}">'
+            out.append(f'<text class="tick x" x="{x:.1f}" y="{H - BOTTOM + 20}">'
                        f"{escape(label)}</text>")
     out.append(f'<text class="axis-label" x="{W - RIGHT}" y="{H - 4}">'
                f"{escape(unit_label)}</text>")
@@ -74,7 +98,7 @@ def stacked_bars(labels: Sequence[str], series: Sequence[Series], title: str,
                  unit_label: str) -> Markup:
     """Bars per bucket, one segment per series (counts), each with a hover title."""
     totals = [sum(s.values[i] or 0 for s in series) for i in range(len(labels))]
-    top = nice_max(max(totals, default=0))
+    top = whole_max(max(totals, default=0))
     out = _frame(labels, top, _num, title, unit_label)
     inner_h = H - TOP - BOTTOM
     band = (W - LEFT - RIGHT) / max(1, len(labels))
@@ -83,7 +107,7 @@ def stacked_bars(labels: Sequence[str], series: Sequence[Series], title: str,
         y = float(TOP + inner_h)
         parts = ", ".join(f"{_num(s.values[i] or 0)} {s.name}" for s in series
                           if s.values[i])
-        tip = f"{label}: {_num(totals[i])} calls" + (f" ({parts})" if parts else "")
+        tip = f"{_tip(label)}: {_num(totals[i])} calls" + (f" ({parts})" if parts else "")
         out.append(f'<g class="bar" data-i="{i}"><title>{escape(tip)}</title>')
         out.append(f'<rect class="hit" x="{LEFT + band * i:.1f}" y="{TOP}" '
                    f'width="{band:.1f}" height="{inner_h}"/>')
@@ -100,11 +124,12 @@ def stacked_bars(labels: Sequence[str], series: Sequence[Series], title: str,
 
 
 def lines(labels: Sequence[str], series: Sequence[Series], title: str, unit_label: str,
-          top: float | None = None, fmt: Callable[[float], str] = _num) -> Markup:
+          top: float | None = None, fmt: Callable[[float], str] = _num,
+          floor: float = 0.0) -> Markup:
     """A line per series over the buckets (gaps where a value is None), with points
-    that carry hover titles."""
+    that carry hover titles; the y axis reaches at least ``floor``."""
     values = [v for s in series for v in s.values if v is not None]
-    top = top or nice_max(max(values, default=0))
+    top = top or nice_max(max([*values, floor]))
     out = _frame(labels, top, fmt, title, unit_label)
     inner_h = H - TOP - BOTTOM
     band = (W - LEFT - RIGHT) / max(1, len(labels))
@@ -116,7 +141,7 @@ def lines(labels: Sequence[str], series: Sequence[Series], title: str, unit_labe
                 d = " ".join(f"{x:.1f},{y:.1f}" for x, y, _v, _i in run)
                 out.append(f'<polyline class="line {escape(s.cls)}" points="{d}"/>')
         for x, y, v, i in points:
-            tip = f"{labels[i]}: {s.name} {fmt(v)}"
+            tip = f"{_tip(labels[i])}: {s.name} {fmt(v)}"
             out.append(f'<circle class="pt {escape(s.cls)}" cx="{x:.1f}" cy="{y:.1f}" r="3.5">'
                        f"<title>{escape(tip)}</title></circle>")
     out.append("</svg>")

@@ -44,11 +44,12 @@ def panel(t: Trend) -> Panel:
         Series("zero-outs", "c-zero", [b.rate(b.zero_outs) for b in t.buckets]),
     ], f"{t.flow}: containment, other rate and zero-outs per {t.unit} (% of calls)", unit,
         top=100.0, fmt=charts.percent)
-    person = charts.lines(labels, [
-        Series("median time to a person", "c-human",
-               [b.median_to_person for b in t.buckets])],
+    medians = [b.median_to_person for b in t.buckets]
+    person = charts.lines(
+        labels, [Series("median time to a person", "c-human", medians)],
         f"{t.flow}: median time from the start of the call to a person ringing or the "
-        f"queue, per {t.unit}", unit, fmt=charts.clock)
+        f"queue, per {t.unit}", unit, fmt=charts.clock,
+        top=charts.nice_seconds(max([m for m in medians if m is not None], default=0)))
     times = t.person_times()
     median = charts.clock(statistics.median(times)) if times else "–"
     p90 = charts.clock(times[min(len(times) - 1, int(0.9 * len(times)))]) if times else "–"

@@ -46,6 +46,11 @@ class Bucket:
     to_person: list[float] = field(default_factory=list)
 
     @property
+    def title(self) -> str:
+        """The bucket in words (``Fri 20 Nov``, ``Fri 20 Nov 14:00``)."""
+        return self.label.split("|", 1)[0]
+
+    @property
     def calls(self) -> int:
         return sum(self.outcomes.values())
 
@@ -145,7 +150,10 @@ def bucket_starts(since: datetime, now: datetime, tz: tzinfo, unit: str) -> list
 
 
 def _label(start: datetime, unit: str) -> str:
-    return start.strftime("%H:00") if unit == "hour" else start.strftime("%a %d %b")
+    """``Fri 20 Nov|20 Nov`` (hover title | axis tick), ``Fri 20 Nov 14:00|14:00``."""
+    if unit == "hour":
+        return start.strftime("%a %d %b %H:00|%H:00")
+    return start.strftime("%a %d %b|%d %b")
 
 
 def _utc_prefix(prefix: str) -> datetime:

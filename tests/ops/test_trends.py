@@ -79,7 +79,7 @@ def test_days_in_the_flows_zone(archive_target: str, flow: Flow) -> None:
     seed(a)
     t = trend(a, FLOW_ID, flow, "7d", NOW)
     assert t.zone_label == "days in America/New_York (EST)"
-    days = {b.label: b for b in t.buckets}
+    days = {b.title: b for b in t.buckets}
     assert list(days)[-3:] == ["Thu 19 Nov", "Fri 20 Nov", "Sat 21 Nov"]
     assert len(t.buckets) == 8  # Sat 14 … Sat 21 Nov: since is 12:00 UTC on the 14th
     assert days["Thu 19 Nov"].outcomes == {"human": 1}
@@ -101,7 +101,8 @@ def test_hours_for_the_last_24_hours(archive_target: str, flow: Flow) -> None:
     seed(a)
     t = trend(a, FLOW_ID, flow, "24h", NOW)
     assert t.unit == "hour" and t.zone_label == "hours in America/New_York (EST)"
-    assert len(t.buckets) == 25 and t.buckets[0].label == "07:00"  # 12:00 UTC on the 20th
+    assert len(t.buckets) == 25  # from 12:00 UTC on the 20th
+    assert t.buckets[0].title == "Fri 20 Nov 07:00"
     by_hour = {b.start.isoformat(): b.calls for b in t.buckets if b.calls}
     assert by_hour == {"2026-11-20T10:00:00-05:00": 2, "2026-11-20T11:00:00-05:00": 1,
                        "2026-11-20T12:00:00-05:00": 1, "2026-11-20T13:00:00-05:00": 1,
@@ -113,7 +114,7 @@ def test_all_time_starts_at_the_first_call(archive_target: str, flow: Flow) -> N
     a = Archive(archive_target)
     seed(a)
     t = trend(a, FLOW_ID, flow, "all", NOW)
-    assert t.buckets[0].label == "Thu 01 Oct" and t.totals.calls == 9
+    assert t.buckets[0].title == "Thu 01 Oct" and t.totals.calls == 9
     empty = trend(a, "no-such-flow", None, "all", NOW)
     assert empty.totals.calls == 0 and empty.zone == "UTC" and len(empty.buckets) == 1
 
@@ -157,6 +158,9 @@ def test_zone_fallback_and_dst_days() -> None:
                                             "2026-11-01T00:00:00-04:00",
                                             "2026-11-02T00:00:00-05:00"]
     assert charts.clock(3725) == "1:02:05" and charts.nice_max(7) == 10
+    assert (charts.whole_max(2), charts.whole_max(6), charts.whole_max(31)) == (4, 8, 50)
+    assert (charts.nice_seconds(0), charts.nice_seconds(95), charts.nice_seconds(4000)) == (
+        60, 120, 7200)
 
 
 def test_minute_buckets_in_a_half_hour_zone(tmp_path: Any) -> None:
@@ -171,5 +175,5 @@ def test_minute_buckets_in_a_half_hour_zone(tmp_path: Any) -> None:
     a = Archive(tmp_path / "a.db")
     call(a, "CAi1", "2026-11-20T18:29:00+00:00", "completed", ENTRY)  # 23:59 IST on the 20th
     call(a, "CAi2", "2026-11-20T18:31:00+00:00", "completed", ENTRY)  # 00:01 IST on the 21st
-    days = {b.label: b.calls for b in trend(a, FLOW_ID, india, "7d", NOW).buckets}
+    days = {b.title: b.calls for b in trend(a, FLOW_ID, india, "7d", NOW).buckets}
     assert (days["Fri 20 Nov"], days["Sat 21 Nov"]) == (1, 1)
