@@ -49,13 +49,12 @@ class Period:
 
 
 @dataclass(frozen=True)
-class CallPath:
-    """One archived call as the graph and the funnel need it."""
+class PathCount:
+    """How many calls of the period took one path (the states entered) to one outcome."""
 
-    sid: str
-    started: str
-    outcome: str
     path: tuple[str, ...]
+    outcome: str
+    calls: int
 
 
 def outcome_buckets(archive: Archive, period: Period,
@@ -73,13 +72,15 @@ def outcome_buckets(archive: Archive, period: Period,
         return [(str(b), str(o or ""), int(n)) for b, o, n in db.execute(query)]
 
 
-def call_paths(archive: Archive, period: Period) -> list[CallPath]:
-    """Every call of the period with its outcome and the states it went through."""
+def path_counts(archive: Archive, period: Period) -> list[PathCount]:
+    """Calls per (path, outcome), counted by the database: many calls share a path, so
+    this is a few hundred rows where the calls are thousands."""
     c = T.calls.c
-    query = select(c.sid, c.started, c.outcome, c.path).where(period.where())
+    query = (select(c.path, c.outcome, func.count()).where(period.where())
+             .group_by(c.path, c.outcome))
     with archive.engine.connect() as db:
         rows = db.execute(query).all()
-    return [CallPath(str(s), str(st), str(o or ""), tuple(_states(p))) for s, st, o, p in rows]
+    return [PathCount(tuple(_states(p)), str(o or ""), int(n)) for p, o, n in rows]
 
 
 def _states(raw: object) -> list[str]:
@@ -90,17 +91,22 @@ def _states(raw: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def turns_like(archive: Archive, period: Period, needles: Iterable[str]
+def turns_like(archive: Archive, period: Period, needles: Iterable[str], passed: str = ""
                ) -> list[tuple[str, str, dict[str, Any]]]:
     """(sid, call started, turn line) of the period's turns whose stored JSON contains any
-    of ``needles`` (e.g. ``'"to":"human"'``), oldest turn of each call first. A needle is
-    a filter, not a proof: the caller checks each line it gets."""
+    of ``needles`` (e.g. ``'"to":"human"'``), oldest turn of each call first; with
+    ``passed``, only of calls whose path went through that state (or has no path). A
+    needle is a filter, not a proof: the caller checks each line it gets."""
     c, t = T.calls.c, T.turns.c
     wanted = [t.data.contains(n, autoescape=True) for n in needles]
     if not wanted:
         return []
+    where = [period.where(), or_(*wanted)]
+    if passed:
+        where.append(or_(c.path.contains(json.dumps(passed), autoescape=True),
+                         c.path == "[]"))  # a call archived without its path: read it
     query = (select(t.sid, c.started, t.data).join(T.calls, c.sid == t.sid)
-             .where(period.where(), or_(*wanted)).order_by(t.sid, t.turn))
+             .where(*where).order_by(t.sid, t.turn))
     out = []
     with archive.engine.connect() as db:
         for sid, started, data in db.execute(query):

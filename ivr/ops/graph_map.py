@@ -30,6 +30,7 @@ from ivr.jobs.archive_stats import Period
 from ivr.ops import roles
 from ivr.ops.flows import checked_version, svgs
 from ivr.ops.live import archive
+from ivr.ops.recent import remember
 from ivr.ops.state_numbers import StateNumbers, state_numbers
 from ivr.ops.trends import PERIODS, SPANS
 from ivr.server.context import get_store
@@ -162,8 +163,11 @@ def decorate(svg: str, checked: Checked, n: StateNumbers | None, period: str) ->
 
 def _numbers(flow_id: str, checked: Checked, period: str) -> StateNumbers | None:
     since = datetime.now(UTC) - SPANS[period] if period in SPANS else None
+    flow = checked.flow
+    version = flow.version if flow else ""
     try:
-        return state_numbers(archive(), flow_id, checked.flow, Period(flow_id, since))
+        return remember(("graph", flow_id, version, period), lambda: state_numbers(
+            archive(), flow_id, flow, Period(flow_id, since)))
     except (ArchiveError, SQLAlchemyError):
         return None
 

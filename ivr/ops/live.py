@@ -22,6 +22,7 @@ from ivr.jobs.archive import Archive, ArchiveError, ArchiveUnreachable
 from ivr.ops import inbox as ib
 from ivr.ops import roles, trend_charts, trends
 from ivr.ops.metrics import OUTCOMES
+from ivr.ops.recent import remember
 from ivr.runtime.events import CallState
 from ivr.runtime.redact import mask_number
 from ivr.server.context import get_store, settings
@@ -166,6 +167,10 @@ def _flows() -> dict[str, Flow | None]:
     return out
 
 
+def _version(flow: Flow | None) -> str:
+    return flow.version if flow else ""
+
+
 @bp.route("/metrics")
 @roles.needs(roles.VIEWER)
 def metrics() -> str:
@@ -175,7 +180,9 @@ def metrics() -> str:
     period = period if period in PERIODS else "7d"
     flows, store = _flows(), archive()
     ids = sorted(set(flows) | set(trends.flows_in(store)))
-    panels = [trend_charts.panel(trends.trend(store, fid, flows.get(fid), period))
+    panels = [remember(("metrics", fid, _version(flows.get(fid)), period),
+                       lambda fid=fid: trend_charts.panel(  # type: ignore[misc]
+                           trends.trend(store, fid, flows.get(fid), period)))
               for fid in ids]
     panels.sort(key=lambda p: (-p.trend.totals.calls, p.trend.flow))
     return render_template("ops/metrics.html", nav="metrics", panels=panels, since=period,

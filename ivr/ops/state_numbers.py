@@ -3,6 +3,10 @@ flow graph draws (edge width, node colour, tooltips) and the metrics page's drop
 
 Where each number comes from:
 
+Paths are counted by the database (calls per distinct path and outcome); transcript lines
+are read only for calls that went through ``human`` (every request for a person does: the
+escape hatch enters it before any voicemail or queue).
+
 - **calls through** a state: archived calls whose ``path`` (the states the call entered,
   the last 24 of them) contains it; through an arrow ``A → B``: calls whose path has ``B``
   right after ``A``.
@@ -24,7 +28,7 @@ from typing import Any
 from ivr.flowlang.machine import END, OFFER, VOICEMAIL, WAIT
 from ivr.flowlang.model import HUMAN, OTHER, Flow, Kind
 from ivr.jobs.archive import Archive
-from ivr.jobs.archive_stats import CallPath, Period, call_paths, turns_like
+from ivr.jobs.archive_stats import PathCount, Period, path_counts, turns_like
 from ivr.ops.metrics import asked_for_human
 
 PERSON_SIDE = (HUMAN, OFFER, VOICEMAIL, WAIT)
@@ -64,30 +68,34 @@ def last_state(path: tuple[str, ...]) -> str:
     return states[-1] if states else ""
 
 
-def add_paths(numbers: StateNumbers, flow: Flow | None, calls: list[CallPath]) -> None:
+def add_paths(numbers: StateNumbers, flow: Flow | None, paths: list[PathCount]) -> None:
     """Count calls through states and arrows, "other" and hang-ups from the paths."""
     states = flow.states.values() if flow else ()
     other_goto = {s.name: i.goto for s in states for i in s.intents if i.name == OTHER}
     menus = {s.name for s in states if s.kind is Kind.MENU}
-    for call in calls:
-        numbers.calls += 1
-        path = call.path
+    for p in paths:
+        path, n = p.path, p.calls
+        numbers.calls += n
         if flow is not None and path and path[0] == flow.start:
-            numbers.edges[("__start__", flow.start)] += 1
-        numbers.through.update(set(path))
-        numbers.menu_calls += bool(menus.intersection(path))
-        pairs = set(zip(path, path[1:], strict=False))
-        numbers.edges.update(pairs)
-        numbers.other.update({a for a, b in pairs if other_goto.get(a) == b})
-        if call.outcome == "hangup" and (where := last_state(path)):
-            numbers.hangups[where] += 1
+            numbers.edges[("__start__", flow.start)] += n
+        for state in set(path):
+            numbers.through[state] += n
+        if menus.intersection(path):
+            numbers.menu_calls += n
+        for a, b in set(zip(path, path[1:], strict=False)):
+            numbers.edges[(a, b)] += n
+            if other_goto.get(a) == b:
+                numbers.other[a] += n
+        if p.outcome == "hangup" and (where := last_state(path)):
+            numbers.hangups[where] += n
 
 
 def add_turns(numbers: StateNumbers, flow: Flow | None,
               lines: list[tuple[str, str, dict[str, Any]]]) -> None:
     """Zero-outs per state and the time to a person from the transcript lines."""
+    asked: dict[str, bool] = {}  # the same words, the same answer: match once
     for sid, started, line in lines:
-        if sid not in numbers.zeroed and asked_for_human(line, flow):
+        if sid not in numbers.zeroed and _asked(line, flow, asked):
             numbers.zeroed[sid] = str(line.get("from", ""))
             numbers.zero_outs[numbers.zeroed[sid]] += 1
             numbers.started[sid] = started
@@ -97,6 +105,16 @@ def add_turns(numbers: StateNumbers, flow: Flow | None,
             if seconds is not None:
                 numbers.to_person[sid] = seconds
                 numbers.started[sid] = started
+
+
+def _asked(line: dict[str, Any], flow: Flow | None, memo: dict[str, bool]) -> bool:
+    heard = line.get("heard") or {}
+    if heard.get("kind") != "speech":
+        return asked_for_human(line, flow)
+    key = f"{line.get('from')}|{line.get('to')}|{heard.get('text', '')}"
+    if key not in memo:
+        memo[key] = asked_for_human(line, flow)
+    return memo[key]
 
 
 def _seconds(started: str, at: str) -> float | None:
@@ -120,6 +138,6 @@ def state_numbers(archive: Archive, flow_id: str, flow: Flow | None,
     """Every per-state number of ``flow_id`` over ``period`` (default: all time)."""
     period = period or Period(flow_id)
     numbers = StateNumbers()
-    add_paths(numbers, flow, call_paths(archive, period))
-    add_turns(numbers, flow, turns_like(archive, period, needles(flow)))
+    add_paths(numbers, flow, path_counts(archive, period))
+    add_turns(numbers, flow, turns_like(archive, period, needles(flow), passed=HUMAN))
     return numbers
