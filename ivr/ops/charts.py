@@ -40,9 +40,12 @@ def nice_max(value: float) -> float:
 
 
 def whole_max(value: float) -> float:
-    """An axis maximum for counts: whole numbers at each of the four ticks."""
-    top = nice_max(value)
-    return top if top >= 20 else float(max(4, math.ceil(value / 4) * 4))
+    """An axis maximum for counts: four whole-number steps of 1, 2, 5 (or 25) × 10^k."""
+    need = max(1.0, value / 4)
+    power = 10 ** math.floor(math.log10(need))
+    steps = (1, 2, 2.5, 5, 10) if power >= 10 else (1, 2, 5, 10)
+    step = next(s * power for s in steps if need <= s * power)
+    return float(4 * step)
 
 
 SECONDS = (60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 14400, 28800, 86400)

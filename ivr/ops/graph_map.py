@@ -70,7 +70,7 @@ def _with_numbers(graph: Graph, n: StateNumbers | None) -> Graph:
         if node.kind not in ("start", "note"):
             extra = _plural(n.through[node.id], "call")
             if n.zero_outs[node.id]:
-                extra += f" · {n.zero_outs[node.id]} zero-out"
+                extra += f" · {_plural(n.zero_outs[node.id], 'zero-out')}"
             node = replace(node, label=f"{node.label}\n{extra}")
         nodes.append(node)
     return replace(graph, nodes=tuple(nodes))

@@ -17,6 +17,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from ivr.jobs.archive import Archive
+from ivr.ops.graph_map import heat
 from tests.ops.test_graph_map import seed_recent
 from tests.ops.test_ops import FLOW, TEXT, make_app
 from tests.ops.test_ops_browser import CHROMIUM, ready, shot, sync_api
@@ -79,7 +80,6 @@ def test_graph_zoom_pan_and_click_to_the_yaml(browser: Any, server: str) -> None
     page.wait_for_selector("#map[data-loaded='7d'] svg g.node")
     assert page.evaluate(LABEL_PX) >= 11                      # readable from the start
     assert "4 calls in the last 7 days" in page.inner_text("#map-caption")
-    shot(page, "30-graph")
     start = scale(page)
     page.click("button[data-zoom=in]")
     page.click("button[data-zoom=in]")
@@ -151,13 +151,11 @@ def test_metrics_period_change_redraws_the_charts(browser: Any, server: str) -> 
     assert page.get_attribute(section, "data-buckets") == "8"
     assert page.locator(f"{section} svg.chart").first.locator("g.bar").count() == 8
     assert "days in America/New_York" in page.inner_text(f"{section} .zone")
-    shot(page, "32-metrics", full=True)
     page.select_option("select[name=since]", "30d")
     page.wait_for_url("**since=30d")
     page.wait_for_selector(f"{section}[data-buckets='31']")
     assert page.locator(f"{section} svg.chart").first.locator("g.bar").count() == 31
     assert page.inner_text(f"{section} .kpi .n >> nth=0") == "5"
-    shot(page, "33-metrics-30d", full=True)
     page.click("nav.periods a[data-since='24h']")
     page.wait_for_selector(f"{section}[data-buckets='25']")
     assert "hours in America/New_York" in page.inner_text(f"{section} .zone")
@@ -175,3 +173,47 @@ def test_small_screens(browser: Any, server: str, width: int) -> None:
     page.wait_for_selector("svg.chart")
     assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
     shot(page, f"32-metrics-{width}", full=True)
+
+
+def test_a_busy_month_on_the_graph_and_the_charts(browser: Any, redis_url: str,
+                                                  tmp_path: Path) -> None:
+    """600 generated calls over 30 days (bench.console_metrics): the heat map and the
+    charts with something to show (the screenshots of docs/ops-console.md)."""
+    from datetime import UTC, datetime
+
+    from bench.console_metrics import fill
+
+    archive = str(tmp_path / "busy.db")
+    fill(archive, 600, datetime.now(UTC))
+    app = make_app(redis_url, archive)
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{srv.server_port}"
+        page = open_page(browser, base, 1280)
+        page.goto(f"{base}/ops/flows/{FLOW}?since=30d#graph")
+        page.wait_for_selector("#map[data-loaded='30d'] svg g.node")
+        menu = '#map g.node[data-state="main_menu"]'
+        zero = int(page.get_attribute(menu, "data-zero-outs") or 0)
+        calls = int(page.get_attribute(menu, "data-calls") or 0)
+        assert calls == 600 and 0.15 < zero / calls < 0.30             # 20% zero out there
+        assert page.locator(f"{menu} [fill='{heat(zero / calls)}']").count() == 1
+        page.focus("#map")
+        page.keyboard.press("0")
+        for _ in range(2):
+            at = page.locator(menu).bounding_box()
+            page.mouse.move(at["x"] + at["width"] / 2, at["y"] + at["height"] / 2)
+            page.mouse.wheel(0, -300)
+        shot(page, "30-graph")
+        page.goto(f"{base}/ops/metrics?since=30d")
+        page.wait_for_selector("svg.chart")
+        assert page.locator(f"section.metric[data-flow='{FLOW}'] svg.chart").first \
+            .locator("g.bar rect.c-completed").count() >= 25
+        shot(page, "33-metrics-30d", full=True)
+        page.goto(f"{base}/ops/metrics?since=7d")
+        page.wait_for_selector("svg.chart")
+        shot(page, "32-metrics", full=True)
+    finally:
+        srv.shutdown()
+        thread.join(5)

@@ -79,7 +79,7 @@ def test_states_carry_their_line_and_numbers(alice: FlaskClient) -> None:
     assert title is not None and "4 calls through" in (title.text or "") and \
         "2 zero-outs (50%)" in (title.text or "")
     texts = [t.text for t in menu.iter(f"{SVG}text")]
-    assert "4 calls · 2 zero-out" in texts                   # the numbers on the node
+    assert "4 calls · 2 zero-outs" in texts                   # the numbers on the node
     root = ET.fromstring(resp.data)
     assert (root.get("data-calls"), root.get("data-period")) == ("4", "7d")
     widths = {p.get("stroke-width") for p in edge(resp.data, "main_menu", "balance")
