@@ -1,8 +1,9 @@
 """Run every benchmark with modest sizes and write each one's figures as JSON.
 
 ``python -m bench`` (or ``make bench``): compile, intents, replay, webhook, calls, explore,
-archive, whatif, cluster, semantic, in that order; each prints its own table and its figures go to
-``bench/results/<name>.json`` with the date, the machine and the arguments used.
+archive, whatif, cluster, semantic, console, in that order; each prints its own table and
+its figures go to ``bench/results/<name>.json`` with the date, the machine and the
+arguments used.
 ``python -m bench webhook calls`` runs only those. See docs/performance.md for what each
 one measures and the targets.
 """
@@ -40,7 +41,14 @@ def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
         "whatif": (whatif.main, ["--calls", "1000"]),
         "cluster": (cluster.main, ["--calls", "300", "--threads", "4"]),
         "semantic": (_semantic, []),
+        "console": (_console, ["--calls", "10000", "--pg"]),
     }
+
+
+def _console(args: list[str]) -> Any:
+    from bench import console_metrics
+
+    return console_metrics.main(args)
 
 
 def _semantic(args: list[str]) -> Any:
