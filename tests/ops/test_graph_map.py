@@ -115,3 +115,22 @@ def test_flow_page_links_the_map_and_its_periods(alice: FlaskClient) -> None:
     assert 'href="?since=24h#graph"' in page and "graph.js" in page
     page = alice.get(f"/ops/flows/{FLOW}?since=%22%3E%3Cb%3E").get_data(as_text=True)
     assert 'data-since="7d"' in page and "<b>" not in page
+
+
+def test_numbers_are_kept_a_minute(redis_url: str, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from ivr.ops import recent
+
+    app = make_app(redis_url, str(tmp_path / "a.db"))
+    made: list[int] = []
+
+    def make() -> int:
+        made.append(1)
+        return len(made)
+
+    with app.app_context():
+        assert recent.remember(("k", "7d"), make) == 1
+        assert recent.remember(("k", "7d"), make) == 1      # kept
+        assert recent.remember(("k", "30d"), make) == 2     # another period: counted
+        monkeypatch.setattr(recent, "TTL", 0.0)
+        assert recent.remember(("k", "7d"), make) == 3      # older than TTL: counted again
