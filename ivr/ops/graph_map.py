@@ -24,7 +24,7 @@ from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.flowlang.catalog import Checked
-from ivr.flowlang.graph import ANYWHERE, Graph, build, to_dot
+from ivr.flowlang.graph import ANYWHERE, START, Graph, build, to_dot
 from ivr.jobs.archive import ArchiveError
 from ivr.jobs.archive_stats import Period
 from ivr.ops import roles
@@ -94,14 +94,20 @@ def _dot_svg(source: str) -> str | None:
 
 
 def _tooltip(state: str, n: StateNumbers | None, label: str) -> str:
+    if state == START:
+        return f"the call starts: {_plural(n.calls, 'call')}" if n else "the call starts"
+    if state == ANYWHERE:
+        zero = sum(n.zero_outs.values()) if n else 0
+        return f"from any state, a person: {_plural(zero, 'call')} asked" if n else \
+            "from any state, a person"
     if n is None:
-        return f"{state}: click to edit its YAML"
+        return f"{state}: click to edit its YAML" if label != "built-in" else state
     calls = n.through[state]
     zero = n.zero_outs[state]
     rate = f" ({100 * zero / calls:.0f}%)" if calls else ""
     return (f"{state} ({label})\n{_plural(calls, 'call')} through\n{zero} zero-outs{rate}\n"
-            f"{n.other[state]} to \"other\"\n{n.hangups[state]} hang-ups\n"
-            "click to edit its YAML")
+            f"{n.other[state]} to \"other\"\n{n.hangups[state]} hang-ups"
+            + ("" if label == "built-in" else "\nclick to edit its YAML"))
 
 
 def _decorate_node(g: ET.Element, checked: Checked, n: StateNumbers | None) -> None:
@@ -118,7 +124,7 @@ def _decorate_node(g: ET.Element, checked: Checked, n: StateNumbers | None) -> N
         g.set("tabindex", "0")
         g.set("role", "button")
         g.set("aria-label", f"state {state}: edit at line {pos.line}")
-    if n is not None:
+    if n is not None and state not in (START, ANYWHERE):
         for attr, counter in (("calls", n.through), ("zero-outs", n.zero_outs),
                               ("other", n.other), ("hangups", n.hangups)):
             g.set(f"data-{attr}", str(counter[state]))

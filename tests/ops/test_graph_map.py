@@ -82,6 +82,9 @@ def test_states_carry_their_line_and_numbers(alice: FlaskClient) -> None:
     assert "4 calls · 2 zero-outs" in texts                   # the numbers on the node
     root = ET.fromstring(resp.data)
     assert (root.get("data-calls"), root.get("data-period")) == ("4", "7d")
+    first = got["__start__"].find(f"{SVG}title")
+    assert first is not None and first.text == "the call starts: 4 calls"
+    assert got["human"].get("data-calls") == "2" and got["human"].get("data-line") is None
     widths = {p.get("stroke-width") for p in edge(resp.data, "main_menu", "balance")
               .iter(f"{SVG}path")}
     assert widths == {"4.0"}                                  # 2 of the 4 calls: half width
