@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ivr.flowlang.catalog import check_file
+from ivr.flowlang.hours import zone
 from ivr.flowlang.model import Flow
 from ivr.jobs.archive import Archive
 from ivr.jobs.archive_stats import Period, path_counts
@@ -151,7 +152,7 @@ def test_charts_have_a_title_per_bar_and_axis_labels(archive_target: str, flow: 
 
 def test_zone_fallback_and_dst_days() -> None:
     assert flow_zone(None) == ("UTC", UTC)
-    _name, tz = ("America/New_York", flow_zone.__globals__["zone"]("America/New_York"))
+    tz = zone("America/New_York")
     days = bucket_starts(datetime(2026, 10, 31, 12, tzinfo=UTC),
                          datetime(2026, 11, 2, 12, tzinfo=UTC), tz, "day")
     assert [d.isoformat() for d in days] == ["2026-10-31T00:00:00-04:00",
