@@ -1,9 +1,9 @@
 """Run every benchmark with modest sizes and write each one's figures as JSON.
 
 ``python -m bench`` (or ``make bench``): compile, intents, replay, webhook, calls, explore,
-archive, whatif, console, cluster, semantic, in that order; each prints its own table and
-its figures go to
-``bench/results/<name>.json`` with the date, the machine and the arguments used.
+archive, whatif, console, console_metrics, cluster, semantic, in that order; each prints its
+own table and its figures go to ``bench/results/<name>.json`` with the date, the machine and
+the arguments used.
 ``python -m bench webhook calls`` runs only those. See docs/performance.md for what each
 one measures and the targets.
 """
@@ -51,9 +51,16 @@ def _suite() -> dict[str, tuple[Callable[[list[str]], Any], list[str]]]:
         "archive": (archive.main, ["--calls", "300", "--turns", "8", "--workers", "1,2"]),
         "whatif": (whatif.main, ["--calls", "1000"]),
         "console": (console.main, ["--calls", "10000", "--days", "30", "--runs", "5"]),
+        "console_metrics": (_console_metrics, ["--calls", "10000", "--pg"]),
         "cluster": (cluster.main, ["--calls", "300", "--threads", "4"]),
         "semantic": (_semantic, []),
     }
+
+
+def _console_metrics(args: list[str]) -> Any:
+    from bench import console_metrics
+
+    return console_metrics.main(args)
 
 
 def _semantic(args: list[str]) -> Any:

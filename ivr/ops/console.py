@@ -46,6 +46,7 @@ from ivr.ops import errors as ops_errors
 from ivr.ops import flows as flows_pages
 from ivr.ops.editor import bp as editor_bp
 from ivr.ops.flows import bp as flows_bp
+from ivr.ops.graph_map import bp as graph_bp
 from ivr.ops.live import bp as live_bp
 from ivr.ops.sim import bp as sim_bp
 from ivr.server.context import get_store, settings, settings_of, store_of
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates",
                static_folder="static/ops", static_url_path="/static")
 bp.register_blueprint(flows_bp)
+bp.register_blueprint(graph_bp)
 bp.register_blueprint(sim_bp)
 bp.register_blueprint(live_bp)
 bp.register_blueprint(agent.bp)

@@ -20,8 +20,9 @@ from ivr.config import Settings
 from ivr.flowlang.model import Flow
 from ivr.jobs.archive import Archive, ArchiveError, ArchiveUnreachable
 from ivr.ops import inbox as ib
-from ivr.ops import queues, roles
-from ivr.ops.metrics import OUTCOMES, flow_metrics
+from ivr.ops import queues, roles, trend_charts, trends
+from ivr.ops.metrics import OUTCOMES
+from ivr.ops.recent import remember
 from ivr.runtime.events import CallState
 from ivr.runtime.redact import mask_number
 from ivr.server.context import get_store, settings
@@ -188,13 +189,23 @@ def _flows() -> dict[str, Flow | None]:
     return out
 
 
+def _version(flow: Flow | None) -> str:
+    return flow.version if flow else ""
+
+
 @bp.route("/metrics")
 @roles.needs(roles.VIEWER)
 def metrics() -> str:
-    """Per flow: calls, containment, other rate and zero-outs per state."""
+    """Per flow over a period: KPIs, charts per hour or day in the flow's time zone, the
+    funnel, drop-offs and zero-outs per state (:mod:`ivr.ops.trends`)."""
     period = request.args.get("since", "7d")
     period = period if period in PERIODS else "7d"
-    since = None if period == "all" else ib.parse_since(period)
-    rows = flow_metrics(archive(), _flows(), since)
-    return render_template("ops/metrics.html", nav="metrics", rows=rows, since=period,
+    flows, store = _flows(), archive()
+    ids = sorted(set(flows) | set(trends.flows_in(store)))
+    panels = [remember(("metrics", fid, _version(flows.get(fid)), period),
+                       lambda fid=fid: trend_charts.panel(  # type: ignore[misc]
+                           trends.trend(store, fid, flows.get(fid), period)))
+              for fid in ids]
+    panels.sort(key=lambda p: (-p.trend.totals.calls, p.trend.flow))
+    return render_template("ops/metrics.html", nav="metrics", panels=panels, since=period,
                            periods=PERIODS, outcomes=OUTCOMES)

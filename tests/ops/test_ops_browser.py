@@ -197,8 +197,7 @@ def test_typo_is_flagged_at_its_line_then_fixed(page: Any, server: tuple[str, Fl
     assert page.locator("#problems li").count() == 0
     assert not page.is_disabled("#publish")
     page.click("nav.tabs a[data-tab=graph]")
-    page.wait_for_selector("#graph .graph img")
-    page.wait_for_function("document.querySelector('#graph .graph img').naturalWidth > 0")
+    page.wait_for_selector("#map[data-loaded] svg g.node")
     shot(page, "04-flow-graph")
 
 

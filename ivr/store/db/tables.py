@@ -36,6 +36,7 @@ calls = Table(
     _text("outcome"), _text("reason"), _text("path", "[]"), _text("started"),
     _text("ended", None),
     Index("calls_by_caller", "caller_key", "ended"),
+    Index("calls_by_flow_started", "flow", "started"),
 )
 
 turns = Table(
