@@ -35,6 +35,8 @@ def pages(app: Flask) -> dict[str, str]:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/ops") or rule.arguments or rule.endpoint in SKIP:
             continue
+        if rule.rule.endswith((".json", ".svg")):
+            continue  # data for a page's script, not a page
         if "GET" not in (rule.methods or ()):
             continue
         name = rule.rule.removeprefix("/ops/").strip("/").replace("/", "-") or "home"
