@@ -32,6 +32,10 @@ class Observed:
     actions: list[str]
     ended: bool = False
     outcome: str | None = None
+    hops: tuple[str, ...] | None = None
+    """The edges (``src>trigger>dest``) this turn took; None when unknown (over HTTP)."""
+    pending: str = ""
+    """The intent the caller is being asked to confirm, if any (unknown over HTTP)."""
 
 
 class Driver(Protocol):
@@ -114,7 +118,8 @@ class EngineDriver:
         self.states.update(hop.rsplit(">", 1)[-1] for hop in self.call.hops)
         self.edges.update(self.call.hops)
         return Observed(self.call.state, spoken(actions),
-                    [kind_name(a) for a in actions if not isinstance(a, Job)],
-                    self.call.ended, self.call.outcome)
+                        [kind_name(a) for a in actions if not isinstance(a, Job)],
+                        self.call.ended, self.call.outcome, tuple(self.call.hops),
+                        self.call.pending)
 
 

@@ -25,6 +25,7 @@ from ivr.qa.export import pinned_flow, unpinned
 from ivr.qa.http_driver import HttpDriver
 from ivr.qa.transcript import Expect, Transcript, load_transcript
 from ivr.qa.transcript_schema import OPEN
+from ivr.qa.understanding import decided, format_understood, understood
 
 MAX_STEPS = 200
 """Engine steps one transcript may take before it is cut as a runaway."""
@@ -69,6 +70,8 @@ class Result:
     states: set[str] = field(default_factory=set)
     edges: set[str] = field(default_factory=set)
     outcome: str | None = None
+    meant: list[tuple[str, str, str]] = field(default_factory=list)
+    """(menu state, what the caller meant, what the engine decided) per ``meant:`` step."""
 
     @property
     def passed(self) -> bool:
@@ -130,8 +133,10 @@ def _play(driver: Driver, t: Transcript, turn: Observed, res: Result, max_steps:
                     f"the call already ended (outcome {turn.outcome or '?'}), "
                     f"but the caller still does: {s.describe()}"), turn=turn))
                 return
-            turn = driver.send(s)
+            before, turn = turn.state, driver.send(s)
             res.steps += 1
+            if s.meant and turn.hops is not None:  # unknown over --via: not measured
+                res.meant.append((before or "", s.meant, decided(before, turn)))
         res.outcome = turn.outcome
         diff = check_expect(s.expect, turn) if s.expect else []
         if diff:
@@ -231,6 +236,7 @@ class Coverage:
     hit_states: set[str] = field(default_factory=set)
     hit_edges: set[str] = field(default_factory=set)
     transcripts: int = 0
+    meant: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def missing_states(self) -> list[str]:
@@ -265,6 +271,7 @@ def coverage(results: Iterable[Result], cat: Catalog) -> dict[str, Coverage]:
         cov.transcripts += 1
         cov.hit_states |= r.states & set(cov.states)
         cov.hit_edges |= r.edges & set(cov.edges)
+        cov.meant += r.meant
     return out
 
 
@@ -282,6 +289,9 @@ def format_coverage(covs: dict[str, Coverage], cat: Catalog) -> str:
         if cov.missing_edges:
             lines.append("    transitions never taken: " + ", ".join(
                 e.replace(">", " -", 1).replace(">", "-> ", 1) for e in cov.missing_edges))
+        c = cat.get(cov.flow)
+        if c is not None:
+            lines += format_understood(understood(c, cov.hit_edges, cov.meant))
     idle = sorted(set(cat.current) - set(covs))
     if idle:
         lines.append(f"  flows with no transcript: {', '.join(idle)}")

@@ -74,6 +74,8 @@ class Step:
         expect: What to check after the action.
         seconds: ``recording``: seconds of message (0: none); ``wait``: seconds waited.
         position: ``wait``: the caller's place in the queue (0: unknown).
+        meant: What the caller meant by a ``say`` at a menu (an intent's name, ``other``
+            or ``human``): ``ivr replay --coverage`` reports per-intent accuracy from it.
     """
 
     number: int
@@ -84,6 +86,7 @@ class Step:
     expect: Expect | None = None
     seconds: int = 0
     position: int = 0
+    meant: str = ""
 
     def describe(self) -> str:
         """The caller action as written, e.g. ``press "1"``."""
@@ -310,7 +313,8 @@ def _build(src: Source, flows: Mapping[str, Any] | None) -> Transcript:
                           confidence=float(conf) if conf is not None else None,
                           expect=Expect(**exp) if exp is not None else None,
                           seconds=numbers.get("seconds", 0),
-                          position=numbers.get("position", 0)))
+                          position=numbers.get("position", 0),
+                          meant=str(raw.get("meant", ""))))
     default_name = src.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     clock = parse_clock(data["clock"], flow) if "clock" in data else None
     caller = str(data.get("caller", DEFAULT_CALLER))

@@ -76,6 +76,10 @@ STEP_SCHEMA: dict[str, Any] = {
                                 "seconds": {"type": "integer", "minimum": 0,
                                             "maximum": 86400}},
                  "additionalProperties": False},
+        "meant": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                  "description": "What the caller meant by this `say` at a menu: an intent's "
+                                 "name, other or human (per-intent accuracy in "
+                                 "`ivr replay --coverage`)."},
         "leg": {"enum": list(LEG_PROGRESS),
                 "description": "The person's phone, while being rung: initiated, ringing, "
                                "answered or completed (Twilio's <Number> status callback)."},
