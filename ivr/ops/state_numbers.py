@@ -50,7 +50,10 @@ class StateNumbers:
     zeroed: dict[str, str] = field(default_factory=dict)
     """CallSid → the state it zeroed out from."""
     to_person: dict[str, float] = field(default_factory=dict)
-    """CallSid → seconds from the call's start to the turn that rang a person or queued."""
+    """CallSid → seconds from the call's start until the person answered (the Dial leg's
+    ``answered`` report), or else until the turn that rang a person or queued."""
+    picked_up: set[str] = field(default_factory=set)
+    """The calls whose time to a person is the person answering."""
     started: dict[str, str] = field(default_factory=dict)
     """CallSid → start time (UTC ISO) of the calls in ``zeroed`` or ``to_person``."""
     menu_calls: int = 0
@@ -99,12 +102,23 @@ def add_turns(numbers: StateNumbers, flow: Flow | None,
             numbers.zeroed[sid] = str(line.get("from", ""))
             numbers.zero_outs[numbers.zeroed[sid]] += 1
             numbers.started[sid] = started
-        actions = line.get("actions") or []
-        if sid not in numbers.to_person and any(a in PERSON_ACTIONS for a in actions):
+        if _reached(numbers, sid, line):
             seconds = _seconds(started, str(line.get("at") or ""))
             if seconds is not None:
                 numbers.to_person[sid] = seconds
                 numbers.started[sid] = started
+
+
+def _reached(numbers: StateNumbers, sid: str, line: dict[str, Any]) -> bool:
+    """True for the line that counts as reaching a person: the person's phone answering
+    (a Dial leg's ``answered`` report), else the first turn that rang a person or queued."""
+    heard = line.get("heard") or {}
+    if heard.get("kind") == "leg" and heard.get("status") == "answered":
+        first = sid not in numbers.picked_up
+        numbers.picked_up.add(sid)
+        return first
+    actions = line.get("actions") or []
+    return sid not in numbers.to_person and any(a in PERSON_ACTIONS for a in actions)
 
 
 def _asked(line: dict[str, Any], flow: Flow | None, memo: dict[str, bool]) -> bool:

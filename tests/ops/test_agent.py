@@ -186,6 +186,20 @@ def test_connected_once_the_person_hears_the_whisper(app: Flask, ann: FlaskClien
     assert story(ann, c.sid)["status"] == "ended"
 
 
+def test_connected_when_the_persons_leg_reports_answered(app: Flask, ann: FlaskClient) -> None:
+    c = pin_then_zero(app)
+    leg = c.last.xml.find("Dial/Number").get("statusCallback")  # type: ignore[union-attr]
+    c.post(leg, c.params(CallSid="CAleg", ParentCallSid=c.sid, CallStatus="ringing"),
+           keep=False)
+    assert story(ann, c.sid)["status"] == "waiting"          # ringing is not answered
+    c.post(leg, c.params(CallSid="CAleg", ParentCallSid=c.sid, CallStatus="in-progress"),
+           keep=False)
+    assert story(ann, c.sid)["status"] == "connected"        # no whisper needed
+    page = ann.get("/ops/agent").get_data(as_text=True)
+    row = page[page.index(short_code(c.sid)):]
+    assert "connected" in row[:row.index("</tr>")]
+
+
 def test_unknown_calls_are_a_clear_404(ann: FlaskClient) -> None:
     for ref in ("CAnosuchcall", "0000", "not a call!"):
         resp = ann.get(f"/ops/agent/call/{ref}")

@@ -178,3 +178,19 @@ def test_minute_buckets_in_a_half_hour_zone(tmp_path: Any) -> None:
     call(a, "CAi2", "2026-11-20T18:31:00+00:00", "completed", ENTRY)  # 00:01 IST on the 21st
     days = {b.title: b.calls for b in trend(a, FLOW_ID, india, "7d", NOW).buckets}
     assert (days["Fri 20 Nov"], days["Sat 21 Nov"]) == (1, 1)
+
+
+def test_time_to_a_person_is_when_the_person_answered_when_the_leg_said_so() -> None:
+    from ivr.ops.state_numbers import StateNumbers, add_turns
+
+    start = "2026-11-20T19:00:00+00:00"
+    def line(at: int, **heard: str) -> dict[str, object]:
+        return {"from": "main_menu", "to": "human", "at": f"2026-11-20T19:00:{at:02d}+00:00",
+                "heard": heard, "actions": ["say", "dial"] if heard["kind"] == "digits" else []}
+    n = StateNumbers()
+    add_turns(n, None, [("CA1", start, line(10, kind="digits", digits="0")),     # rang at 10 s
+                        ("CA1", start, line(14, kind="leg", status="ringing")),
+                        ("CA1", start, line(31, kind="leg", status="answered")),   # answered
+                        ("CA1", start, line(40, kind="leg", status="answered")),   # a repeat
+                        ("CA2", start, line(12, kind="digits", digits="0"))])      # no leg report
+    assert n.to_person == {"CA1": 31.0, "CA2": 12.0}
