@@ -27,10 +27,10 @@ def recent(days: float) -> str:
 
 
 def seed_recent(a: Archive) -> None:
-    """Four calls in the last 2 days (two zero out in main_menu, one hangs up in balance,
+    """Four calls 1.1 to 2 days ago (two zero out in main_menu, one hangs up in balance,
     one completes) and one 20 days ago (in 30d and all, not in 7d)."""
     for i in range(2):
-        t = recent(1 + i / 10)
+        t = recent(1.1 + i / 10)  # not on the 24-hour edge (seconds are cut off)
         call(a, f"CAz{i}", t, "human", [*ENTRY, "human", "__end__"], [start(t), {
             "turn": 2, "from": "main_menu", "to": "human", "actions": ["dial"],
             "heard": {"kind": "digits", "digits": "0"}, "at": t}])
