@@ -47,8 +47,8 @@ def panel(t: Trend) -> Panel:
     medians = [b.median_to_person for b in t.buckets]
     person = charts.lines(
         labels, [Series("median time to a person", "c-human", medians)],
-        f"{t.flow}: median time from the start of the call to a person ringing or the "
-        f"queue, per {t.unit}", unit, fmt=charts.clock,
+        f"{t.flow}: median time from the start of the call until a person answered (or, "
+        f"queued, joined the queue), per {t.unit}", unit, fmt=charts.clock,
         top=charts.nice_seconds(max([m for m in medians if m is not None], default=0)))
     times = t.person_times()
     median = charts.clock(statistics.median(times)) if times else "–"
