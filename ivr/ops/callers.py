@@ -9,6 +9,7 @@ redirects to carries only ``?key=<hash>``, and nothing logs it. Role ``agent``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -18,8 +19,13 @@ from ivr.flowlang.phone import normalised
 from ivr.jobs.archive import ArchiveError
 from ivr.jobs.archive_agent import caller_calls, caller_key
 from ivr.ops import agent, roles
+from ivr.ops import story as st
 from ivr.ops.live import _archive_down
-from ivr.server.context import settings
+from ivr.runtime.callcode import short_code
+from ivr.runtime.events import CallState
+from ivr.server.context import get_store, settings
+from ivr.store import live
+from ivr.store.keys import CALL
 
 bp = Blueprint("callers", __name__, url_prefix="/callers")
 bp.register_error_handler(ArchiveError, _archive_down)  # 503 with the reason
@@ -43,4 +49,20 @@ def timeline() -> Any:
     key = key if len(key) == KEY_CHARS and all(c in "0123456789abcdef" for c in key) else ""
     rows = [agent.past(r) for r in caller_calls(agent.archive(), key)] if key else []
     return render_template("ops/callers.html", nav="callers", key=key, calls=rows,
+                           now=in_progress(key) if key else [],
                            bad_key=bool(request.args.get("key")) and not key)
+
+
+def in_progress(key: str) -> list[dict[str, Any]]:
+    """This caller's calls in progress (the live-call index, never a SCAN): not in the
+    archive yet, and the one an agent is most likely looking for."""
+    conn, secret = get_store().conn, settings().caller_key_secret
+    sids = live.members(conn, False, agent.MAX_LIVE)
+    pipe = conn.pipeline(transaction=False)
+    for sid in sids:
+        pipe.hget(CALL.format(sid), "state")
+    calls = [CallState.from_dict(json.loads(raw)) for raw in pipe.execute() if raw]
+    mine = [c for c in calls if not c.ended and c.caller
+            and caller_key(c.caller, secret) == key]
+    return [{"sid": c.sid, "code": short_code(c.sid), "flow": c.flow,
+             "where": st.title(c.state)} for c in mine]

@@ -289,6 +289,16 @@ def test_the_timeline_by_number_in_two_formats(app: Flask, ann: FlaskClient) -> 
     assert CALLER not in page
 
 
+def test_the_timeline_shows_the_callers_call_in_progress(app: Flask, ann: FlaskClient) -> None:
+    c = pin_then_zero(app)                       # from CALLER, with a person now
+    other = caller(app, "+13125550000")
+    other.dial()
+    _, page = search(ann, "(212) 555-1234")
+    assert 'id="in-progress"' in page and short_code(c.sid) in page
+    assert short_code(other.sid) not in page.split('id="in-progress"')[1].split("</ul>")[0]
+    assert "No calls from this number in the archive yet." in page
+
+
 def test_a_number_with_no_calls_says_so(app: Flask, ann: FlaskClient) -> None:
     _, page = search(ann, "+44 20 7946 0000")
     assert "No calls from this number" in page
