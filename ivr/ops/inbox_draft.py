@@ -69,8 +69,16 @@ def draft() -> Any:
         return redirect(url_for("ops.live.inbox", flow=flow_id))
     what = "phrases added to" if request.form.get("kind") == "add" else "a new intent"
     flash(f"A draft from the inbox: {what} '{request.form.get('intent')}' in "
-          f"{request.form.get('state')}. Not published: check it, then Publish.", "info")
+          f"{request.form.get('state')} (line {first_change(text, edited)}). Not published: "
+          "check it, then Publish.", "info")
     return flows.flow_page(flow_id, edited, 200, None, version)
+
+
+def first_change(before: str, after: str) -> int:
+    """The 1-based number of the first line that differs."""
+    pairs = zip(before.splitlines(), after.splitlines(), strict=False)
+    return next((n for n, (a, b) in enumerate(pairs, 1) if a != b),
+                min(len(before.splitlines()), len(after.splitlines())) + 1)
 
 
 def current_flow(flow_id: str) -> Flow | None:
