@@ -21,8 +21,8 @@ from typing import Any
 from ivr.flowlang.model import Flow
 from ivr.ops.inbox import needs
 from ivr.qa.grouping import Embed, Group, top
-from ivr.qa.meaning import Grouped, group
-from ivr.qa.suggest import Suggestion, fell_through, suggest
+from ivr.qa.meaning import Grouped, embedder, group, similarity
+from ivr.qa.suggest import Similar, Suggestion, fell_through, suggest
 
 FlowOf = Callable[[str], Flow | None]
 """A flow id → its current version (None: not published or not valid)."""
@@ -59,19 +59,22 @@ def grouped(items: Sequence[dict[str, Any]], flow_of: FlowOf, limit: int | None 
             embed: Embed | None = None, use_model: bool = True) -> tuple[list[InboxGroup], str]:
     """The biggest groups of ``items`` with a suggestion each, and a note ('' when grouped
     by meaning; else why it was by spelling)."""
+    if embed is None and use_model:
+        embed = embedder()[0]
     made = group([meaning_text(i) for i in items], embed, use_model)
     if not made.by_meaning:  # by spelling: the menu's words, as the inbox always grouped
         made = Grouped(top([needs(i) for i in items]), False, made.note)
+    similar = similarity(embed) if embed is not None and made.by_meaning else None
     flows: dict[str, Flow | None] = {}
     out = []
     for g in made.groups[:limit]:
         members = [items[m] for m in g.members]
-        out.append(_with_suggestion(g, members, flows, flow_of))
+        out.append(_with_suggestion(g, members, flows, flow_of, similar))
     return out, made.note
 
 
 def _with_suggestion(g: Group, members: list[dict[str, Any]], flows: dict[str, Flow | None],
-                     flow_of: FlowOf) -> InboxGroup:
+                     flow_of: FlowOf, similar: Similar | None) -> InboxGroup:
     where = Counter((str(i.get("flow", "")), str(i.get("state", ""))) for i in members)
     (fid, state), _ = where.most_common(1)[0]
     if fid not in flows:
@@ -81,7 +84,7 @@ def _with_suggestion(g: Group, members: list[dict[str, Any]], flows: dict[str, F
     menu = fell_through(flow, state, _path(here[0])) if flow else None
     if flow is None or menu is None:
         return InboxGroup(g, fid, None)
-    return InboxGroup(g, fid, suggest(flow, menu, [needs(i) for i in here]))
+    return InboxGroup(g, fid, suggest(flow, menu, [needs(i) for i in here], similar))
 
 
 def _path(item: dict[str, Any]) -> list[str]:

@@ -151,7 +151,8 @@ def _archive_down(exc: Exception) -> tuple[str, int]:
 @bp.route("/inbox")
 @roles.needs(roles.VIEWER)
 def inbox() -> str:
-    """Other-captures, newest first, and the top groups of what callers said."""
+    """Other-captures, newest first, and the top groups of what callers said (by meaning
+    when the model is there), each with a suggested edit (:mod:`ivr.ops.inbox_groups`)."""
     flow = request.args.get("flow", "") or None
     period = request.args.get("since", "7d")
     since = None if period == "all" else ib.parse_since(period if period in PERIODS else "7d")

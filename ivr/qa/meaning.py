@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,3 +77,17 @@ def group(utterances: Sequence[str], embed: Embed | None = None,
         note = "grouped by spelling, not meaning: " + (why or "the model is off")
         return Grouped(top(utterances), False, note)
     return Grouped(by_meaning(utterances, embed), True)
+
+
+def similarity(embed: Embed) -> Callable[[list[str], list[str]], float]:
+    """texts, phrases → the cosine of the texts' mean vector to the nearest phrase."""
+    import numpy as np
+
+    def similar(texts: list[str], phrases: list[str]) -> float:
+        said = np.asarray(embed(texts), dtype=np.float64).reshape(len(texts), -1)
+        known = np.asarray(embed(phrases), dtype=np.float64).reshape(len(phrases), -1)
+        mean = said.mean(axis=0) if len(said) else said
+        norm = float(np.linalg.norm(mean)) if len(said) else 0.0
+        return float((known @ (mean / norm)).max()) if norm and len(known) else 0.0
+
+    return similar

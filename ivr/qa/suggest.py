@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ivr.flowlang.model import HUMAN, OTHER, Flow, Kind, State
@@ -23,6 +23,11 @@ from ivr.runtime.words import stem
 
 DECENT = 0.45
 """A runner-up scoring below this shares a word or two by chance ("card"): no vote."""
+AGREE = 0.45
+"""Cosine similarity (MiniLM) of a group's mean to the nearest phrase of the intent the
+matcher names, below which the group is not that intent's: "update my mailing address" to
+``activate`` 0.35, "what's my cash back balance" to ``balance`` 0.63."""
+Similar = Callable[[list[str], list[str]], float]
 MOST_PHRASES = 5
 MAX_WORDS = 10
 """A phrase for the draft: at most this many words (a whole story is not a phrase)."""
@@ -129,13 +134,21 @@ def intent_name(texts: Sequence[str], taken: Sequence[str] = (),
     return name
 
 
-def suggest(flow: Flow, menu: State, texts: Sequence[str]) -> Suggestion:
-    """The edit for ``menu`` that would catch ``texts`` (one group's utterances)."""
+def suggest(flow: Flow, menu: State, texts: Sequence[str],
+            similar: Similar | None = None) -> Suggestion:
+    """The edit for ``menu`` that would catch ``texts`` (one group's utterances).
+
+    With ``similar`` (meaning: the group's texts, an intent's phrases → 0..1), an intent
+    the matcher names only by a shared word is not taught: below :data:`AGREE` the
+    suggestion is a new intent ("update my mailing address" is not ``activate``, though
+    "new address" shares a word with "new card")."""
     votes = Counter(n for n in (named(flow, menu, t) for t in texts) if n)
     phrases = phrases_of(texts)
     if votes and votes.most_common(1)[0][1] * 2 > len(texts):
         intent, count = votes.most_common(1)[0]
-        return Suggestion(flow.id, menu.name, "add", intent, phrases, count)
+        said = next(i.phrases for i in menu.intents if i.name == intent)
+        if similar is None or similar(list(texts), list(said)) >= AGREE:
+            return Suggestion(flow.id, menu.name, "add", intent, phrases, count)
     taken = [i.name for i in menu.intents]
     known = [p for i in menu.intents for p in i.phrases]
     return Suggestion(flow.id, menu.name, "new", intent_name(texts, taken, known), phrases)

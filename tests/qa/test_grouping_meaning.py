@@ -7,12 +7,17 @@ fallback are tested always."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
 from bench.inbox_groups import labeled, scores
+from ivr.flowlang.catalog import check_file
 from ivr.qa.grouping import MEANING_THRESHOLD, by_meaning, top
-from ivr.qa.meaning import embedder, group
+from ivr.qa.meaning import embedder, group, similarity
+from ivr.qa.suggest import AGREE
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def unit(angle_degrees: float) -> list[float]:
@@ -84,3 +89,12 @@ def test_grouping_figures_on_the_labeled_set(embed) -> None:  # type: ignore[no-
     assert lexical["per_need"] == 6.0  # spelling joins none of these wordings
     assert meaning["purity"] >= 0.95 and meaning["per_need"] <= 2.5
     assert meaning["groups"] <= 20 and meaning["worst"] <= 4
+
+
+def test_meaning_vetoes_a_runner_up_that_only_shares_a_word(embed) -> None:  # type: ignore[no-untyped-def]
+    card = check_file(str(ROOT / "flows" / "card-services.yaml")).flow
+    assert card is not None
+    phrases = {i.name: list(i.phrases) for i in card.states["main_menu"].intents}
+    similar = similarity(embed)
+    assert similar(["update my mailing address"], phrases["activate"]) < AGREE
+    assert similar(["what's my cash back balance"], phrases["balance"]) >= AGREE

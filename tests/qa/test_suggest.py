@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ivr.flowlang.catalog import check_file, check_text
 from ivr.flowlang.model import Flow
-from ivr.qa.suggest import fell_through, intent_name, named, phrases_of, suggest
+from ivr.qa.suggest import AGREE, fell_through, intent_name, named, phrases_of, suggest
 from tests.flowlang.test_edit import SMALL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,3 +75,17 @@ def test_the_menu_an_item_fell_through() -> None:
     assert fell_through(card, "main_menu").name == "main_menu"  # type: ignore[union-attr]
     assert fell_through(card, "other") is None  # several menus lead there: unknown
     assert fell_through(flow(SMALL), "nowhere") is None
+
+
+def test_an_intent_named_only_by_a_shared_word_is_not_taught_when_meaning_disagrees() -> None:
+    f = flow(STRICT)
+    menu = f.states["menu"]
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def far(texts: list[str], phrases: list[str]) -> float:
+        seen.append((texts, phrases))
+        return AGREE - 0.01
+
+    assert suggest(f, menu, BILL, similar=far).kind == "new"
+    assert seen == [(BILL, ["billing", "pay my bill"])]
+    assert suggest(f, menu, BILL, similar=lambda t, p: AGREE).kind == "add"
