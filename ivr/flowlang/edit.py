@@ -23,9 +23,16 @@ class EditError(ValueError):
     """The edit cannot be made on this text (the message says why, for a person)."""
 
 
+def clean(phrase: str) -> str:
+    """One line of printable text: runs of whitespace (line breaks, U+2028 too) become one
+    space, control characters go."""
+    return "".join(c for c in " ".join(str(phrase).split()) if c.isprintable())
+
+
 def quoted(phrase: str) -> str:
-    """``phrase`` as a double-quoted YAML scalar: ``say "hi": now`` → ``"say \\"hi\\": now"``."""
-    return json.dumps(" ".join(str(phrase).split()), ensure_ascii=False)
+    """``phrase`` (:func:`clean`) as a double-quoted YAML scalar: ``say "hi": now`` →
+    ``"say \\"hi\\": now"``."""
+    return json.dumps(clean(phrase), ensure_ascii=False)
 
 
 def _source(text: str) -> Source:
@@ -124,8 +131,7 @@ def add_phrases(text: str, state: str, intent: str, phrases: Sequence[str]) -> s
     body = intents[intent]
     assert isinstance(body, dict)
     have = {str(p).lower() for p in body.get("phrases") or []}
-    fresh = [p for p in dict.fromkeys(" ".join(p.split()) for p in phrases)
-             if p and p.lower() not in have]
+    fresh = [p for p in dict.fromkeys(map(clean, phrases)) if p and p.lower() not in have]
     if not fresh:
         raise EditError(f"intent '{intent}' already has these phrases")
     path: Path = ("states", state, "intents", intent, "phrases")
@@ -164,10 +170,10 @@ def add_intent(text: str, state: str, name: str, phrases: Sequence[str],
     intents = _intents(src, state)
     if name in intents:
         raise EditError(f"menu '{state}' already has an intent '{name}'")
-    clean = [p for p in dict.fromkeys(" ".join(p.split()) for p in phrases) if p]
-    if not clean:
+    said = [p for p in dict.fromkeys(map(clean, phrases)) if p]
+    if not said:
         raise EditError("no phrases to add")
-    entry = f"{name}: {{phrases: [{', '.join(map(quoted, clean))}], goto: {goto}}}"
+    entry = f"{name}: {{phrases: [{', '.join(map(quoted, said))}], goto: {goto}}}"
     base: Path = ("states", state, "intents")
     lines = src.lines
     key = src.key_positions.get(base + ("other",)) or \
@@ -177,7 +183,7 @@ def add_intent(text: str, state: str, name: str, phrases: Sequence[str],
         return text[:cut] + entry + ", " + text[cut:]
     pad = " " * (key.col - 1)
     lines_of = [pad + entry] if len(pad + entry) <= WIDTH else \
-        [f"{pad}{name}:", f"{pad}  phrases:", *(f"{pad}    - {quoted(p)}" for p in clean),
+        [f"{pad}{name}:", f"{pad}  phrases:", *(f"{pad}    - {quoted(p)}" for p in said),
          f"{pad}  goto: {goto}"]
     block = ([pad + "# " + " ".join(comment.split())] if comment else []) + lines_of
     n = key.line - 1

@@ -128,3 +128,16 @@ def test_a_long_new_intent_is_written_one_phrase_a_line() -> None:
         "+      # from the inbox", "+      found_card:", "+        phrases:",
         *(f'+          - "{p}"' for p in said), "+        goto: human"]
     assert intents(out, "main_menu")["found_card"].phrases == tuple(said)  # type: ignore[attr-defined]
+
+
+ODD = ["nul\x00here", "line\u2028break", "tab\tand\nnewline", "🙂 emoji only 🙂", "---",
+       "- item", "{a: b}", "[x]", "&anchor", "*alias", "!tag", "% percent", "@at", "`tick`",
+       "? key", "| pipe", "> fold", "'single'", "back\\slash", "ñandú çà", "кириллица", "中文"]
+
+
+def test_any_words_a_caller_said_become_text_and_the_flow_still_checks() -> None:
+    out = add_intent(CARD, "main_menu", "odd", ODD)
+    got = intents(out, "main_menu")["odd"].phrases  # type: ignore[attr-defined]
+    assert got[:3] == ("nulhere", "line break", "tab and newline") and got[3:] == tuple(ODD[3:])
+    out = add_phrases(SMALL, "menu", "billing", ODD)
+    assert intents(out, "menu")["billing"].phrases[2:] == got  # type: ignore[attr-defined]

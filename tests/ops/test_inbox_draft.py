@@ -162,3 +162,20 @@ def test_a_draft_of_an_unknown_flow_is_a_404(app: Flask) -> None:
     r = c.post("/ops/inbox/draft", data={"csrf_token": tok, "flow": "nope", "kind": "new",
                                          "state": "main_menu", "intent": "x", "phrase": "a"})
     assert r.status_code == 404
+
+
+def test_odd_inbox_words_never_break_the_page(app: Flask, archive_path: str) -> None:  # noqa: F811
+    a = Archive(archive_path, "k3y")
+    now = datetime.now(UTC).isoformat()
+    odd = ["🙂🙂", "word " * 2000, "нужна помощь с картой", "<script>alert(1)</script>", "\x00"]
+    for i, said in enumerate(odd):
+        a.add_inbox({"sid": f"CAodd{i}", "flow": FLOW, "state": "other", "path": WALK,
+                     "menu_said": said, "said": said, "caller": "+15551230000", "at": now})
+    a.add_inbox({"sid": "CAgone", "flow": "gone-flow", "state": "other", "said": "hello",
+                 "caller": "+15551230000", "at": now})
+    c, _ = logged_in(app)
+    r = c.get("/ops/inbox")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "No menu to suggest for: gone-flow" in page
