@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ivr.flowlang.lru import LRU
@@ -44,13 +45,15 @@ def embedder() -> tuple[Embed | None, str]:
     return _loaded["embed"], _loaded["why"]
 
 
-def _load() -> tuple[Embed | None, str]:
+def _load(model_path: Path | None = None) -> tuple[Embed | None, str]:
+    """An embed function over the model (``model_path``: the installed one), or None and
+    why it cannot load (logged once)."""
     try:
         from ivr.semantic import Embedder, ModelUnavailable
     except ImportError as exc:  # numpy missing: the extra is not installed
         return None, f"install ivr[semantic] ({exc})"
     try:
-        model = Embedder()
+        model = Embedder(model_path)
     except ModelUnavailable as exc:
         log.warning("inbox: grouping by spelling, not meaning: %s", exc)
         return None, str(exc)

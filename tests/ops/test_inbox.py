@@ -138,3 +138,14 @@ def test_cli_inbox_bad_config_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("spool_dri: x\n")
     code, out = _ivr(tmp_path)
     assert code == 2
+
+
+@pytest.mark.redis
+def test_cli_inbox_top_suggests_against_the_version_published_in_redis(
+        filled: Path, redis_url: str) -> None:
+    from tests.ops.test_ops import make_app
+
+    make_app(redis_url, str(filled / "unused.db"))  # publishes flows/ into Redis
+    code, out = _ivr(filled, "--top", "--by-spelling", "--redis-url", redis_url,
+                     "--flows-dir", str(filled))  # no flow files there: Redis it is
+    assert code == 0 and "→ a new intent found_card in main_menu" in out

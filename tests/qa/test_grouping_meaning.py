@@ -98,3 +98,15 @@ def test_meaning_vetoes_a_runner_up_that_only_shares_a_word(embed) -> None:  # t
     similar = similarity(embed)
     assert similar(["update my mailing address"], phrases["activate"]) < AGREE
     assert similar(["what's my cash back balance"], phrases["balance"]) >= AGREE
+
+
+def test_a_model_file_that_does_not_load_means_grouping_by_spelling(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("onnxruntime", reason="ivr[semantic] is not installed")
+    from ivr.qa.meaning import _load
+
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"not an onnx model")
+    embed, why = _load(broken)
+    assert embed is None and "cannot load" in why
+    assert "grouping by spelling, not meaning" in caplog.text
