@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,26 +20,64 @@ from ivr.cli.base import (
     since_option,
 )
 
+if TYPE_CHECKING:
+    from ivr.config import Settings
+    from ivr.flowlang.model import Flow
+
 
 @main.command()
 @click.option("--since", metavar="WHEN", help="Only newer items: 7d, 12h, 2w or an ISO date.")
 @click.option("--flow", "flow_id", metavar="FLOW", help="Only this flow.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True)
-@click.option("--top", "show_top", is_flag=True, help="Group similar utterances, biggest first.")
+@click.option("--top", "show_top", is_flag=True,
+              help="Group what callers said by meaning, biggest first, each with a "
+                   "suggested edit of the menu they fell through.")
+@click.option("--by-spelling", is_flag=True,
+              help="With --top: group by spelling only (no model), as without ivr[semantic].")
 @click.option("--limit", type=click.IntRange(1), help="At most this many items (or groups).")
 @ARCHIVE
 @pass_cli_context
 def inbox(ctx: CliContext, since: str | None, flow_id: str | None, fmt: str, show_top: bool,
-          limit: int | None, archive_path: str | None) -> None:
+          by_spelling: bool, limit: int | None, archive_path: str | None) -> None:
     """What callers said that no menu option matched ("other"), newest first."""
     from ivr.ops import inbox as ib
+    from ivr.ops import inbox_groups
 
-    items = open_archive(ctx, archive_path).inbox(since_option(since), flow_id)
+    settings = job_settings(ctx, archive_path=archive_path)
+    items = open_archive(ctx, archive_path, settings).inbox(since_option(since), flow_id)
     if show_top:
-        click.echo(ib.render_top(ib.top(ib.needs(i) for i in items)[:limit], fmt))
+        groups, note = inbox_groups.grouped([i for i in items if not i.get("handled")],
+                                            current_flows(ctx, settings), limit,
+                                            use_model=not by_spelling)
+        click.echo(inbox_groups.render(groups, note, fmt))
     else:
         click.echo(ib.render_items(items[:limit], fmt))
+
+
+def current_flows(ctx: CliContext, settings: Settings) -> Callable[[str], Flow | None]:
+    """A flow id → its current version: published in Redis when a Redis URL is given
+    (--redis-url, IVR_REDIS_URL, config), else the file in the flows directory."""
+    from ivr.flowlang.catalog import check_file, check_text
+
+    def from_redis(flow_id: str) -> Flow | None:
+        from ivr.jobs.worker import connect_calls
+        from ivr.store.calls import Store
+
+        try:
+            store = Store(connect_calls(ctx.redis_url, settings))
+            version = store.current(flow_id)
+            text = store.flow_text(flow_id, version) if version else None
+        except Exception as exc:  # noqa: BLE001 - suggestions are optional
+            click.echo(f"flow {flow_id}: not read from Redis ({exc})", err=True)
+            return None
+        return check_text(text, f"{flow_id}.yaml").flow if text else None
+
+    def from_files(flow_id: str) -> Flow | None:
+        path = Path(ctx.flows_dir or settings.flows_dir) / f"{flow_id}.yaml"
+        return check_file(str(path)).flow if path.is_file() else None
+
+    return from_redis if (ctx.redis_url or settings.redis_url) else from_files
 
 
 @main.command("export")

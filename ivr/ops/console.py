@@ -47,6 +47,7 @@ from ivr.ops import flows as flows_pages
 from ivr.ops.editor import bp as editor_bp
 from ivr.ops.flows import bp as flows_bp
 from ivr.ops.graph_map import bp as graph_bp
+from ivr.ops.inbox_draft import bp as inbox_draft_bp
 from ivr.ops.live import bp as live_bp
 from ivr.ops.sim import bp as sim_bp
 from ivr.server.context import get_store, settings, settings_of, store_of
@@ -59,6 +60,7 @@ bp.register_blueprint(flows_bp)
 bp.register_blueprint(graph_bp)
 bp.register_blueprint(sim_bp)
 bp.register_blueprint(live_bp)
+bp.register_blueprint(inbox_draft_bp)
 bp.register_blueprint(agent.bp)
 bp.register_blueprint(callers.bp)
 bp.register_blueprint(editor_bp)

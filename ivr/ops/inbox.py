@@ -1,8 +1,9 @@
 """The "other" inbox for ops: what callers said that no menu option matched.
 
-``ivr inbox`` lists the captures newest first; ``ivr inbox --top`` groups similar
-utterances (:mod:`ivr.qa.grouping`, shared with the what-if report) so ops see "found
-someone's card: 37" and know which intent to add next.
+``ivr inbox`` lists the captures newest first; ``ivr inbox --top`` groups them by meaning
+with a suggested edit each (:mod:`ivr.ops.inbox_groups`; the lexical :func:`top` of
+:mod:`ivr.qa.grouping`, shared with the what-if report, without the model) so ops see
+"found someone's card: 37" and know which intent to add next.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ from ivr.config import Settings
 from ivr.flowlang.model import Flow
 from ivr.jobs.archive import Archive, ArchiveError, ArchiveUnreachable
 from ivr.ops import inbox as ib
-from ivr.ops import queues, roles, trend_charts, trends
+from ivr.ops import inbox_groups, queues, roles, trend_charts, trends
+from ivr.ops.inbox_draft import current_flow
 from ivr.ops.metrics import OUTCOMES
 from ivr.ops.recent import remember
 from ivr.runtime.events import CallState
@@ -150,15 +151,17 @@ def _archive_down(exc: Exception) -> tuple[str, int]:
 @bp.route("/inbox")
 @roles.needs(roles.VIEWER)
 def inbox() -> str:
-    """Other-captures, newest first, and the top groups of what callers said."""
+    """Other-captures, newest first, and the top groups of what callers said (by meaning
+    when the model is there), each with a suggested edit (:mod:`ivr.ops.inbox_groups`)."""
     flow = request.args.get("flow", "") or None
     period = request.args.get("since", "7d")
     since = None if period == "all" else ib.parse_since(period if period in PERIODS else "7d")
     show_handled = request.args.get("handled") == "1"
     items = archive().inbox(since, flow)
-    groups = ib.top(ib.needs(i) for i in items if not i["handled"])[:10]
+    groups, note = inbox_groups.grouped([i for i in items if not i["handled"]], current_flow)
     shown = items if show_handled else [i for i in items if not i["handled"]]
-    return render_template("ops/inbox.html", nav="inbox", items=shown[:300], groups=groups,
+    return render_template("ops/inbox.html", nav="inbox", items=shown[:300],
+                           groups=[g.row() for g in groups], grouping_note=note,
                            flow=flow or "", since=period, periods=PERIODS,
                            show_handled=show_handled, open_count=sum(not i["handled"]
                                                                      for i in items),

@@ -78,6 +78,7 @@ def filled(tmp_path: Path, archive_target: str) -> Path:
     for i, said in enumerate(FOUND + ["close my account"]):
         archive.add_inbox({"sid": f"CA{i}", "flow": "card-services" if i else "other-flow",
                            "state": "other", "said": said, "caller": "+15551230000",
+                           "path": ["welcome", "check_hours", "main_menu", "other"],
                            "at": (now - timedelta(hours=i * 30)).isoformat()})
     (tmp_path / "config.yaml").write_text('emergency_number: "+15551230000"\n')
     return tmp_path
@@ -107,9 +108,25 @@ def test_cli_inbox_lists_newest_first_with_filters(filled: Path) -> None:
 
 
 def test_cli_inbox_top(filled: Path) -> None:
-    code, out = _ivr(filled, "--top")
+    code, out = _ivr(filled, "--top", "--by-spelling")
     assert code == 0
-    assert out.splitlines() == ["I found someone's card: 5", "close my account: 1"]
+    assert out.splitlines() == [
+        "note: grouped by spelling, not meaning: the model is off",
+        "    5  I found someone's card",
+        "       “i found someones card”", "       “I found someone's card.”",
+        "       → a new intent found_card in main_menu (to a person): \"I found a card\", "
+        "\"i found someones card\", \"I found someone's card\"",
+        "    1  close my account",
+        "       → a new intent close_account in main_menu (to a person): \"close my account\""]
+    code, out = _ivr(filled, "--top", "--flows-dir", str(filled))  # no flow files there
+    assert out.splitlines()[-1] == \
+        "       → no menu to suggest: card-services is not published here (or not valid)"
+    code, out = _ivr(filled, "--top", "--format", "json", "--limit", "1")
+    got = json.loads(out)
+    assert got["groups"][0]["count"] == 5 and got["groups"][0]["flow"] == "card-services"
+    assert got["groups"][0]["suggestion"]["kind"] == "new" and len(got["groups"]) == 1
+    code, out = _ivr(filled, "--top", "--format", "csv")
+    assert out.splitlines()[0] == "count,phrase,examples,flow,suggestion"
 
 
 def test_cli_inbox_bad_since_is_a_usage_error(filled: Path) -> None:
@@ -121,3 +138,14 @@ def test_cli_inbox_bad_config_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("spool_dri: x\n")
     code, out = _ivr(tmp_path)
     assert code == 2
+
+
+@pytest.mark.redis
+def test_cli_inbox_top_suggests_against_the_version_published_in_redis(
+        filled: Path, redis_url: str) -> None:
+    from tests.ops.test_ops import make_app
+
+    make_app(redis_url, str(filled / "unused.db"))  # publishes flows/ into Redis
+    code, out = _ivr(filled, "--top", "--by-spelling", "--redis-url", redis_url,
+                     "--flows-dir", str(filled))  # no flow files there: Redis it is
+    assert code == 0 and "→ a new intent found_card in main_menu" in out
