@@ -203,6 +203,7 @@ def _app_error(exc: HTTPException) -> Any:
     role = str(g.get("ops_role", "")) if alive else ""
     context = {"user": user() if alive else "", "csrf_token": csrf_token, "role": role,
                "can_change": roles.allows(role, roles.OPS),
+               "can_read_stories": roles.allows(role, roles.AGENT),
                "max_body": settings_of(current_app).max_body}
     got = ops_errors.page(exc, settings_of(current_app).max_body, context, {})
     return _headers(got) if isinstance(got, Response) else got
