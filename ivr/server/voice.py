@@ -207,7 +207,8 @@ def drain_after(response: Response, store: Store, sid: str, served: Served) -> R
         response.call_on_close(partial(drain_quietly, store.conn, sid, settings(),
                                        jobs_redis()))
     call = served.call
-    if served.applied and call is not None and (call.ended or call.turn == 1):
+    if served.applied and not served.noted and call is not None and \
+            live.changes(call.ended, call.turn):  # on a cluster (one Redis: in the commit)
         response.call_on_close(partial(live.note, store.conn, sid, call.ended, store.ttl))
     return response
 
