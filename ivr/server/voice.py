@@ -84,9 +84,10 @@ def event_urls(call: CallState) -> dict[str, str]:
     urls["wait"] = wait.format("wait")
     if call.state in QUEUE_STATES:
         urls["turn"], urls["no_input"] = wait.format("turn"), wait.format("no_input")
-    urls["whisper"] = f"{root}/whisper?sid={quote(call.sid, safe='')}"
-    urls["leg"] = f"{root}/leg?sid={quote(call.sid, safe='')}&turn={call.turn}"
-    urls["transcription"] = f"{root}/transcription?sid={quote(call.sid, safe='')}"
+    sid = quote(call.sid, safe="")
+    urls["whisper"] = f"{root}/whisper?sid={sid}"
+    urls["leg"] = f"{root}/leg?sid={sid}&turn={call.turn}"
+    urls["transcription"] = f"{root}/transcription?sid={sid}"
     return urls
 
 

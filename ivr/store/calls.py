@@ -57,6 +57,10 @@ __all__ = ["Commit", "Contended", "Prefetch", "Served", "Stale", "Store", "Unkno
            "adopt_legacy"]
 
 Apply = Callable[[CallState | None, str | None], "Commit"]
+# ``json.dumps(x, separators=(",", ":"))`` (and ``default=str``) without building an encoder
+# each time: the same text, a few µs less per turn.
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+_compact_any = json.JSONEncoder(separators=(",", ":"), default=str).encode
 MAX_TRIES = 8
 """How often a ``turn=None`` event is stepped again after losing the compare-and-set."""
 
@@ -276,15 +280,14 @@ class Store:
 
     def _commit(self, sid: str, expected: int, result: Commit) -> _Read | None:
         """The compare-and-set; None when it committed, else what is stored now."""
-        record = json.dumps(result.record, separators=(",", ":")) if result.record else ""
-        entries = [json.dumps({"id": f"t{result.call.turn}-{i}", "kind": job.kind,
-                               "payload": job.payload}, separators=(",", ":"), default=str)
-                   for i, job in enumerate(result.jobs)]
+        record = _compact(result.record) if result.record else ""
+        entries = [_compact_any({"id": f"t{result.call.turn}-{i}", "kind": job.kind,
+                                 "payload": job.payload}) for i, job in enumerate(result.jobs)]
         keys = [CALL.format(sid), TRANSCRIPT.format(sid), OUTBOX.format(sid)]
         index = ("", "", "", "") if self.cluster else live.in_commit(
             sid, result.call.ended, result.call.turn, self.ttl, keys)
         won = self._cas(keys=keys, args=[
-            expected, json.dumps(result.call.to_dict(), separators=(",", ":")),
+            expected, _compact(result.call.to_dict()),
             result.call.turn, _pack(result.twiml), self.ttl, record, *index, *entries])
         if won[0] == 1:
             return None
