@@ -201,9 +201,9 @@ def _where(response: Response, served: Served) -> None:
 def drain_after(response: Response, store: Store, sid: str, served: Served) -> Response:
     """When the call's outbox holds jobs (this turn's, or ones an earlier drain left),
     move them to RQ once ``response`` has been sent (its ``close``), never before: the
-    TwiML reaches Twilio whatever RQ does. A call that started or ended with this turn
-    is noted in the live-call index (:mod:`ivr.store.live`) then too. Nothing to do costs
-    nothing."""
+    TwiML reaches Twilio whatever RQ does. On a cluster, a call that started or ended with
+    this turn is noted in the live-call index (:mod:`ivr.store.live`) then too (on one
+    Redis the compare-and-set did it). Nothing to do costs nothing."""
     if served.pending:
         response.call_on_close(partial(drain_quietly, store.conn, sid, settings(),
                                        jobs_redis()))
