@@ -42,6 +42,7 @@ from bench import BASE, CLOCK, TOKEN  # noqa: E402
 TARGET = 2.0
 Environ = dict[str, Any]
 _PROFILER: list[cProfile.Profile] = []  # set by profile(): wsgi() profiles the server only
+_CPU: list[float] = []  # the CPU seconds (this thread) of each wsgi() call, appended
 
 
 def make_app(redis_url: str, flows_dir: Path, spool: Path) -> Flask:
@@ -72,13 +73,14 @@ def wsgi(app: Flask, env: Environ) -> tuple[float, str]:
 
     for prof in _PROFILER:
         prof.enable()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.thread_time()
     body = app.wsgi_app(env, start_response)  # type: ignore[arg-type]
     try:
         text = b"".join(body)
     finally:
         getattr(body, "close", lambda: None)()
     took = time.perf_counter() - began
+    _CPU.append(time.thread_time() - cpu)
     for prof in _PROFILER:
         prof.disable()
     if not status or not status[0].startswith("200"):
@@ -109,12 +111,13 @@ class Floor:
                                                     "state": b"{}" * 150})
 
     def once(self) -> float:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.thread_time()
         pipe = self.conn.pipeline(transaction=False)
         pipe.hmget("bench:floor:call", "turn", "twiml", "state")
         pipe.get("bench:floor:current")
         pipe.execute()
         self.script(keys=["bench:floor:call", "bench:floor:transcript"], args=[1, 2])
+        _CPU.append(time.thread_time() - cpu)
         return time.perf_counter() - began
 
     def close(self) -> None:
@@ -128,20 +131,43 @@ def p50(xs: Iterable[float]) -> float:
 
 def measure(app: Flask, floor: Floor, calls: int, flow: str = "card-services",
             key: str = "1") -> dict[str, float]:
-    """``calls`` calls (start + press), each followed by two floor samples; p50s in ms."""
+    """``calls`` calls (start + press), each followed by two floor samples and, when the
+    app has :func:`add_noop`'s view, one signed no-op POST; p50s in ms (wall and CPU)."""
+    noop = _noop_env(app)
     for _ in range(max(20, calls // 10)):  # warm-up: caches, connections, the SDK
         one_call(app, flow, key)
         floor.once()
-    starts, presses, floors = [], [], []
+    wall: dict[str, list[float]] = {"start": [], "press": [], "floor": [], "noop": []}
+    cpu: dict[str, list[float]] = {k: [] for k in wall}
     for _ in range(calls):
+        del _CPU[:]
         t_start, t_press = one_call(app, flow, key)
-        starts.append(t_start)
-        presses.append(t_press)
-        floors += [floor.once(), floor.once()]
-    row = {"start_p50": p50(starts), "press_p50": p50(presses), "floor_p50": p50(floors)}
-    row["start_vs_floor"] = row["start_p50"] / row["floor_p50"]
-    row["press_vs_floor"] = row["press_p50"] / row["floor_p50"]
+        floors = [floor.once(), floor.once()]
+        wall["start"].append(t_start)
+        wall["press"].append(t_press)
+        wall["floor"] += floors
+        if noop is not None:
+            wall["noop"].append(wsgi(app, noop())[0])
+        for k, t in zip(("start", "press", "floor", "floor", "noop"), _CPU, strict=False):
+            cpu[k].append(t)
+    row = {f"{k}_p50": p50(v) for k, v in wall.items() if v}
+    row.update({f"{k}_cpu_p50": p50(v) for k, v in cpu.items() if v})
+    for k in ("start", "press"):
+        row[f"{k}_vs_floor"] = row[f"{k}_p50"] / row["floor_p50"]
+        row[f"{k}_cpu_vs_floor"] = row[f"{k}_cpu_p50"] / row["floor_cpu_p50"]
+        if noop is not None:
+            row[f"{k}_vs_floor_noop"] = row[f"{k}_p50"] / (row["floor_p50"] + row["noop_p50"])
     return row
+
+
+def _noop_env(app: Flask) -> Callable[[], Environ] | None:
+    """A signed press-shaped POST to :func:`add_noop`'s view (None when it is not there)."""
+    if "bench_noop" not in app.view_functions:
+        return None
+    press = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32,
+             "From": "+12125551234", "To": "+18005550100", "CallStatus": "in-progress",
+             "Digits": "1"}
+    return _replay(environ(f"{BASE}/voice/card-services/noop?e=turn&turn=1", press))
 
 
 def report(row: dict[str, float]) -> None:
@@ -151,6 +177,13 @@ def report(row: dict[str, float]) -> None:
     for k in ("start_vs_floor", "press_vs_floor"):
         print(f"  {k:<15} {row[k]:5.2f}x  (target <= {TARGET}) "
               f"{'ok' if row[k] <= TARGET else 'OVER'}")
+    if "noop_p50" in row:
+        print(f"  Flask's own share: a signed no-op POST (Flask + the signature gate) "
+              f"{row['noop_p50']:.3f} ms; start / press vs floor + no-op "
+              f"{row['start_vs_floor_noop']:.2f}x / {row['press_vs_floor_noop']:.2f}x")
+    print(f"  CPU of this thread (p50): start {row['start_cpu_p50']:.3f} ms | press "
+          f"{row['press_cpu_p50']:.3f} ms | floor {row['floor_cpu_p50']:.3f} ms"
+          + (f" | no-op {row['noop_cpu_p50']:.3f} ms" if "noop_cpu_p50" in row else ""))
 
 
 def profile(app: Flask, calls: int, top: int = 40, sort: str = "tottime") -> str:

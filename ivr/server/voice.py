@@ -84,9 +84,10 @@ def event_urls(call: CallState) -> dict[str, str]:
     urls["wait"] = wait.format("wait")
     if call.state in QUEUE_STATES:
         urls["turn"], urls["no_input"] = wait.format("turn"), wait.format("no_input")
-    urls["whisper"] = f"{root}/whisper?sid={quote(call.sid, safe='')}"
-    urls["leg"] = f"{root}/leg?sid={quote(call.sid, safe='')}&turn={call.turn}"
-    urls["transcription"] = f"{root}/transcription?sid={quote(call.sid, safe='')}"
+    sid = quote(call.sid, safe="")
+    urls["whisper"] = f"{root}/whisper?sid={sid}"
+    urls["leg"] = f"{root}/leg?sid={sid}&turn={call.turn}"
+    urls["transcription"] = f"{root}/transcription?sid={sid}"
     return urls
 
 
@@ -200,14 +201,15 @@ def _where(response: Response, served: Served) -> None:
 def drain_after(response: Response, store: Store, sid: str, served: Served) -> Response:
     """When the call's outbox holds jobs (this turn's, or ones an earlier drain left),
     move them to RQ once ``response`` has been sent (its ``close``), never before: the
-    TwiML reaches Twilio whatever RQ does. A call that started or ended with this turn
-    is noted in the live-call index (:mod:`ivr.store.live`) then too. Nothing to do costs
-    nothing."""
+    TwiML reaches Twilio whatever RQ does. On a cluster, a call that started or ended with
+    this turn is noted in the live-call index (:mod:`ivr.store.live`) then too (on one
+    Redis the compare-and-set did it). Nothing to do costs nothing."""
     if served.pending:
         response.call_on_close(partial(drain_quietly, store.conn, sid, settings(),
                                        jobs_redis()))
     call = served.call
-    if served.applied and call is not None and (call.ended or call.turn == 1):
+    if served.applied and not served.noted and call is not None and \
+            live.changes(call.ended, call.turn):  # on a cluster (one Redis: in the commit)
         response.call_on_close(partial(live.note, store.conn, sid, call.ended, store.ttl))
     return response
 

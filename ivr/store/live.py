@@ -1,21 +1,23 @@
 """The index of calls in progress the console's live page reads (``ivr:live:{bN}``).
 
-Why an index, in buckets, written after the turn:
+Why an index, in buckets, written with the turn (one Redis) or after it (a cluster):
 
 - A SCAN of ``ivr:call:{*}`` costs what the whole keyspace costs (transcripts, jobs,
   results) and on a cluster must visit every primary; the index costs what the calls in
   progress cost.
-- It cannot be written by the turn's compare-and-set: it is in another slot than the call
-  (CROSSSLOT on a cluster). It is written by a separate command once the response has
-  been sent (:func:`ivr.server.voice.drain_after`), like the outbox drain: the caller
-  never waits for it, and the turn stays at two round trips.
+- On one Redis the turn's compare-and-set writes it (:func:`in_commit`): a call's first
+  turn and its last are noted atomically with the commit, and the turn stays at two round
+  trips with nothing after the response. On a cluster the script cannot: the index is in
+  another slot than the call (CROSSSLOT), so it is written by a separate command once the
+  response has been sent (:func:`note`, from :func:`ivr.server.voice.drain_after`), like
+  the outbox drain: the caller never waits for it.
 - :data:`~ivr.store.keys.LIVE_BUCKETS` sorted sets by a CRC of the CallSid, not one: one
   key would be one node's hot spot, and losing that node would hide every call. A dead
   node hides only its buckets' calls.
-- It may lag: a web process killed between the commit and the index write leaves a call
-  out (it is still served; the worker's sweep does not need the index), and an entry whose
-  call expired is dropped by the reader. Ended calls move to ``ivr:ended:{bN}`` (same
-  slot: one round trip), kept ``call_ttl`` seconds for the page's "show ended calls".
+- On a cluster it may lag: a web process killed between the commit and the index write
+  leaves a call out (it is still served; the worker's sweep does not need the index).
+  Everywhere an entry whose call expired is dropped by the reader. Ended calls move to
+  ``ivr:ended:{bN}`` (same slot), kept ``call_ttl`` seconds for "show ended calls".
 """
 
 from __future__ import annotations
@@ -60,6 +62,25 @@ def ended(conn: redis.Redis, sid: str, keep: int, at: float | None = None) -> No
     pipe.zremrangebyscore(ENDED.format(b), "-inf", now - keep)
     pipe.expire(ENDED.format(b), keep)
     pipe.execute()
+
+
+def changes(is_ended: bool, turn: int) -> bool:
+    """Whether a committed turn changes the index: the call's first turn, or its end."""
+    return is_ended or turn == 1
+
+
+def in_commit(sid: str, is_ended: bool, turn: int, keep: int, keys: list[str],
+              at: float | None = None) -> tuple[str, str, str, str]:
+    """The live-index part of the turn's compare-and-set on one Redis (not a cluster: these
+    keys are in other slots than the call's): the script's ``ARGV[7..10]`` (what, when,
+    the CallSid, the ended index's cutoff); when there is something to note, the index's
+    two keys are appended to ``keys``. Same writes as :func:`started` / :func:`ended`."""
+    if not changes(is_ended, turn):
+        return ("", "", "", "")
+    now = at or time.time()
+    b = bucket(sid)
+    keys += [LIVE.format(b), ENDED.format(b)]
+    return ("end" if is_ended else "start", repr(now), sid, repr(now - keep))
 
 
 def note(conn: redis.Redis, sid: str, is_ended: bool, keep: int) -> None:

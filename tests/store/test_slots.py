@@ -28,11 +28,18 @@ def test_every_key_of_one_call_is_in_one_slot(sid: str) -> None:
 
 
 def test_the_compare_and_set_touches_only_the_call_keys() -> None:
-    """The script names no key but KEYS[1..3], and the store passes the call's three."""
+    """The script names no key but KEYS[1..3], and the store passes the call's three;
+    KEYS[4..5] (the live-call index) only in the branches a cluster never asks for."""
     used = set(re.findall(r"KEYS\[(\d+)\]", calls._CAS))
-    assert used == {"1", "2", "3"} and "redis.call('KEYS'" not in calls._CAS
+    assert used == {"1", "2", "3", "4", "5"} and "redis.call('KEYS'" not in calls._CAS
+    head, rest = calls._CAS.split("if ARGV[7] == 'start' then")
+    index, tail = rest.split("if #ARGV > 10 then")
+    assert set(re.findall(r"KEYS\[(\d+)\]", head + tail)) == {"1", "2", "3"}
+    assert set(re.findall(r"KEYS\[(\d+)\]", index)) == {"4", "5"}
+    assert slot(keys.LIVE.format(3)) == slot(keys.ENDED.format(3))
     source = open(calls.__file__).read()
-    assert "keys=[CALL.format(sid), TRANSCRIPT.format(sid), OUTBOX.format(sid)]" in source
+    assert "keys = [CALL.format(sid), TRANSCRIPT.format(sid), OUTBOX.format(sid)]" in source
+    assert '("", "", "", "") if self.cluster else live.in_commit(' in source
 
 
 @pytest.mark.parametrize("flow_id", ["card-services", "billing", "x"])
