@@ -128,8 +128,10 @@ def _current_or_404(store: Store, flow_id: str) -> tuple[str, str]:
 
 
 def flow_page(flow_id: str, text: str | None = None, status: int = 200,
-              result: ov.PublishResult | None = None, based_on: str | None = None) -> Any:
-    """The flow page; ``text``/``based_on`` keep a refused edit in the editor."""
+              result: ov.PublishResult | None = None, based_on: str | None = None,
+              goto_line: int = 0) -> Any:
+    """The flow page; ``text``/``based_on`` keep a refused edit in the editor, whose cursor
+    starts on ``goto_line`` when given (a draft's first changed line)."""
     store = get_store()
     version, current_text = _current_or_404(store, flow_id)
     shown = current_text if text is None else text
@@ -142,7 +144,7 @@ def flow_page(flow_id: str, text: str | None = None, status: int = 200,
         result=result, graph=graph, has_dot=bool(shutil.which("dot")),
         versions=ov.versions(store.conn, flow_id), audit=ov.audit(store.conn, flow_id),
         description=flow.description if flow else "", draft=text is not None,
-        max_body=settings().max_body)
+        max_body=settings().max_body, goto_line=goto_line)
     return html, status
 
 

@@ -68,10 +68,11 @@ def draft() -> Any:
         flash(f"No draft: {exc}.", "error")
         return redirect(url_for("ops.live.inbox", flow=flow_id))
     what = "phrases added to" if request.form.get("kind") == "add" else "a new intent"
+    line = first_change(text, edited)
     flash(f"A draft from the inbox: {what} '{request.form.get('intent')}' in "
-          f"{request.form.get('state')} (line {first_change(text, edited)}). Not published: "
+          f"{request.form.get('state')} (line {line}). Not published: "
           "check it, then Publish.", "info")
-    return flows.flow_page(flow_id, edited, 200, None, version)
+    return flows.flow_page(flow_id, edited, 200, None, version, goto_line=line)
 
 
 def first_change(before: str, after: str) -> int:

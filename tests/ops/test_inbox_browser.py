@@ -46,6 +46,10 @@ def test_a_group_becomes_a_published_intent(page: Any, server: tuple[str, Flask]
     assert f"      {intent}:" in text or f"      {intent}: {{" in text
     assert f'"{FOUND}"' in text and "# from the inbox (" in text
     assert "your edit (not published)" in page.inner_text(".editor-head")
+    line = int(page.get_attribute(".editor", "data-goto-line") or 0)   # the draft opens there
+    page.wait_for_function("(n) => ivrEditor.state.doc.lineAt("
+                           "ivrEditor.state.selection.main.head).number === n", arg=line)
+    assert line > 100 and f"(line {line})" in page.inner_text(".flash")
     assert page.locator("#problems li.error").count() == 0
     assert store.current(FLOW) == before
     shot(page, "51-inbox-draft")

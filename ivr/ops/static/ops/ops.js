@@ -223,3 +223,11 @@ document.addEventListener("DOMContentLoaded", () => {
   initRefresh();
   document.body.dataset.ready = "1";  // every handler is attached (browser tests wait for it)
 });
+
+// A draft opens at its change (the inbox's "Draft this edit"): once every deferred script,
+// the editor's too, has run, ask whoever edits to go to that line.
+window.addEventListener("load", () => {
+  const at = document.querySelector(".editor[data-goto-line]");
+  if (at) document.dispatchEvent(new CustomEvent("ivr:goto-line",
+    {detail: {line: +at.dataset.gotoLine}}));
+});
