@@ -36,7 +36,7 @@ from ivr.qa.transcript_schema import DEFAULT_CALLER
               help="Also check a caller-experience standard (GetHuman R1-R9: GH1-GH9).")
 @click.option("--explore", is_flag=True,
               help="Also run the engine over every reachable configuration of each valid "
-                   "flow and check the promise (IVR601-IVR607), with counterexamples.")
+                   "flow and check the promise (IVR601-IVR608), with counterexamples.")
 @click.option("--explore-limit", default=100_000, show_default=True, type=click.IntRange(1),
               metavar="N", help="With --explore: stop (IVR607) after N configurations.")
 @click.option("--counterexamples", "cx_dir", type=click.Path(file_okay=False), metavar="DIR",

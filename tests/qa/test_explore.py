@@ -177,6 +177,22 @@ def test_ivr606_engine_error_is_a_problem_with_a_counterexample() -> None:
     assert f.transcript.rstrip().endswith('- say: "yes"')
 
 
+def test_ivr608_a_leg_report_that_dials_again_is_found() -> None:
+    """The person's phone ringing must change nothing the caller hears: an engine that
+    treated it as input (and rang the person again, as `on_human` does for a key) is caught."""
+    def redials(c: Compiled, call: CallState, ev: Event) -> tuple[CallState, list[Action]]:
+        if ev.kind is EventKind.LEG and ev.status == "ringing":
+            return engine.step(c, call, Event.press("9", ev.now))  # "connect again"
+        return engine.step(c, call, ev)
+
+    report = run(ROOT / "flows" / "card-services.yaml", step=redials)
+    f = next(f for f in report.findings if f.problem.code == "IVR608")
+    assert 'leg "ringing"' in f.problem.message
+    assert '  - leg: "ringing"' in f.transcript                   # a replayable step
+    clean = run(ROOT / "flows" / "card-services.yaml", step=engine.step)
+    assert "IVR608" not in codes(clean)
+
+
 def test_ivr607_limit_fails_clearly() -> None:
     report = run(ROOT / "flows" / "card-services.yaml", limit=5, step=engine.step)
     assert not report.complete and report.configurations == 5
@@ -314,7 +330,7 @@ def test_inputs_only_where_the_call_can_receive_them() -> None:
     call = CallState("CA1", c.flow.id, "", state="menu")
     kinds = {i.kind for i in alphabet(c, call, waiting_after(
         [Dial("+15551230000")], call, Waiting(), None), False)}
-    assert kinds == {"dial_result", "hangup"}
+    assert kinds == {"dial_result", "leg", "hangup"}   # the person's phone reports, too
     kinds = {i.kind for i in alphabet(c, call, waiting_after([Record()], call, Waiting(),
                                                               None), False)}
     assert kinds == {"recording", "record", "hangup"}

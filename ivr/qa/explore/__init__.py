@@ -3,7 +3,7 @@
 :func:`explore` runs the real ``step()`` breadth-first over every reachable configuration
 of a flow (:mod:`ivr.qa.explore.search`) × clock class (:mod:`ivr.qa.explore.clock`),
 applying every input that can arrive at each moment (:mod:`ivr.qa.explore.alphabet`), and
-checks the promise on every turn (:mod:`ivr.qa.explore.checks`, codes IVR601-IVR607):
+checks the promise on every turn (:mod:`ivr.qa.explore.checks`, codes IVR601-IVR608):
 
 - IVR601 (a) a human key or phrase reaches a person within one turn (voicemail with a
   callback when closed or when nobody answered);
@@ -15,7 +15,8 @@ checks the promise on every turn (:mod:`ivr.qa.explore.checks`, codes IVR601-IVR
   no-input Redirect (or, falling through, by a Record);
 - IVR605 (e) nobody hears "your message is saved" unless a recording with a duration
   above zero arrived;
-- IVR606 the engine raised; IVR607 the exploration stopped at the configuration limit.
+- IVR606 the engine raised; IVR607 the exploration stopped at the configuration limit;
+  IVR608 a report of the person's phone (a ``leg`` input) changed what the caller hears.
 
 Each problem carries a shortest counterexample as a transcript for ``ivr replay``
 (:mod:`ivr.qa.explore.report`).

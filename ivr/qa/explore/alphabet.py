@@ -8,7 +8,7 @@ caller gets queue ticks), so new engine states are explored without changes here
 another one to :func:`ivr.qa.explore.explore` to extend it.
 
 Every input is also a transcript step (``press``, ``say``, ``silence``, ``hangup``,
-``dial_result``, ``recording``, and ``record: none`` / ``wait:``), and the event built for
+``dial_result``, ``recording``, ``leg``, and ``record: none`` / ``wait:``), and the event built for
 it is the one :class:`ivr.qa.drivers.EngineDriver` builds for that step, so a
 counterexample replays exactly.
 """
@@ -40,6 +40,9 @@ YES_NO = ("yes", "no")
 UNSURE = 0.2
 """An ASR confidence low enough that a good match is confirmed ("is that right?")."""
 DIAL_RESULTS = ("completed", "busy", "no-answer", "failed", "canceled")
+LEG_REPORTS = ("ringing", "answered", "completed")
+"""What the person's phone leg of a Dial reports while it is rung (``leg:`` steps): the
+caller must hear nothing new, and nothing may dial again."""
 ANSWERED = frozenset({"completed", "answered", "bridged"})
 NOT_ANSWERED_EXCEPT = frozenset({"leave", "hangup"})
 RECORDING_URL = "https://recordings.invalid/explore"
@@ -121,6 +124,8 @@ def waiting_after(actions: Sequence[Action], call: CallState, before: Waiting,
             redirect = True
     if hung_up:
         return _ENDED
+    if event is not None and event.kind is EventKind.LEG:
+        return before  # the person's phone reported: the caller still waits on the Dial
     queue: int | None = None
     if enqueued:
         queue = -1
@@ -153,7 +158,7 @@ class Input:
     def label(self) -> str:
         if self.kind == "say" and self.confidence is not None:
             return f"say {quote(str(self.value))} (confidence {self.confidence})"
-        if self.kind in ("press", "say", "dial_result"):
+        if self.kind in ("press", "say", "dial_result", "leg"):
             return f"{self.kind} {quote(str(self.value))}"
         if self.kind == "record":
             return "no recording (duration 0)"
@@ -231,6 +236,8 @@ def alphabet(c: Compiled, call: CallState, wait: Waiting, ticks: bool) -> list[I
         out.append(Input("dial_result", "leave"))
     elif wait.dial:
         out += [Input("dial_result", s) for s in DIAL_RESULTS]
+        if wait.queue is None:  # a Dial (not a queue): its <Number> reports progress
+            out += [Input("leg", s) for s in LEG_REPORTS]
     if ticks and wait.queue is not None and wait.gather is None and not wait.leave:
         out += [Input("wait", (t.position, t.seconds)) for i, t in enumerate(TICKS)
                 if i >= wait.queue]

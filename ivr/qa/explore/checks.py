@@ -35,6 +35,7 @@ BAD_TWIML = "IVR604"
 SAVED_WITHOUT_RECORDING = "IVR605"
 ENGINE_ERROR = "IVR606"
 LIMIT = "IVR607"
+LEG_HEARD = "IVR608"
 
 CODES = {
     HUMAN_REQUEST: "a human key or phrase does not reach a person within one turn",
@@ -46,6 +47,8 @@ CODES = {
                              "arrived",
     ENGINE_ERROR: "the engine raised an exception",
     LIMIT: "the exploration stopped at --explore-limit configurations",
+    LEG_HEARD: "a report of the person's phone (ringing, answered, hung up) changed what "
+               "the caller hears or dialled again",
 }
 
 SAVED = re.compile(r"\b(saved|guardad[oa])\b", re.IGNORECASE)

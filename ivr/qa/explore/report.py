@@ -34,6 +34,8 @@ HINTS = {
                                     "received a recording",
     checks.ENGINE_ERROR: "the engine must never raise: the caller would hear an error",
     checks.LIMIT: "raise --explore-limit, or split the flow",
+    checks.LEG_HEARD: "a report of the person's phone is not the caller's input: the engine "
+                      "must only note it (runtime/person.on_leg)",
 }
 
 
@@ -155,6 +157,9 @@ def _message(s: Search, v: Violation, bound: int) -> str:
         text = f"{head}: after {label}, {v.detail}"
     elif v.code == checks.SAVED_WITHOUT_RECORDING:
         text = f"{head}: after {label} the caller hears {_quote(v.says)} but no recording arrived"
+    elif v.code == checks.LEG_HEARD:
+        hears = f": the caller hears {_quote(v.says)}" if v.says else ""
+        text = f"{head}: after {label} {v.detail}{hears}; it must change nothing"
     else:
         text = f"{head}: {label} makes the engine raise {v.detail}"
     more = f" [{v.count} configurations]" if v.count > 1 else ""

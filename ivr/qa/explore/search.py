@@ -38,7 +38,7 @@ StepFn = Callable[[Compiled, CallState, Event], tuple[CallState, list[Action]]]
 
 IGNORED = frozenset({"sid", "flow", "version", "turn", "slots", "path", "edges", "reason",
                      "heard", "outcome", "whisper", "history", "started", "hops", "leg",
-                     "expected"})
+                     "expected", "picked_up"})
 """CallState fields that are history or bookkeeping: they change what is said or stored,
 never where the call goes. Every other field is part of a configuration."""
 BUCKETS: dict[str, Any] = {
@@ -248,6 +248,9 @@ class _Explorer:
             found.append((checks.END_WITHOUT_REASON, why, said[-1] if said else ""))
         if t.inp.human and not checks.person(t):
             found.append((checks.HUMAN_REQUEST, "", said[0] if said else ""))
+        if t.event.kind is EventKind.LEG and t.actions:
+            found.append((checks.LEG_HEARD, f"the turn returned {verb or 'actions'}",
+                          said[0] if said else ""))
         for code, detail, says in found:
             self._violate(code, n, t.inp, detail, where, clock, t.after.state, says, verb)
 
