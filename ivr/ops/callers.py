@@ -20,12 +20,11 @@ from ivr.jobs.archive import ArchiveError
 from ivr.jobs.archive_agent import caller_calls, caller_key
 from ivr.ops import agent, roles
 from ivr.ops import story as st
-from ivr.ops.live import _archive_down
+from ivr.ops.live import _archive_down, call_states
 from ivr.runtime.callcode import short_code
 from ivr.runtime.events import CallState
 from ivr.server.context import get_store, settings
 from ivr.store import live
-from ivr.store.keys import CALL
 
 bp = Blueprint("callers", __name__, url_prefix="/callers")
 bp.register_error_handler(ArchiveError, _archive_down)  # 503 with the reason
@@ -58,10 +57,7 @@ def in_progress(key: str) -> list[dict[str, Any]]:
     archive yet, and the one an agent is most likely looking for."""
     conn, secret = get_store().conn, settings().caller_key_secret
     sids = live.members(conn, False, agent.MAX_LIVE)
-    pipe = conn.pipeline(transaction=False)
-    for sid in sids:
-        pipe.hget(CALL.format(sid), "state")
-    calls = [CallState.from_dict(json.loads(raw)) for raw in pipe.execute() if raw]
+    calls = [CallState.from_dict(json.loads(raw)) for raw, _ in call_states(conn, sids) if raw]
     mine = [c for c in calls if not c.ended and c.caller
             and caller_key(c.caller, secret) == key]
     return [{"sid": c.sid, "code": short_code(c.sid), "flow": c.flow,

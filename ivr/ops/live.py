@@ -44,7 +44,7 @@ def live_calls(limit: int = MAX_CALLS, with_ended: bool = True) -> list[dict[str
     sids = live.members(conn, with_ended, limit)
     began = live.starts(conn, sids)
     rows, gone = [], []
-    for sid, (raw, ttl) in zip(sids, _states(conn, sids), strict=True):
+    for sid, (raw, ttl) in zip(sids, call_states(conn, sids), strict=True):
         if raw:
             rows.append(_row(CallState.from_dict(json.loads(raw)), int(ttl), now,
                              began.get(sid)))
@@ -54,7 +54,7 @@ def live_calls(limit: int = MAX_CALLS, with_ended: bool = True) -> list[dict[str
     return sorted(rows, key=lambda r: (r["ended"], -r["seconds"]))[:limit]
 
 
-def _states(conn: Any, sids: list[str]) -> list[tuple[Any, Any]]:
+def call_states(conn: Any, sids: list[str]) -> list[tuple[Any, Any]]:
     """(state JSON, TTL) of each call; ("", -2) for one on a node that does not answer."""
     pipe = conn.pipeline(transaction=False)
     for sid in sids:
