@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr.flowlang.model import Flow
 from ivr.jobs.archive import Archive, ArchiveError
 from ivr.jobs.archive_agent import caller_calls, caller_key
-from ivr.ops import roles
+from ivr.ops import roles, times
 from ivr.ops import story as st
 from ivr.runtime.callcode import is_code, short_code
 from ivr.runtime.events import CallState
@@ -129,7 +129,7 @@ def earlier(key: str, sid: str, tz: Any) -> list[dict[str, Any]] | None:
 def past(r: dict[str, Any], tz: Any = None) -> dict[str, Any]:
     """An archived call in words (for a story's earlier calls and the caller timeline)."""
     flow = flow_of(str(r["flow"]))
-    zone = tz or st.zone_of(flow)
+    zone = tz or times.zone_of(flow)
     path = [p for p in r.get("path") or [] if p]
     return {"sid": r["sid"], "flow": r["flow"], "when": st.when(str(r.get("ended") or
                                                                     r.get("started")), zone, True),
@@ -153,7 +153,7 @@ def story(sid: str) -> dict[str, Any] | None:
         if saved and saved["turns"]:
             records, source = saved["turns"], "archive"
     answered = bool(call.picked_up) or bool(store.conn.exists(ANSWERED.format(sid)))
-    tz = st.zone_of(flow)
+    tz = times.zone_of(flow)
     out = st.row(call, flow, records, answered, now())
     key = caller_key(call.caller, settings().caller_key_secret)
     out.update(_details(call, flow, records, tz), source=source,
@@ -184,7 +184,7 @@ def _from_archive(sid: str) -> dict[str, Any] | None:
                      reason=str(saved.get("reason") or ""), started=str(saved["started"]),
                      path=list(saved.get("path") or []))
     flow = flow_of(call.flow, call.version)
-    tz = st.zone_of(flow)
+    tz = times.zone_of(flow)
     out = st.row(call, flow, saved["turns"], False, now())
     out.update(_details(call, flow, saved["turns"], tz), source="archive",
                earlier=earlier(str(saved.get("caller_key") or ""), sid, tz))

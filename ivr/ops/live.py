@@ -24,6 +24,7 @@ from ivr.ops import inbox_groups, queues, roles, trend_charts, trends
 from ivr.ops.inbox_draft import current_flow
 from ivr.ops.metrics import OUTCOMES
 from ivr.ops.recent import remember
+from ivr.ops.times import hms
 from ivr.runtime.events import CallState
 from ivr.runtime.redact import mask_number
 from ivr.server.context import get_store, settings
@@ -87,15 +88,9 @@ def _row(c: CallState, ttl: int, now: datetime, began: float | None = None) -> d
     return {"sid": c.sid, "flow": c.flow, "version": c.version, "state": c.state,
             "turn": c.turn, "started": started.isoformat() if started else "",
             "seconds": seconds, "idle": idle,
-            "duration": duration(seconds) if known else "—", "caller": mask_number(c.caller),
+            "duration": hms(seconds) if known else "—", "caller": mask_number(c.caller),
             "outcome": c.outcome, "ended": c.ended,
             "path": c.path[-5:], "heard": c.heard}
-
-
-def duration(seconds: int) -> str:
-    """``m:ss``, or ``h:mm:ss`` from an hour on."""
-    h, rest = divmod(max(0, seconds), 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
 @bp.route("/calls")

@@ -17,7 +17,7 @@ from flask import g
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.jobs.archive import ArchiveError
-from ivr.ops import agent, roles
+from ivr.ops import agent, roles, times
 from ivr.ops import story as st
 from ivr.runtime.callcode import short_code
 from ivr.server.context import flows
@@ -80,7 +80,7 @@ def queue_rows(live_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     else "dial (no queue)" if human else "?",
                     "waiting": sum(r["status"] == "waiting" for r in mine),
                     "connected": sum(r["status"] == "connected" for r in mine),
-                    "longest": longest, "longest_text": st.duration(longest) if mine else "–",
+                    "longest": longest, "longest_text": times.hms(longest) if mine else "–",
                     "promised_now": promised,
                     "pending": None if pending is None else pending.get(fid, 0)})
     return out

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from ivr.flowlang.hours import HoursError, zone
 from ivr.flowlang.machine import (
     CALLBACK_CONFIRM,
     CALLBACK_NUMBER,
@@ -25,6 +24,7 @@ from ivr.flowlang.machine import (
     WAIT,
 )
 from ivr.flowlang.model import HUMAN, Flow
+from ivr.ops.times import hms
 from ivr.runtime.callcode import short_code
 from ivr.runtime.events import CallState
 from ivr.runtime.redact import mask_number, redact_text
@@ -80,16 +80,6 @@ def slots(flow: Flow | None, values: Mapping[str, str]) -> list[dict[str, str]]:
     return out
 
 
-def zone_of(flow: Flow | None) -> tzinfo:
-    """The flow's time zone (``hours.timezone``), else UTC."""
-    if flow is not None and flow.hours is not None:
-        try:
-            return zone(flow.hours.timezone)
-        except HoursError:
-            pass
-    return UTC
-
-
 def when(iso: str, tz: tzinfo, with_date: bool = False) -> str:
     """An ISO time in ``tz``, labelled with the zone: "14:05:03 EST" or with the date."""
     if not iso:
@@ -100,12 +90,6 @@ def when(iso: str, tz: tzinfo, with_date: bool = False) -> str:
         return ""
     at = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(tz)
     return at.strftime("%a %d %b %Y %H:%M %Z" if with_date else "%H:%M:%S %Z")
-
-
-def duration(seconds: int) -> str:
-    """``m:ss``, or ``h:mm:ss`` from an hour on."""
-    h, rest = divmod(max(0, int(seconds)), 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
 def mask_step(heard: Mapping[str, Any], secret: bool) -> tuple[str, str]:
@@ -178,7 +162,7 @@ def row(call: CallState, flow: Flow | None, records: Sequence[Mapping[str, Any]]
             (flow.language if flow else ""),
             "reason": redact_text(call.reason or _topic(call)), "state": call.state,
             "where": "Talking with a person" if status(call, answered) == "connected"
-            else title(call.state), "waited": seconds, "waited_text": duration(seconds),
+            else title(call.state), "waited": seconds, "waited_text": hms(seconds),
             "status": status(call, answered), "ended": call.ended, "outcome": call.outcome}
 
 
