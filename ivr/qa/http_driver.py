@@ -91,13 +91,8 @@ class HttpDriver:
             raise RuntimeError(f"step {s.number} ({s.describe()}): the last TwiML has no "
                                "<Number statusCallback> to send it to")
         status = {"answered": "in-progress"}.get(s.value, s.value)
-        params = {**self.params, "CallSid": self.params["CallSid"] + "L",
-                  "ParentCallSid": self.params["CallSid"], "CallStatus": status}
-        headers = {"X-Twilio-Signature": self.validator.compute_signature(url, params),
-                   "Content-Type": "application/x-www-form-urlencoded"}
-        code, _, body = self.post(url, params, headers)
-        if code >= 400:
-            raise RuntimeError(f"POST {url} answered HTTP {code}: {body[:200]}")
+        self._signed(url, {**self.params, "CallSid": self.params["CallSid"] + "L",
+                           "ParentCallSid": self.params["CallSid"], "CallStatus": status})
         return Observed(self.last.state, [], [], False, self.last.outcome)
 
     def _target(self, s: Step) -> tuple[str, dict[str, str]]:
@@ -129,13 +124,18 @@ class HttpDriver:
         return url, {}
 
     def _post(self, url: str, extra: dict[str, str]) -> Observed:
-        params = {**self.params, **extra}
+        resp_headers, body = self._signed(url, {**self.params, **extra})
+        return self._read(url, body, {k.lower(): v for k, v in resp_headers.items()})
+
+    def _signed(self, url: str, params: dict[str, str]) -> tuple[Mapping[str, str], str]:
+        """POST ``params`` signed as Twilio signs them; (headers, body), or RuntimeError
+        for an HTTP error."""
         headers = {"X-Twilio-Signature": self.validator.compute_signature(url, params),
                    "Content-Type": "application/x-www-form-urlencoded"}
         status, resp_headers, body = self.post(url, params, headers)
         if status >= 400:
             raise RuntimeError(f"POST {url} answered HTTP {status}: {body[:200]}")
-        return self._read(url, body, {k.lower(): v for k, v in resp_headers.items()})
+        return resp_headers, body
 
     def _read(self, url: str, body: str, headers: Mapping[str, str]) -> Observed:
         root = ET.fromstring(body)
