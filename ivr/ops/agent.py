@@ -77,9 +77,8 @@ def person_calls() -> list[dict[str, Any]]:
         pipe.hget(CALL.format(sid), "state")
         pipe.exists(ANSWERED.format(sid))
     got = pipe.execute()
-    calls = [(c, bool(ans) or bool(c.picked_up)) for c, ans in (
-        (CallState.from_dict(json.loads(raw)), ans)
-        for raw, ans in zip(got[::2], got[1::2], strict=True) if raw)]
+    calls = [(CallState.from_dict(json.loads(raw)), bool(ans))
+             for raw, ans in zip(got[::2], got[1::2], strict=True) if raw]
     calls = [(c, a) for c, a in calls if not c.ended and c.state in st.PERSON_STATES]
     pipe = conn.pipeline(transaction=False)
     for c, _ in calls:
@@ -152,7 +151,7 @@ def story(sid: str) -> dict[str, Any] | None:
         saved = archived(sid)
         if saved and saved["turns"]:
             records, source = saved["turns"], "archive"
-    answered = bool(call.picked_up) or bool(store.conn.exists(ANSWERED.format(sid)))
+    answered = bool(store.conn.exists(ANSWERED.format(sid)))
     tz = times.zone_of(flow)
     out = st.row(call, flow, records, answered, now())
     key = caller_key(call.caller, settings().caller_key_secret)

@@ -144,11 +144,12 @@ def waited(records: Sequence[Mapping[str, Any]], call: CallState, now: datetime)
 
 
 def status(call: CallState, answered: bool) -> str:
-    """``waiting`` (in the queue or being rung), ``connected`` (a person took it) or
-    ``ended``."""
+    """``waiting`` (in the queue or being rung), ``connected`` (a person took it: their
+    Dial leg reported answering, ``picked_up``, or ``answered``, their leg fetched the
+    whisper) or ``ended``."""
     if call.ended:
         return "ended"
-    if call.state == HUMAN and answered:
+    if call.state == HUMAN and (answered or bool(call.picked_up)):
         return "connected"
     return "waiting"
 
