@@ -9,7 +9,6 @@ Skipped like ``test_ops_browser.py`` without playwright or Chromium. With
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from werkzeug.security import generate_password_hash
-from werkzeug.serving import make_server
 
 from ivr.jobs.archive import Archive
 from ivr.ops import roles
 from ivr.runtime.callcode import short_code
 from ivr.server.context import settings
+from tests.ops.serving import serving
 from tests.ops.test_ops import FLOW, USERS, make_app
 from tests.ops.test_ops_browser import CHROMIUM, SHOTS, sync_api
 from tests.twilio_caller import CALLER, TOKEN, TwilioCaller, http_transport
@@ -69,14 +68,8 @@ def server(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, Flask]]:
     app = make_app(redis_url, str(tmp_path / "archive.db"), OPS_USERS=users,
                    validate_signatures=True, twilio={"auth_token": TOKEN})
     seed(app)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}", app
-    finally:
-        srv.shutdown()
-        thread.join(5)
+    with serving(app) as base:
+        yield base, app
 
 
 @pytest.fixture

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
+from tests.ops.serving import serving
 from tests.ops.test_injection_browser import set_text
 from tests.ops.test_ops import FLOW, TEXT, make_app
 from tests.ops.test_ops_browser import CHROMIUM, log_in, sync_api
@@ -22,14 +21,8 @@ MAX_BODY = 24_000
 @pytest.fixture
 def small_server(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, Flask]]:
     app = make_app(redis_url, str(tmp_path / "archive.db"), max_body=MAX_BODY)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}", app
-    finally:
-        srv.shutdown()
-        thread.join(5)
+    with serving(app) as base:
+        yield base, app
 
 
 @pytest.fixture

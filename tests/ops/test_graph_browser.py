@@ -7,17 +7,16 @@ with ``OPS_SCREENSHOTS=docs/screenshots``."""
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from ivr.jobs.archive import Archive
 from ivr.ops.graph_map import heat
+from tests.ops.serving import serving
 from tests.ops.test_graph_map import seed_recent
 from tests.ops.test_ops import FLOW, TEXT, make_app
 from tests.ops.test_ops_browser import CHROMIUM, ready, shot, sync_api
@@ -36,14 +35,8 @@ def server(redis_url: str, tmp_path: Path) -> Iterator[str]:
     archive = str(tmp_path / "archive.db")
     seed_recent(Archive(archive))
     app: Flask = make_app(redis_url, archive)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}"
-    finally:
-        srv.shutdown()
-        thread.join(5)
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -185,11 +178,7 @@ def test_a_busy_month_on_the_graph_and_the_charts(browser: Any, redis_url: str,
     archive = str(tmp_path / "busy.db")
     fill(archive, 600, datetime.now(UTC))
     app = make_app(redis_url, archive)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{srv.server_port}"
+    with serving(app) as base:
         page = open_page(browser, base, 1280)
         page.goto(f"{base}/ops/flows/{FLOW}?since=30d#graph")
         page.wait_for_selector("#map[data-loaded='30d'] svg g.node")
@@ -213,6 +202,3 @@ def test_a_busy_month_on_the_graph_and_the_charts(browser: Any, redis_url: str,
         page.goto(f"{base}/ops/metrics?since=7d")
         page.wait_for_selector("svg.chart")
         shot(page, "32-metrics", full=True)
-    finally:
-        srv.shutdown()
-        thread.join(5)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,11 +20,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from ivr.jobs.archive import Archive
 from ivr.server.context import store_of
 from ivr.store.keys import CALL
+from tests.ops.serving import serving
 from tests.ops.test_ops import FLOW, TEXT, make_app
 
 CHROMIUM = os.environ.get("IVR_CHROMIUM", "/usr/bin/chromium")
@@ -134,16 +133,9 @@ def server(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, Flask]]:
     archive = str(tmp_path / "archive.db")
     seed_archive(archive)
     app = make_app(redis_url, archive)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{srv.server_port}"
-    live_calls(app)
-    try:
+    with serving(app) as base:
+        live_calls(app)
         yield base, app
-    finally:
-        srv.shutdown()
-        thread.join(5)
 
 
 @pytest.fixture
