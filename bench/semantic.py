@@ -43,6 +43,10 @@ from bench.intents import Outcome, Row, load_catalog, load_rows, summary  # noqa
 from bench.semantic_rules import Thresholds, decide, guard, lexical_first, vetoed  # noqa: E402
 from ivr.flowlang.model import HUMAN, OTHER, Intent, Matching  # noqa: E402
 from ivr.runtime.matcher import Match, match  # noqa: E402
+from ivr.runtime.meaning import CHECKED  # noqa: E402
+from ivr.semantic.guard import MeaningGuard  # noqa: E402
+from ivr.semantic.guard import decide as shipped_decide  # noqa: E402
+from ivr.semantic.load import load_guard  # noqa: E402
 
 CLINC = Path(os.environ.get("CLINC150_DIR", "/work/shared/data/clinc150"))
 """CLINC150 train + validation (``train.jsonl``, ``val.jsonl``, ``domains.json``)."""
@@ -203,6 +207,16 @@ class Setup:
 Parts = tuple[list[tuple[float, str]], float, Match | None]
 
 
+_SHIPPED: list[MeaningGuard] = []
+
+
+def shipped() -> MeaningGuard:
+    """The engine's guard as ``semantic_matching: true`` loads it (the CPU model, the bank)."""
+    if not _SHIPPED:
+        _SHIPPED.append(load_guard(Path(os.environ.get("IVR_MODEL_CACHE", "var/models")))[0])
+    return _SHIPPED[0]
+
+
 def prepare(method: str, setup: Setup, row: Row, day_one: bool, vectors: Vectors | None,
             tfidf: Tfidf) -> Match | Parts:
     """A final decision (lexical, a person, none of these), or the scores to decide on."""
@@ -211,6 +225,10 @@ def prepare(method: str, setup: Setup, row: Row, day_one: bool, vectors: Vectors
     lexical = match(row.text, menu.intents, human, matching, row.asr, keys)
     if method == "lexical":
         return lexical
+    if method == "shipped":  # the engine's guard: second_opinion = these scores + decide
+        if lexical.said or lexical.kind not in CHECKED:
+            return lexical
+        return (*shipped().scores(row.text, menu.intents), lexical)
     first = lexical_first(row.text, menu.intents, human, keys)
     if first is not None:
         return first
@@ -224,10 +242,14 @@ def prepare(method: str, setup: Setup, row: Row, day_one: bool, vectors: Vectors
     return ranked, other, lexical  # combined, guard
 
 
-def finish(parts: Match | Parts, t: Thresholds, method: str = "") -> Match:
+def finish(parts: Match | Parts, t: Thresholds | None, method: str = "") -> Match:
     if isinstance(parts, Match):
         return parts
+    assert t is not None
     ranked, other, lexical = parts
+    if method == "shipped" and lexical is not None:
+        return shipped_decide(ranked, other, lexical, Matching(
+            meaning_veto=t.floor, meaning_margin=t.gap, meaning_sure=t.sure))
     if method == "guard" and lexical is not None:
         return guard(ranked, other, lexical, t)
     return decide(ranked, t, lexical, other)
@@ -243,6 +265,7 @@ def figures(outcomes: list[Outcome]) -> dict[str, float]:
 GRID = {"cosine": ([x / 100 for x in range(30, 86, 5)], [0.0, 0.02, 0.05, 0.08, 0.12]),
         "combined": ([x / 100 for x in range(30, 86, 5)], [0.0, 0.02, 0.05, 0.08, 0.12]),
         "guard": ([0.3], [x / 100 for x in range(0, 21, 2)]),
+        "shipped": ([0.0, 0.05, 0.1, 0.15, 0.2], [x / 100 for x in range(0, 21, 2)]),
         "tfidf": ([x / 100 for x in range(10, 91, 5)], [0.0, 0.05, 0.1, 0.2, 0.3])}
 
 
@@ -254,7 +277,7 @@ def calibrate(method: str, setup: Setup, vectors: Vectors | None, tfidf: Tfidf) 
     best: tuple[float, Thresholds] = (-1.0, Thresholds(floors[-1], 1.0, gaps[-1]))
     prepared = [[(r, prepare(method, setup, r, False, vectors, tfidf)) for r in rows]
                 for rows in sets]
-    sures = GRID["combined"][0] if method == "guard" else floors
+    sures = GRID["combined"][0] if method in ("guard", "shipped") else floors
     for floor in floors:
         for sure in [s for s in sures if s >= floor] + [1.01]:
             for gap in gaps:
@@ -271,7 +294,7 @@ def calibrate(method: str, setup: Setup, vectors: Vectors | None, tfidf: Tfidf) 
     return best[1]
 
 
-METHODS = ("lexical", "cosine", "tfidf", "combined", "guard")
+METHODS = ("lexical", "cosine", "tfidf", "combined", "guard", "shipped")
 REPORTS = ("clinc_val", "holdout", "day_one")
 
 
@@ -284,13 +307,16 @@ def report_rows(setup: Setup, name: str) -> tuple[list[Row], bool]:
     return setup.val + [r for r in holdout if (r.flow, r.state) == CARD_MENU], True
 
 
-def latency(setup: Setup, vectors: Vectors, t: Thresholds, method: str) -> dict[str, float]:
+def latency(setup: Setup, vectors: Vectors, t: Thresholds | None,
+            method: str) -> dict[str, float]:
     """ms per utterance for ``method`` on the card menu (about 3,600 exemplars), the
     utterance embedded afresh each time (menu vectors are computed once per menu)."""
     times = []
     for row in setup.project:
         card = Row(row.text, *CARD_MENU, row.label, row.split, row.asr)
         vectors.cache.pop(row.text, None)
+        if method == "shipped":
+            shipped().forget()
         began = time.perf_counter()
         finish(prepare(method, setup, card, False, vectors, Tfidf()), t, method)
         times.append((time.perf_counter() - began) * 1000)
@@ -329,7 +355,7 @@ def run(argv: list[str] | None = None) -> dict[str, object]:
             print(_line(method, report, f), flush=True)
         if t:
             print(f"          thresholds (from train/tune): {t}")
-        if method in ("combined", "guard") and t:
+        if method in ("combined", "guard", "shipped") and t:
             out[f"{method}_latency"] = lat = latency(setup, vectors, t, method)
             print(f"          latency p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms")
     return out

@@ -60,6 +60,17 @@ def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model cache with the CPU embedding model built once per session (ivr[semantic])."""
+    pytest.importorskip("onnxruntime")
+    from ivr.semantic import fast
+
+    cache = tmp_path_factory.mktemp("models")
+    fast.fast_model(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
 def catalog() -> Catalog:
     """Every shipped flow in flows/, compiled."""
     cat, failed = load_dir([str(ROOT / "flows")])

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ivr.config.redis import ADDRESS_LISTS, addresses, host_port, topology_problems
-from ivr.config.values import KINDS, convert
+from ivr.config.values import KINDS, convert, masked_url
 from ivr.flowlang import phone
 from ivr.flowlang.diagnostics import FlowError, Problem
 from ivr.flowlang.positions import Source
@@ -130,6 +130,9 @@ class Settings:
             out first; an evicted version a call is still on is compiled again from Redis).
         draft_cache_size: Compiled editor drafts the console simulator keeps per process.
         svg_cache_size: Flow graphs drawn by Graphviz the console keeps per process.
+        semantic_matching: Check menu speech by meaning too (needs ``ivr[semantic]``; a
+            model that cannot load leaves the lexical matcher alone, and the log says so).
+        model_cache_dir: Where the embedding model re-quantised for this CPU is kept.
         twilio: Account SID and auth token.
     """
 
@@ -178,6 +181,8 @@ class Settings:
     compiled_cache_size: int = 64
     draft_cache_size: int = 32
     svg_cache_size: int = 64
+    semantic_matching: bool = False
+    model_cache_dir: str = "var/models"
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
 
     def callback_regions(self) -> tuple[str, ...]:
@@ -385,14 +390,3 @@ def _check(s: Settings, src: Source | None, from_file: set[str],
         if size < 1:
             bad(key, f"{key} must be at least 1, not {size}", "a cache holds at least one entry")
     return problems
-
-
-
-def masked_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and logs)."""
-    head, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    auth, _, host = rest.partition("@")
-    user = auth.split(":", 1)[0]
-    return f"{head}://{user}:***@{host}" if ":" in auth else url

@@ -44,3 +44,13 @@ def convert(value: Any, kind: type) -> Any:
             raise ValueError(value)
         return list(parsed)
     return kind(value)
+
+
+def masked_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    head, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    auth, _, host = rest.partition("@")
+    user = auth.split(":", 1)[0]
+    return f"{head}://{user}:***@{host}" if ":" in auth else url

@@ -8,7 +8,7 @@ derived facts the checker and the engine both use (each state's kind and targets
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -195,6 +195,15 @@ class Matching:
     threshold: float = 0.62
     margin: float = 0.08
     confirm_below: float = 0.75
+    meaning_veto: float = 0.10
+    """``semantic_matching``: "not this menu" nearer than the intent by this: "other"."""
+    meaning_margin: float = 0.14
+    """``semantic_matching``: the intent nearer than "not this menu" by this: no question."""
+    meaning_sure: float = 0.70
+    """``semantic_matching``: an "other" this near (cosine) to an intent is asked about."""
+
+
+MATCHING_KEYS = tuple(f.name for f in fields(Matching))
 
 
 @dataclass(frozen=True)
@@ -278,8 +287,7 @@ def build_flow(data: dict[str, Any], version: str = "") -> Flow:
         hours = Hours(hd["timezone"], tuple((str(k), str(v)) for k, v in hd["open"].items()),
                       hd.get("holidays", ""))
     m = data.get("matching") or {}
-    matching = Matching(m.get("threshold", Matching.threshold), m.get("margin", Matching.margin),
-                        m.get("confirm_below", Matching.confirm_below))
+    matching = Matching(**{k: m[k] for k in MATCHING_KEYS if k in m})
     states = {n: _state(n, s, base) for n, s in data["states"].items()}
     languages = tuple(Language(code, v["key"], v["offer"], v.get("voice", ""))
                       for code, v in (data.get("languages") or {}).items())

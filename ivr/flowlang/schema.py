@@ -184,7 +184,8 @@ FLOW_SCHEMA: dict[str, Any] = {
         "matching": {
             "type": "object",
             "properties": {k: {"type": "number", "minimum": 0, "maximum": 1}
-                           for k in ("threshold", "margin", "confirm_below")},
+                           for k in ("threshold", "margin", "confirm_below", "meaning_veto",
+                                     "meaning_margin", "meaning_sure")},
             "additionalProperties": False,
         },
         "speech": SPEECH,

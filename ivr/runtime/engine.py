@@ -35,6 +35,7 @@ from ivr.runtime import language, person, prompts, waiting
 from ivr.runtime.actions import Action, Gather, Hangup, Record, Say
 from ivr.runtime.events import CallState, Event, EventKind
 from ivr.runtime.matcher import match
+from ivr.runtime.meaning import second_opinion
 from ivr.runtime.redact import redact_digits, redact_text, words_to_digits
 from ivr.runtime.work import DEFAULTS, PATH_KEEP, Options, Work, intent_named
 
@@ -212,8 +213,11 @@ def _on_menu(t: Work, s: State) -> str | None:
 def _on_menu_speech(t: Work, s: State) -> str | None:
     e = t.event
     t.call.heard = redact_text(e.text)
-    m = match(e.text, language.intents(s, t.lang), language.human_phrases(t.flow, t.lang),
-              t.flow.matching, e.confidence, t.flow.human.keys)
+    intents = language.intents(s, t.lang)
+    m = match(e.text, intents, language.human_phrases(t.flow, t.lang), t.flow.matching,
+              e.confidence, t.flow.human.keys)
+    m = second_opinion(t.options.meaning, e.text, intents, m, t.flow.matching,
+                       t.lang or t.flow.language)
     if m.kind == "none":
         return _retry(t, s, "no_match")
     names = {i.name for i in s.intents}

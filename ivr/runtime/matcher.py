@@ -97,6 +97,8 @@ class Match:
     intent: str = ""
     score: float = 0.0
     runner_up: str = ""
+    said: bool = False
+    """The caller said it outright (a key's name, "none of these"): no second opinion."""
 
 
 # --- humans and "none of these" -----------------------------------------------------------
@@ -342,10 +344,10 @@ def match(text: str, intents: tuple[Intent, ...], human_phrases: tuple[str, ...]
         return Match(HUMAN, score=1.0)
     idx = _index(tuple(intents))
     if says_none(words, idx.none_phrases):
-        return Match(OTHER, OTHER, 1.0)
+        return Match(OTHER, OTHER, 1.0, said=True)
     key = _spoken_key(idx, words)
     if key:
-        return Match("intent", key, 1.0)
+        return Match("intent", key, 1.0, said=True)
     return _decide(_scores(idx, words), matching, confidence)
 
 

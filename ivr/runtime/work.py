@@ -17,6 +17,7 @@ from ivr.runtime import language, prompts
 from ivr.runtime.actions import Action, Gather, Job, Say
 from ivr.runtime.events import CallState, Event, EventKind
 from ivr.runtime.matcher import match
+from ivr.runtime.meaning import Meaning
 from ivr.runtime.redact import mask_number
 
 MAX_HINTS = 100
@@ -33,7 +34,8 @@ class Options:
     ``offer_every`` and ``offer_threshold`` are minutes (0 turns that offer off).
     ``callback_regions`` are the countries callbacks may ring (empty: the flow's own) and
     ``callback_over_limit`` the E.164 numbers that had their callbacks for today (the web
-    layer counts them; see :mod:`ivr.runtime.callback_policy`).
+    layer counts them; see :mod:`ivr.runtime.callback_policy`). ``meaning`` is the
+    second opinion on menu speech (:mod:`ivr.runtime.meaning`; None: lexical only).
     """
 
     hold_music_url: str = ""
@@ -41,6 +43,7 @@ class Options:
     offer_threshold: int = 10
     callback_regions: tuple[str, ...] = ()
     callback_over_limit: frozenset[str] = frozenset()
+    meaning: Meaning | None = None
 
 
 DEFAULTS = Options()

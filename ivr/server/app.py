@@ -22,7 +22,7 @@ from ivr.config import ConfigError, Settings, load_settings
 from ivr.flowlang.diagnostics import FlowError, Problem, errors_in
 from ivr.flowlang.machine import resize_cache
 from ivr.jobs.enqueue import drain_spool
-from ivr.server import context, hold, legs
+from ivr.server import context, hold, legs, meaning
 from ivr.server.errors import register_error_pages
 from ivr.server.guard import voice_gate
 from ivr.server.limits import BodyLimit
@@ -65,6 +65,9 @@ def create_app(config: Mapping[str, Any] | None = None,
     store = context.init_app(app, settings)
     app.extensions[context.FLOWS_KEY] = _start_flows(settings, store,
                                                      context.jobs_redis_of(app))
+    if settings.semantic_matching:
+        meaning.start(app, settings.model_cache_dir,
+                      app.extensions[context.FLOWS_KEY].started)
     app.before_request(voice_gate)  # first: nothing under /voice runs unsigned
     app.register_blueprint(bp)
     app.register_blueprint(hold.bp)

@@ -30,6 +30,7 @@ from ivr.runtime.actions import Job
 from ivr.runtime.events import CallState, Event, EventKind
 from ivr.runtime.person import ANSWERED
 from ivr.runtime.work import Options
+from ivr.server import meaning
 from ivr.server.context import get_store, settings
 from ivr.store import quota
 
@@ -47,7 +48,7 @@ def engine_options(c: Compiled | None = None, call: CallState | None = None,
     if c is not None and call is not None and event is not None and _may_promise(c, call, event):
         over = _over_limit(call, event)
     return Options(s.hold_music_url, s.wait_offer_every, s.wait_offer_threshold,
-                   s.callback_regions(), over)
+                   s.callback_regions(), over, meaning.guard())
 
 
 def _may_promise(c: Compiled, call: CallState, event: Event) -> bool:

@@ -64,6 +64,10 @@ class Flows:
                     c.flow.version)
         return store.current(flow_id) or c.flow.version
 
+    def started(self) -> list[Compiled]:
+        """The flows of ``flows_dir`` this process started with."""
+        return [c for c, _ in self._files.values()]
+
     def ids(self) -> set[str]:
         """Flow ids this process serves: its start-up flows and the versions it holds."""
         return set(self._files) | {flow_id for flow_id, _ in self._by_version.keys()}
