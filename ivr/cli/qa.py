@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ivr.cli.base import CliContext, job_settings, main, pass_cli_context
+from ivr.cli.base import SEMANTIC, CliContext, engine_options, job_settings, main, pass_cli_context
 from ivr.flowlang.diagnostics import FlowError, expected_one_of, format_standard
 
 if TYPE_CHECKING:
@@ -41,11 +41,12 @@ if TYPE_CHECKING:
               help="With --what-if: run the same calls on another version of the flow "
                    "(a flow file, or FLOW@VERSION from a flows/ folder beside the "
                    "transcripts or Redis) and list which callers move, and where.")
+@SEMANTIC
 @pass_cli_context
 def replay(ctx: CliContext, paths: tuple[str, ...], jobs: int, junit: str | None,
            show_coverage: bool, fail_under: float | None, fail_edges: float | None, via: str,
            auth_token: str, max_steps: int, what_if: bool, as_json: bool,
-           html_path: str | None, against: str | None) -> None:
+           html_path: str | None, against: str | None, semantic: bool | None) -> None:
     """Replay QA transcripts (files or directories). Exit 0 all pass, 1 any fail, 2 usage."""
     from ivr.qa import replay as rp
 
@@ -60,7 +61,8 @@ def replay(ctx: CliContext, paths: tuple[str, ...], jobs: int, junit: str | None
     if what_if:
         _what_if(ctx, paths, jobs, as_json, html_path, against)
         return
-    opts = rp.Options((ctx.flows_dir or "flows",), max_steps, via, auth_token)
+    cache = "" if via else engine_options(ctx, semantic)[1]  # --via: the server decides
+    opts = rp.Options((ctx.flows_dir or "flows",), max_steps, via, auth_token, cache)
     results = rp.run_paths(paths, opts, jobs)
     for r in results:
         click.echo(r.report())

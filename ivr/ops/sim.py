@@ -40,6 +40,7 @@ from ivr.ops import roles
 from ivr.qa.simulate import InputError, Session, parse_line
 from ivr.qa.transcript import parse_clock
 from ivr.server.context import get_store
+from ivr.server.promises import engine_options
 
 bp = Blueprint("sim", __name__, url_prefix="/sim")
 KEY = "ivr:ops:sim:{}"
@@ -100,7 +101,7 @@ def _compiled(data: dict[str, Any]) -> Compiled:
 def replay(data: dict[str, Any]) -> tuple[Session, list[Entry]]:
     """Rebuild the call from its typed lines; the session and the transcript so far."""
     c = _compiled(data)
-    s = Session(c, datetime.fromisoformat(data["clock"]))
+    s = Session(c, datetime.fromisoformat(data["clock"]), options=engine_options())
     s.start()
     log = [_ivr_entry(s)]
     for line in data["lines"]:

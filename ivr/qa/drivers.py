@@ -18,6 +18,7 @@ from ivr.qa.transcript_schema import DEFAULT_CALLER
 from ivr.runtime.actions import Gather, Job, kind_name, spoken
 from ivr.runtime.engine import step as engine_step
 from ivr.runtime.events import CallState, Event, QueueStatus
+from ivr.runtime.work import DEFAULTS, Options
 
 
 @dataclass
@@ -90,8 +91,9 @@ def keypad(keys: str, num_digits: int, finish_key: str) -> str:
 class EngineDriver:
     """Drives ``ivr.runtime.engine.step`` in-process; keeps every state and edge it went through."""
 
-    def __init__(self, c: Compiled, sid: str = "CAreplay") -> None:
+    def __init__(self, c: Compiled, sid: str = "CAreplay", options: Options = DEFAULTS) -> None:
         self.c = c
+        self.options = options
         self.call = CallState(sid, c.flow.id, c.flow.version, caller=DEFAULT_CALLER)
         self.now = datetime.now(UTC)
         self.states: set[str] = set()
@@ -113,7 +115,7 @@ class EngineDriver:
         return self._step(event)
 
     def _step(self, event: Event) -> Observed:
-        self.call, actions = engine_step(self.c, self.call, event)
+        self.call, actions = engine_step(self.c, self.call, event, self.options)
         self.gather = next((a for a in actions if isinstance(a, Gather)), None)
         self.states.update(hop.rsplit(">", 1)[-1] for hop in self.call.hops)
         self.edges.update(self.call.hops)

@@ -26,6 +26,8 @@ from ivr.qa.http_driver import HttpDriver
 from ivr.qa.transcript import Expect, Transcript, load_transcript
 from ivr.qa.transcript_schema import OPEN
 from ivr.qa.understanding import decided, format_understood, understood
+from ivr.runtime.work import DEFAULTS as ENGINE_DEFAULTS
+from ivr.runtime.work import Options as EngineOptions
 
 MAX_STEPS = 200
 """Engine steps one transcript may take before it is cut as a runaway."""
@@ -161,6 +163,9 @@ class Options:
     max_steps: int = MAX_STEPS
     via: str = ""
     auth_token: str = ""
+    semantic_cache: str = ""
+    """Not '': decide menu speech as ``semantic_matching: true`` does, with the model
+    kept in this directory (each replay process loads it once)."""
 
 
 _CATALOG: dict[tuple[str, ...], Catalog] = {}
@@ -172,6 +177,23 @@ def catalog_for(flows: Sequence[str]) -> Catalog:
     if key not in _CATALOG:
         _CATALOG[key] = load_dir(key)[0]
     return _CATALOG[key]
+
+
+_MEANING: dict[str, EngineOptions] = {}
+
+
+def engine_options(opts: Options) -> EngineOptions:
+    """The engine's options for a replay: the meaning guard when asked for (loaded once per
+    process; raises ``ModelUnavailable`` when it cannot load: a replay never silently
+    falls back to another matcher than the one asked for)."""
+    if not opts.semantic_cache:
+        return ENGINE_DEFAULTS
+    if opts.semantic_cache not in _MEANING:
+        from ivr.semantic.load import load_guard
+
+        guard, _ = load_guard(Path(opts.semantic_cache))
+        _MEANING[opts.semantic_cache] = EngineOptions(meaning=guard)
+    return _MEANING[opts.semantic_cache]
 
 
 def run_file(path: str, opts: Options | None = None) -> Result:
@@ -190,12 +212,13 @@ def run_file(path: str, opts: Options | None = None) -> Result:
         loaded = load_transcript(path, {**flows, t.flow: pinned.flow})
         t = loaded.transcript
         if t is not None:
-            return run(EngineDriver(pinned), t, opts.max_steps)
+            return run(EngineDriver(pinned, options=engine_options(opts)), t, opts.max_steps)
     if t is None:
         return Result(path, problems=loaded.problems, lines=loaded.source.lines)
     if opts.via:
         return run(HttpDriver(opts.via, t.flow, opts.auth_token), t, opts.max_steps)
-    return run(EngineDriver(cat.current[t.flow]), t, opts.max_steps)
+    return run(EngineDriver(cat.current[t.flow], options=engine_options(opts)), t,
+               opts.max_steps)
 
 
 def transcript_files(paths: Iterable[str]) -> list[str]:

@@ -21,6 +21,7 @@ from ivr.qa.drivers import EngineDriver, Observed
 from ivr.qa.transcript import Step, Transcript
 from ivr.qa.transcript_schema import DEFAULT_CALLER
 from ivr.qa.writer import dump
+from ivr.runtime.work import DEFAULTS, Options
 
 HELP = """\
   1, 0#, 12345       press keys (a trailing # ends a digit entry, as on a phone)
@@ -146,11 +147,11 @@ class Session:
     """
 
     def __init__(self, c: Compiled, clock: datetime | None = None,
-                 caller: str = DEFAULT_CALLER) -> None:
+                 caller: str = DEFAULT_CALLER, options: Options = DEFAULTS) -> None:
         self.c = c
         self.caller = caller
         self.clock = clock or datetime.now(UTC).replace(microsecond=0)
-        self.driver = EngineDriver(c, sid="CAsimulate")
+        self.driver = EngineDriver(c, sid="CAsimulate", options=options)
         self.turn = Observed(None, [], [])
         self.steps: list[dict[str, Any]] = []
         self.said: list[str] = []
