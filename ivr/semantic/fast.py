@@ -62,11 +62,13 @@ def fast_model(cache_dir: Path) -> Path:
         ort.InferenceSession(str(wheel_model()), sess_options=options,
                              providers=["CPUExecutionProvider"])
         built = Path(tmp) / out.name
-        root = logging.getLogger()
-        root.addFilter(_quiet)
+        root, hold = logging.getLogger(), logging.NullHandler()
+        root.addFilter(_quiet)  # and a handler, or its logging.info() calls basicConfig()
+        root.addHandler(hold)  # and every log line of the server comes out twice
         try:
             quantize_dynamic(plain, built, per_channel=True, weight_type=QuantType.QUInt8)
         finally:
+            root.removeHandler(hold)
             root.removeFilter(_quiet)
         os.replace(built, out)
     log.info("built the CPU embedding model %s", out)

@@ -102,3 +102,35 @@ def test_redis_passwords_are_not_printed(url: str, shown: str) -> None:
     from ivr.config import masked_url
 
     assert masked_url(url) == shown
+
+
+def test_semantic_matching_is_checked_when_it_is_on(tmp_path: Path, model_cache: Path) -> None:
+    off = findings(doctor(tmp_path, settings(tmp_path), "--quick", "--format", "json"))
+    assert "semantic" not in off
+    on = settings(tmp_path, semantic_matching="true", model_cache_dir=f'"{model_cache}"')
+    rows = findings(doctor(tmp_path, on, "--quick", "--format", "json"))
+    assert [r["level"] for r in rows["semantic"]] == ["ok"]
+    assert "re-quantised" in rows["semantic"][0]["message"]
+    assert "ms per utterance" in rows["semantic"][0]["message"]
+
+
+def test_a_semantic_model_that_cannot_load_is_a_warning_with_the_fix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ivr.semantic import fast
+
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"not a model")
+    monkeypatch.setattr(fast, "wheel_model", lambda: broken)
+    on = settings(tmp_path, semantic_matching="true",
+                  model_cache_dir=f'"{tmp_path / "cache"}"')
+    rows = findings(doctor(tmp_path, on, "--quick", "--format", "json"))
+    (row,) = rows["semantic"]
+    assert row["level"] == "warning" and "lexical matcher" in row["message"]
+    assert "ivr[semantic]" in row["fix"]
+
+
+def test_a_settings_error_reads_as_a_sentence_not_a_record(tmp_path: Path) -> None:
+    out = doctor(tmp_path, settings(tmp_path, emergency_number='"12"'), "--quick")
+    assert out.exit_code == 1
+    assert "Problem(" not in out.output
+    assert "config.yaml:1:" in out.output and "not an E.164" in out.output

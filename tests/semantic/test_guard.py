@@ -165,3 +165,10 @@ def test_without_the_cpu_model_the_wheels_model_is_used_and_logged(
         guard, how = load_guard(blocked)
     assert "wheel" in how and "could not be built" in caplog.text
     assert guard.vector("I lost my card").shape == (384,)
+
+
+def test_building_the_cpu_model_leaves_the_root_logger_alone(tmp_path: Path) -> None:
+    root = logging.getLogger()
+    handlers, filters = list(root.handlers), list(root.filters)
+    fast.fast_model(tmp_path)
+    assert root.handlers == handlers and root.filters == filters  # no basicConfig()
