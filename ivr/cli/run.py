@@ -101,6 +101,7 @@ def serve(ctx: CliContext, host: str, port: int, public_url: str | None) -> None
     from ivr.config import ConfigError
     from ivr.flowlang.diagnostics import FlowError
     from ivr.jobs.archive import ArchiveError
+    from ivr.server import meaning
 
     over = server_settings(ctx)
     if public_url:
@@ -121,6 +122,9 @@ def serve(ctx: CliContext, host: str, port: int, public_url: str | None) -> None
     base = settings.public_base_url or f"http://{host}:{port}"
     for line in twilio_urls(base, app):
         click.echo(line)
+    semantic = meaning.status(app, wait=15.0)
+    if semantic:
+        click.echo(semantic)
     if not settings.public_base_url:
         click.echo("Twilio needs a public https URL: run a tunnel to this port (e.g. "
                    f"`ngrok http {port}`) and restart with --public-url https://<its host>.")

@@ -35,6 +35,7 @@ class Loader:
         self.guard: Meaning | None = None
         self.ready = threading.Event()
         self.problem = ""
+        self.how = ""
 
     def load(self, cache_dir: Path, flows: Iterable[Compiled]) -> None:
         began = time.perf_counter()
@@ -49,9 +50,9 @@ class Loader:
             self.ready.set()
             return
         warmed = _warm(guard, flows)
+        self.how = f"{how}, {warmed} menus ready in {time.perf_counter() - began:.1f} s"
         self.guard = guard
-        log.info("semantic matching on: %s, %d menus ready in %.1f s", how, warmed,
-                 time.perf_counter() - began)
+        log.info("semantic matching on: %s", self.how)
         self.ready.set()
 
 
@@ -74,6 +75,20 @@ def start(app: Flask, cache_dir: str, flows: Callable[[], list[Compiled]],
     if wait:
         thread.join()
     return loader
+
+
+def status(app: Flask, wait: float = 0.0) -> str:
+    """One line for a person starting the server ('' when semantic matching is off),
+    after waiting up to ``wait`` seconds for the model."""
+    loader: Loader | None = app.extensions.get(KEY)
+    if loader is None:
+        return ""
+    if not loader.ready.wait(wait):
+        return "Semantic matching: on, still loading (the lexical matcher decides until then)"
+    if loader.guard is None:
+        return (f"Semantic matching: OFF, the model cannot load ({loader.problem}); the "
+                "lexical matcher decides alone")
+    return f"Semantic matching: on ({loader.how})"
 
 
 def guard() -> Meaning | None:

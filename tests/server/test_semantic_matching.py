@@ -96,3 +96,17 @@ def test_calls_before_the_model_is_ready_are_decided_lexically(
     caller.say(TAXES)
     assert caller.last is not None and caller.last.status == 200
     assert "account pin" in caller.spoken.lower()
+
+
+def test_the_start_up_status_line_says_which_matcher_decides(
+        redis_url: str, model_cache: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert meaning.status(make_app(redis_url)) == ""
+    on = make_app(redis_url, semantic_matching=True, model_cache_dir=str(model_cache))
+    line = meaning.status(on, wait=60)
+    assert line.startswith("Semantic matching: on (MiniLM re-quantised") and "menus ready" in line
+    from ivr.semantic import fast
+
+    monkeypatch.setattr(fast, "wheel_model", lambda: tmp_path / "missing.onnx")
+    off = make_app(redis_url, semantic_matching=True, model_cache_dir=str(tmp_path / "c"))
+    assert meaning.status(off, wait=60).startswith("Semantic matching: OFF, the model cannot")
