@@ -488,16 +488,16 @@ def test_metrics_zero_outs_per_state(alice: tuple[FlaskClient, str], archive_pat
     assert re.search(r"<th>main_menu</th>.*?<td class=\"num\">3</td>", page, re.S)
     assert "25%" in page    # containment: 1 completed of 4 calls
 
-    from ivr.ops.metrics import flow_metrics
+    from ivr.ops.trends import trend
 
-    m = {x.flow: x for x in flow_metrics(Archive(archive_path), {FLOW: None})}[FLOW]
+    m = trend(Archive(archive_path), FLOW, None, "all").totals
     assert (m.calls, m.zero_outs["main_menu"], m.containment) == (4, 3, 25.0)
 
 
 def test_metrics_of_an_empty_archive(alice: tuple[FlaskClient, str], tmp_path: Path) -> None:
-    from ivr.ops.metrics import flow_metrics
+    from ivr.ops.trends import trend
 
-    assert flow_metrics(Archive(tmp_path / "new.db"), {FLOW: None})[0].calls == 0
+    assert trend(Archive(tmp_path / "new.db"), FLOW, None, "all").totals.calls == 0
     client, _ = alice
     assert client.get("/ops/metrics").status_code == 200
 
