@@ -27,14 +27,20 @@ def hms(seconds: float | int | None) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
+def flow_zone(flow: Flow | None) -> tuple[str, tzinfo]:
+    """The name and zone of ``flow``'s business hours (UTC when it has none, or an unknown
+    one): the one lookup of a flow's zone in the console."""
+    if flow is not None and flow.hours is not None:
+        try:
+            return flow.hours.timezone, zone(flow.hours.timezone)
+        except ValueError:
+            pass
+    return "UTC", UTC
+
+
 def zone_of(flow: Flow | None) -> tzinfo:
     """The zone of ``flow``'s business hours, else UTC."""
-    if flow is None or flow.hours is None:
-        return UTC
-    try:
-        return zone(flow.hours.timezone)
-    except ValueError:
-        return UTC
+    return flow_zone(flow)[1]
 
 
 def _flow_zone(flow_id: str) -> tzinfo:

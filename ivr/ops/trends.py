@@ -15,7 +15,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from ivr.flowlang.hours import HoursError, zone
 from ivr.flowlang.model import Flow
 from ivr.jobs.archive import Archive
 from ivr.jobs.archive_stats import (
@@ -28,6 +27,7 @@ from ivr.jobs.archive_stats import (
 )
 from ivr.ops.metrics import FlowMetrics
 from ivr.ops.state_numbers import StateNumbers, state_numbers
+from ivr.ops.times import flow_zone
 
 PERIODS = {"24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days", "all": "all time"}
 SPANS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -102,16 +102,6 @@ class Trend:
 
     def person_times(self) -> list[float]:
         return sorted(self.numbers.to_person.values())
-
-
-def flow_zone(flow: Flow | None) -> tuple[str, tzinfo]:
-    """The flow's business-hours time zone (UTC when it has none or an unknown one)."""
-    if flow is not None and flow.hours is not None:
-        try:
-            return flow.hours.timezone, zone(flow.hours.timezone)
-        except HoursError:
-            pass
-    return "UTC", UTC
 
 
 def _whole_hours(tz: tzinfo, *times: datetime) -> bool:

@@ -16,8 +16,9 @@ from ivr.jobs.archive import Archive
 from ivr.jobs.archive_stats import Period, path_counts
 from ivr.ops import charts
 from ivr.ops.state_numbers import state_numbers
+from ivr.ops.times import flow_zone
 from ivr.ops.trend_charts import panel
-from ivr.ops.trends import bucket_starts, flow_zone, trend
+from ivr.ops.trends import bucket_starts, trend
 from tests.conftest import ROOT
 
 FLOW_ID = "card-services"
