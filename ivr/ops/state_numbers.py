@@ -59,6 +59,18 @@ class StateNumbers:
     menu_calls: int = 0
     """Calls that reached a menu."""
 
+    def reached_by(self, sid: str, line: dict[str, Any]) -> bool:
+        """Whether ``line`` is the one that counts as call ``sid`` reaching a person: the
+        person's phone answering (a Dial leg's first ``answered`` report, which is
+        recorded in ``picked_up``), else the first turn that rang a person or queued."""
+        heard = line.get("heard") or {}
+        if heard.get("kind") == "leg" and heard.get("status") == "answered":
+            first = sid not in self.picked_up
+            self.picked_up.add(sid)
+            return first
+        actions = line.get("actions") or []
+        return sid not in self.to_person and any(a in PERSON_ACTIONS for a in actions)
+
     def zero_rate(self, state: str) -> float:
         """Share (0..1) of the calls through ``state`` that zeroed out there."""
         n = self.through[state]
@@ -102,23 +114,11 @@ def add_turns(numbers: StateNumbers, flow: Flow | None,
             numbers.zeroed[sid] = str(line.get("from", ""))
             numbers.zero_outs[numbers.zeroed[sid]] += 1
             numbers.started[sid] = started
-        if _reached(numbers, sid, line):
+        if numbers.reached_by(sid, line):
             seconds = _seconds(started, str(line.get("at") or ""))
             if seconds is not None:
                 numbers.to_person[sid] = seconds
                 numbers.started[sid] = started
-
-
-def _reached(numbers: StateNumbers, sid: str, line: dict[str, Any]) -> bool:
-    """True for the line that counts as reaching a person: the person's phone answering
-    (a Dial leg's ``answered`` report), else the first turn that rang a person or queued."""
-    heard = line.get("heard") or {}
-    if heard.get("kind") == "leg" and heard.get("status") == "answered":
-        first = sid not in numbers.picked_up
-        numbers.picked_up.add(sid)
-        return first
-    actions = line.get("actions") or []
-    return sid not in numbers.to_person and any(a in PERSON_ACTIONS for a in actions)
 
 
 def _asked(line: dict[str, Any], flow: Flow | None, memo: dict[str, bool]) -> bool:
