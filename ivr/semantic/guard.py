@@ -5,7 +5,8 @@ An implementation of :class:`ivr.runtime.meaning.Meaning` for ``semantic_matchin
 caller's words, by cosine of MiniLM vectors, with each intent's ``phrases`` and with a
 bank of "not this menu" requests (``data/elsewhere.txt``: everyday requests from
 CLINC150's train split, none about banking or cards; bank rows too close to one of the
-menu's own phrases are left out for that menu). Then:
+menu's own phrases are left out for that menu) plus the phrases of the menu's own
+``other`` intent, so a flow teaches it what is not for this menu. Then:
 
 - a lexical intent (or confirmation) becomes **"other"** when "not this menu" is nearer
   than that intent by ``matching.meaning_veto`` (the tax question that says "owe"); it is
@@ -161,4 +162,8 @@ class MeaningGuard:
             else np.zeros((0, self._bank.shape[1]), dtype=np.float32)
         groups = {name: np.flatnonzero(labels == name) for name in dict.fromkeys(labels)}
         near = (self._bank @ phrases.T).max(axis=1) if len(pairs) else np.zeros(len(self._bank))
-        return MenuVectors(phrases, groups, self._bank[near < BANK_OVERLAP])
+        own = [p for i in intents if i.name == OTHER for p in i.phrases]
+        elsewhere = self._bank[near < BANK_OVERLAP]
+        if own:  # the flow's own "not this menu" examples: its other intent's phrases
+            elsewhere = np.vstack([elsewhere, self._embedder.embed(own)])
+        return MenuVectors(phrases, groups, elsewhere)

@@ -172,3 +172,18 @@ def test_building_the_cpu_model_leaves_the_root_logger_alone(tmp_path: Path) -> 
     handlers, filters = list(root.handlers), list(root.filters)
     fast.fast_model(tmp_path)
     assert root.handlers == handlers and root.filters == filters  # no basicConfig()
+
+
+def test_the_flows_other_phrases_teach_it_what_is_not_for_this_menu(
+        guard: MeaningGuard, cards: tuple[Flow, State]) -> None:
+    flow, menu = cards
+    text = "I'd like a new credit card"  # applying for one: not activating it
+    taught = tuple(i if i.name != "other" else
+                   Intent("other", "other", i.keys, (*i.phrases, "apply for a credit card"))
+                   for i in menu.intents)
+    lexical = match(text, menu.intents, flow.human.phrases, flow.matching)
+    assert (lexical.kind, lexical.intent) == ("intent", "activate")
+    assert guard.check(text, menu.intents, lexical, flow.matching, "en-US") == lexical
+    assert guard.check(text, taught, lexical, flow.matching, "en-US").kind in ("confirm", "other")
+    assert guard.check("can I apply for a credit card with you", taught, lexical, flow.matching,
+                       "en-US").kind == "other"
