@@ -24,8 +24,6 @@ menu's intents, so a new flow version with new phrases gets new vectors), the ba
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ivr.flowlang.lru import LRU
 from ivr.flowlang.model import OTHER, Intent, Matching
 from ivr.runtime.matcher import Match
 from ivr.runtime.words import analyse, in_order, needle
@@ -100,9 +99,8 @@ class MeaningGuard:
     def __init__(self, embedder: Embeds, bank: np.ndarray) -> None:
         self._embedder = embedder
         self._bank = bank
-        self._menus: OrderedDict[tuple[Intent, ...], MenuVectors] = OrderedDict()
-        self._words: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._menus = LRU[tuple[Intent, ...], MenuVectors](MENUS_KEPT)
+        self._words = LRU[str, np.ndarray](WORDS_KEPT)
 
     def check(self, text: str, intents: tuple[Intent, ...], lexical: Match,
               matching: Matching, language: str) -> Match:
@@ -125,35 +123,21 @@ class MeaningGuard:
 
     def forget(self) -> None:
         """Drop the utterance vectors kept (each is embedded afresh next time)."""
-        with self._lock:
-            self._words.clear()
+        self._words.clear()
 
     def vector(self, text: str) -> np.ndarray:
-        with self._lock:
-            hit = self._words.get(text)
-            if hit is not None:
-                self._words.move_to_end(text)
-                return hit
-        vec: np.ndarray = self._embedder.embed([text])[0]
-        with self._lock:
-            self._words[text] = vec
-            while len(self._words) > WORDS_KEPT:
-                self._words.popitem(last=False)
-        return vec
+        """``text``'s vector (callers repeat themselves: the last WORDS_KEPT are kept)."""
+        hit = self._words.get(text)
+        if hit is None:
+            hit = self._words.add(text, self._embedder.embed([text])[0])
+        return hit
 
     def menu(self, intents: tuple[Intent, ...]) -> MenuVectors:
         """The menu's vectors (computed on first use, then kept; LRU of MENUS_KEPT)."""
-        with self._lock:
-            hit = self._menus.get(intents)
-            if hit is not None:
-                self._menus.move_to_end(intents)
-                return hit
-        built = self._build(intents)
-        with self._lock:
-            self._menus[intents] = built
-            while len(self._menus) > MENUS_KEPT:
-                self._menus.popitem(last=False)
-        return built
+        hit = self._menus.get(intents)
+        if hit is None:
+            hit = self._menus.add(intents, self._build(intents))
+        return hit
 
     def _build(self, intents: tuple[Intent, ...]) -> MenuVectors:
         pairs = [(p, i.name) for i in intents if i.name != OTHER for p in i.phrases]
