@@ -13,6 +13,7 @@ import difflib
 import os
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,8 @@ HELP = """\
   (empty line)       stay silent (while recording: no message)
   answer             while a person is rung or you wait in line: a person answers
   noanswer | busy    while a person is rung: nobody answers / the line is busy
+  leg STATUS         while a person is rung: Twilio reports their phone's progress
+                     (ringing, answered, completed), as a Dial's status callback does
   failed | full      the call to the person fails / the queue is full
   wait [POS] [SECS]  while you wait in line: Twilio asks for the next announcement
                      (you are number POS, having waited SECS seconds)
@@ -38,11 +41,12 @@ HELP = """\
   hangup             hang up
   help               this list"""
 
-COMMANDS = ("say", "answer", "noanswer", "busy", "failed", "full", "wait", "record", "hangup",
-            "help")
+COMMANDS = ("say", "answer", "noanswer", "busy", "failed", "full", "wait", "record", "leg",
+            "hangup", "help")
 _DIAL = {"answer": "completed", "noanswer": "no-answer", "no-answer": "no-answer",
          "busy": "busy", "failed": "failed", "full": "queue-full"}
 _WAIT = re.compile(r"^wait(?:\s+(?P<pos>[0-9]{1,5}))?(?:\s+(?P<secs>[0-9]{1,5}))?\s*$", re.I)
+_LEG = re.compile(r"^leg\s+(?P<status>initiated|ringing|answered|completed)\s*$", re.I)
 _RECORD = re.compile(r"^record(?:\s+(?P<secs>[0-9]{1,4}|none))?\s*$", re.I)
 
 OUTCOMES = {
@@ -88,8 +92,11 @@ def parse_line(line: str, turn: Observed) -> Step | None:
     if (m := _RECORD.match(text)) and moment == "recording":
         secs = m["secs"] or "10"
         return Step(0, 0, "recording", seconds=0 if secs.lower() == "none" else int(secs))
+    if (m := _LEG.match(text)) and moment == "ringing":
+        return Step(0, 0, "leg", m["status"].lower())
     if moment == "ringing":
-        raise InputError("a person is being rung: type answer, noanswer or busy (or failed)")
+        raise InputError("a person is being rung: type answer, noanswer or busy (or failed), "
+                         "or leg ringing|answered|completed")
     if moment == "recording" and not ("gather" in turn.actions and
                                       re.fullmatch(r"[0-9*#]+", text)):
         return Step(0, 0, "recording", seconds=max(2, len(text.split())) if text else 0)
@@ -180,7 +187,12 @@ class Session:
             return [f"  ? {exc}"]
         if s is None:
             return HELP.splitlines()
+        ringing = self.turn
         self.turn = self.driver.send(s)
+        if s.kind == "leg" and not self.turn.ended:  # a report: the Dial rings on
+            self.turn = replace(self.turn, actions=ringing.actions)
+            self.steps.append(_step_dict(s))
+            return [f"[{self.turn.state}] 📞 the person's phone: {s.value}"]
         self.said = list(self.turn.said)
         self.steps.append(_step_dict(s))
         self.steps.append({"expect": {"state": self.turn.state}})
@@ -232,7 +244,7 @@ class Session:
 
 
 def _step_dict(s: Step) -> dict[str, Any]:
-    if s.kind in ("press", "dial_result"):
+    if s.kind in ("press", "dial_result", "leg"):
         return {s.kind: s.value}
     if s.kind == "recording":
         return {"record": {"seconds": s.seconds} if s.seconds else "none"}

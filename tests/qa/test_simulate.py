@@ -132,3 +132,23 @@ def test_say_needs_words_and_a_confidence_from_0_to_1() -> None:
     assert "confidence '@high' must be a number from 0 to 1" in out.output
     assert "did you mean 'say'" not in out.output
     assert "[other] 🔊 No problem. In a few words" in out.output  # the email is words
+
+
+def test_leg_reports_while_a_person_is_rung_are_recorded_and_replay(tmp_path: Path) -> None:
+    path = tmp_path / "legs.yaml"
+    out = simulate("0\nleg ringing\nleg answered\nleg sideways\nanswer\n", "card-services",
+                   "--clock", OPEN_ISO, "--record", str(path))
+    assert out.exit_code == 0, out.output
+    assert "📞 the person's phone: ringing" in out.output
+    assert "📞 the person's phone: answered" in out.output
+    assert "or leg ringing|answered|completed" in out.output  # 'leg sideways'
+    assert "reached a person (human)" in out.output
+    text = path.read_text()
+    assert "  - leg: ringing\n  - leg: answered\n  - dial_result: completed" in text
+    replayed = CliRunner().invoke(main, ["replay", "--flows-dir", FLOWS, str(path)])
+    assert replayed.exit_code == 0, replayed.output
+
+
+def test_leg_only_fits_while_a_person_is_rung() -> None:
+    with pytest.raises(InputError, match="does not fit now"):
+        parse_line("leg answered", Observed("main_menu", [], ["gather"]))
