@@ -159,6 +159,21 @@ HOURS = {
     "additionalProperties": False,
 }
 
+_MATCHING = {
+    "threshold": "a number such as 0.6 (0 to 1): below it, speech goes to `other` "
+                 "(default 0.62)",
+    "margin": "a number such as 0.08 (0 to 1): the best two intents closer than this go to "
+              "`other` (default 0.08)",
+    "confirm_below": "a number such as 0.75 (0 to 1): below it the caller is asked \"is that "
+                     "right?\" (default 0.75)",
+    "meaning_veto": "a number such as 0.1 (0 to 1), for semantic_matching: \"not this menu\" "
+                    "nearer than the intent by this turns it into `other` (default 0.10)",
+    "meaning_margin": "a number such as 0.14 (0 to 1), for semantic_matching: the intent "
+                      "nearer than \"not this menu\" by this routes unasked (default 0.14)",
+    "meaning_sure": "a number such as 0.7 (0 to 1), for semantic_matching: an `other` this "
+                    "near (cosine) to an intent is asked about (default 0.70)",
+}
+
 FLOW_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://github.com/ivr/ivr/flow.schema.json",
@@ -183,9 +198,9 @@ FLOW_SCHEMA: dict[str, Any] = {
                 "required": ["key", "offer"], "additionalProperties": False}},
         "matching": {
             "type": "object",
-            "properties": {k: {"type": "number", "minimum": 0, "maximum": 1}
-                           for k in ("threshold", "margin", "confirm_below", "meaning_veto",
-                                     "meaning_margin", "meaning_sure")},
+            "properties": {k: {"type": "number", "minimum": 0, "maximum": 1,
+                               "description": text}
+                           for k, text in _MATCHING.items()},
             "additionalProperties": False,
         },
         "speech": SPEECH,
