@@ -35,6 +35,25 @@ NOT_SUMMED = ("bare", "SDK", "our signature gate", "Store.advance, engine stubbe
 
 def parts(app: Flask, floor: Floor, n: int = 2000) -> dict[str, float]:
     """Median µs of each part of a press turn (``add_noop`` must have run on ``app``)."""
+    sid = "CA" + uuid.uuid4().hex
+    params = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12125551234",
+              "To": "+18005550100", "CallStatus": "ringing"}
+    wsgi(app, environ(f"{BASE}/voice/card-services", params))
+    press = dict(params, CallStatus="in-progress", Digits="1")
+    out = _structural(app, press, floor, n)
+    out.update(_turn_parts(app, press, n))
+    # The no-op went through the gate already; a press turn commits like the press line.
+    out[SUM] = sum(us for name, us in out.items() if not name.startswith(NOT_SUMMED))
+    out["floor: raw redis-py, 2 round trips"] = median_us(floor.once, n)
+    out["structural floor = bare Flask + SDK validate + 2 round trips"] = (
+        out["bare Flask no-op (a Flask() with one view)"]
+        + out["SDK validate alone (both port variants)"]
+        + out["floor: raw redis-py, 2 round trips"])
+    return out
+
+
+def _turn_parts(app: Flask, press: dict[str, str], n: int) -> dict[str, float]:
+    """Our parts of a press turn, each alone, inside the press's request context."""
     from ivr.runtime.engine import step
     from ivr.runtime.record import turn_record
     from ivr.server import guard, voice
@@ -43,26 +62,18 @@ def parts(app: Flask, floor: Floor, n: int = 2000) -> dict[str, float]:
     from ivr.telephony import twiml
     from ivr.telephony.params import event_from
 
-    sid = "CA" + uuid.uuid4().hex
-    params = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12125551234",
-              "To": "+18005550100", "CallStatus": "ringing"}
-    wsgi(app, environ(f"{BASE}/voice/card-services", params))
-    press = dict(params, CallStatus="in-progress", Digits="1")
     url = f"{BASE}/voice/card-services/event?e=turn&turn=1"
-    out = _structural(app, press, floor, n)
     sig = environ(url, press)["HTTP_X_TWILIO_SIGNATURE"]
-    with app.test_request_context("/voice/card-services/event?e=turn&turn=1", method="POST",
-                                  data=press, base_url=BASE,
+    with app.test_request_context(url[len(BASE):], method="POST", data=press, base_url=BASE,
                                   headers={"X-Twilio-Signature": sig}):
         store, form = get_store(), request.form
-        before = store.load(sid)
+        before = store.load(press["CallSid"])
         assert before is not None
         c = flows().pinned(store, before.flow, before.version)
         ev = event_from("turn", form, settings().now())
         after, actions = step(c, before, ev)
         urls = voice.event_urls(after)
         record = turn_record(c, before, ev, after, actions)
-        page = twiml.render(actions, urls)
         timed: dict[str, Callable[[], object]] = {
             "our signature gate (guard.signature_problem)": guard.signature_problem,
             "params -> event": lambda: event_from("turn", form, settings().now()),
@@ -73,30 +84,29 @@ def parts(app: Flask, floor: Floor, n: int = 2000) -> dict[str, float]:
             "twiml.render": lambda: twiml.render(actions, urls),
             "turn_record": lambda: turn_record(c, before, ev, after, actions),
         }
-        out.update({name: median_us(func, n) for name, func in timed.items()})
-        done = Commit(after, page, record)
-        out["Store.advance, engine stubbed, a start (2 round trips)"] = median_us(
-            lambda: store.advance("CA" + uuid.uuid4().hex, 0, lambda b, cur: done,
-                                  current_of="card-services"), n)
-        again = Commit(dataclasses.replace(after, turn=after.turn + 1), page, record)
-
-        def press_advance() -> float:  # a stored call at after.turn, then its next turn
-            call = "CA" + uuid.uuid4().hex
-            store.advance(call, 0, lambda b, cur: done, current_of="card-services")
-            began = time.perf_counter()
-            store.advance(call, after.turn, lambda b, cur: again)
-            return time.perf_counter() - began
-
-        out["Store.advance, engine stubbed, a press (2 round trips)"] = statistics.median(
-            press_advance() for _ in range(n)) * 1e6
-    # The no-op went through the gate already; a press turn commits like the press line.
-    out[SUM] = sum(us for name, us in out.items() if not name.startswith(NOT_SUMMED))
-    out["floor: raw redis-py, 2 round trips"] = median_us(floor.once, n)
-    out["structural floor = bare Flask + SDK validate + 2 round trips"] = (
-        out["bare Flask no-op (a Flask() with one view)"]
-        + out["SDK validate alone (both port variants)"]
-        + out["floor: raw redis-py, 2 round trips"])
+        out = {name: median_us(func, n) for name, func in timed.items()}
+        out.update(_advances(store, Commit(after, twiml.render(actions, urls), record), n))
     return out
+
+
+def _advances(store: Any, done: Any, n: int) -> dict[str, float]:
+    """``Store.advance`` with the engine stubbed: a new call's first turn, and a stored
+    call's next turn (the press shape: no flow pointer read, no live-index note)."""
+    again = type(done)(dataclasses.replace(done.call, turn=done.call.turn + 1), done.twiml,
+                       done.record)
+    start = median_us(lambda: store.advance("CA" + uuid.uuid4().hex, 0, lambda b, cur: done,
+                                            current_of="card-services"), n)
+
+    def press_advance() -> float:  # a stored call at done's turn, then its next turn
+        call = "CA" + uuid.uuid4().hex
+        store.advance(call, 0, lambda b, cur: done, current_of="card-services")
+        began = time.perf_counter()
+        store.advance(call, done.call.turn, lambda b, cur: again)
+        return time.perf_counter() - began
+
+    return {"Store.advance, engine stubbed, a start (2 round trips)": start,
+            "Store.advance, engine stubbed, a press (2 round trips)": statistics.median(
+                press_advance() for _ in range(n)) * 1e6}
 
 
 def _structural(app: Flask, press: dict[str, str], floor: Floor, n: int) -> dict[str, float]:
