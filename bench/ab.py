@@ -42,6 +42,9 @@ FIGURES = {  # bench.inprocess's lines -> figure names
                                                              "press/(floor+noop)"),
     r"CPU .*start ([\d.]+) ms \| press ([\d.]+) ms \| floor ([\d.]+) ms": (
         "cpu start", "cpu press", "cpu floor"),
+    r"structural floor = bare Flask no-op ([\d.]+) \+ SDK validate ([\d.]+) \+ floor [\d.]+ "
+    r"= ([\d.]+) ms .* structural floor ([\d.]+)x / ([\d.]+)x": (
+        "bare", "validate", "structural", "start/structural", "press/structural"),
 }
 
 

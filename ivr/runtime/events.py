@@ -177,17 +177,23 @@ class CallState:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict without empty fields (kept small: it is stored every turn)."""
         out: dict[str, Any] = {}
+        values = self.__dict__  # the fields without a getattr call each (it runs every turn)
         for name in _FIELDS:
-            v = getattr(self, name)
+            v = values[name]
             if v or name in _ALWAYS:
-                out[name] = list(v) if isinstance(v, list) else dict(v) if isinstance(
-                    v, dict) else v
+                kind = v.__class__
+                out[name] = v if kind is str or kind is int or kind is bool else list(
+                    v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CallState:
-        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
+        try:  # every turn reads one: no filtering pass unless a name is not a field
+            return cls(**data)
+        except TypeError:  # a field this version does not have (or a required one missing)
+            return cls(**{k: v for k, v in data.items() if k in _FIELD_SET})
 
 
 _FIELDS = tuple(f.name for f in fields(CallState))
+_FIELD_SET = frozenset(_FIELDS)
 _ALWAYS = frozenset({"sid", "flow", "version", "turn"})

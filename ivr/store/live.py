@@ -69,14 +69,20 @@ def changes(is_ended: bool, turn: int) -> bool:
     return is_ended or turn == 1
 
 
+NOTHING: tuple[str, ...] = ("",)
+"""The script's ``ARGV[7]`` when a turn changes nothing in the index (its jobs follow)."""
+
+
 def in_commit(sid: str, is_ended: bool, turn: int, keep: int, keys: list[str],
-              at: float | None = None) -> tuple[str, str, str, str]:
+              at: float | None = None) -> tuple[str, ...]:
     """The live-index part of the turn's compare-and-set on one Redis (not a cluster: these
     keys are in other slots than the call's): the script's ``ARGV[7..10]`` (what, when,
-    the CallSid, the ended index's cutoff); when there is something to note, the index's
-    two keys are appended to ``keys``. Same writes as :func:`started` / :func:`ended`."""
+    the CallSid, the ended index's cutoff), or only ``ARGV[7] = ''`` (:data:`NOTHING`) for
+    a turn that is neither a call's first nor its end (most turns: three arguments fewer
+    to encode and send); when there is something to note, the index's two keys are
+    appended to ``keys``. Same writes as :func:`started` / :func:`ended`."""
     if not changes(is_ended, turn):
-        return ("", "", "", "")
+        return NOTHING
     now = at or time.time()
     b = bucket(sid)
     keys += [LIVE.format(b), ENDED.format(b)]

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
-from ivr.telephony.signatures import key_id, scheme, valid_signature
+from ivr.telephony.signatures import AllValues, all_values, key_id, scheme, valid_signature
 from tests.server.test_web import EMERGENCY, make_app
 from tests.twilio_caller import TOKEN, sign
 
@@ -100,6 +100,23 @@ def test_repeated_keys_are_all_signed() -> None:
     only_first = MultiDict([("CallSid", SID), ("Digits", "1")])
     assert not valid_signature(TOKEN, url, only_first, good)
     assert not valid_signature(TOKEN, url, form, sign(url, only_first.to_dict()))
+
+
+@pytest.mark.parametrize("form", [
+    MultiDict([("CallSid", SID), ("Digits", "1"), ("Digits", "2"), ("Digits", "1")]),
+    MultiDict([("b", "2"), ("a", ""), ("a", "é"), ("c", "x y")]),
+    MultiDict(), {"CallSid": SID, "Digits": "9"}, {}])
+def test_all_values_sign_what_the_sdk_signs_from_the_form(form: Any) -> None:
+    """The SDK's own reading of the form (MultiDict: getlist; dict: one value) and ours
+    (getall on every value) give the same signature, and validate alike."""
+    url = "https://example.com/voice/card-services/event?e=turn&turn=1"
+    sdk = RequestValidator(TOKEN)
+    values = all_values(form)
+    assert isinstance(values, AllValues) and sorted(values) == sorted(form)
+    assert sdk.compute_signature(url, values) == sdk.compute_signature(url, form)
+    good = sdk.compute_signature(url, form)
+    assert valid_signature(TOKEN, url, form, good) and valid_signature(TOKEN, url, values, good)
+    assert not valid_signature(TOKEN, url, values, sdk.compute_signature(url + "2", form))
 
 
 def test_repeated_keys_over_http(client: FlaskClient) -> None:

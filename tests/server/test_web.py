@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 import redis
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 
 from ivr.app import create_app
+from ivr.server import guard
 from ivr.store.calls import Store
 from ivr.store.keys import CALL
 from tests.conftest import ROOT
@@ -486,3 +487,23 @@ def test_signature_over_the_url_as_requested_keeps_percent_escapes(client: Flask
     forged = client.post(raw, data=params, headers={"X-Twilio-Signature": sign(url, {})},
                          environ_overrides={"RAW_URI": raw})
     assert forged.status_code == 403
+
+
+@pytest.mark.parametrize("path", [
+    "/voice/card-services/event?e=turn&turn=3", "/voice/card-services", "/voice/x?",
+    "/voice/caf%C3%A9/event?e=turn&turn=1", "/voice/a%2Fb?q=%41%25&r=%E2%82%AC",
+    "/voice/" + "long/" * 80 + "?q=" + "z" * 200, "/voice/sp%20ace?x=a+b"])
+@pytest.mark.parametrize("base", ["http://localhost", "https://IVR.Example.com:8443",
+                                  "http://xn--caf-dma.example", "https://ivr.example.com:443"])
+def test_remembered_urls_are_werkzeugs(path: str, base: str) -> None:
+    """guard's URLs (remembered per request parts) are exactly request.url and host_url;
+    a long path or query is built each time, never remembered."""
+    app = Flask("t")
+    for _ in range(2):  # built, then remembered
+        with app.test_request_context(path, base_url=base):
+            size = guard._remembered_url.cache_info().currsize
+            assert guard._url(request.scheme, request.host, request.root_path, request.path,
+                              request.query_string) == request.url
+            assert guard._url(request.scheme, request.host) == request.host_url
+            if len(path) > guard._URL_PARTS_CACHED:
+                assert guard._remembered_url.cache_info().currsize <= size + 1  # host_url

@@ -62,5 +62,5 @@ def test_on_a_cluster_the_web_process_notes_it_after_the_response(
     store.cluster = True  # the script call a cluster client would get; this Redis runs it
     served = store.advance("CAlive", 0, turn_to("menu"))
     assert served.applied and not served.noted and not scores(redis_conn, LIVE)
-    assert live.in_commit("CAlive", False, 2, 600, keys := ["k"]) == ("", "", "", "")
+    assert live.in_commit("CAlive", False, 2, 600, keys := ["k"]) == live.NOTHING == ("",)
     assert keys == ["k"]

@@ -31,3 +31,21 @@ def test_what_earlier_versions_stored_still_reads() -> None:
     assert _unpack(_PACKED + full_window.compress(twiml.encode()) + full_window.flush()) == twiml
     assert _unpack(zlib.compress(twiml.encode())) == twiml  # before the preset dictionary
     assert _unpack(None) == "" and _unpack(b"") == ""
+
+
+def test_packing_with_the_primed_copy_writes_what_a_fresh_compressor_writes() -> None:
+    """_pack copies one compressor with the dictionary loaded; the bytes are those of a new
+    compressobj with the same settings, every time and from several threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ivr.store.calls import _MEMLEVEL, _WBITS
+
+    def fresh(twiml: str) -> bytes:
+        z = zlib.compressobj(6, zlib.DEFLATED, _WBITS, _MEMLEVEL, zdict=_ZDICT)
+        return _PACKED + z.compress(twiml.encode()) + z.flush()
+
+    docs = [GATHER.format(n=n, text="Press 1. " * n) for n in range(1, 60)]
+    with ThreadPoolExecutor(4) as pool:
+        packed = list(pool.map(_pack, docs * 3))
+    assert packed == [fresh(d) for d in docs * 3]
+    assert [_unpack(p) for p in packed[:len(docs)]] == docs

@@ -258,3 +258,15 @@ def test_calls_stored_under_untagged_names_are_adopted(store: Store,
     redis_conn.hset(LEGACY_CALL.format("CAold2"), mapping={
         "state": json.dumps(replace(state, sid="CAold2").to_dict()), "turn": 1})
     assert store.load("CAold2") is not None and redis_conn.exists(CALL.format("CAold2"))
+
+
+def test_a_stored_state_with_a_field_this_version_lacks_still_loads() -> None:
+    """from_dict takes the stored dict as it is, and drops names that are not fields (a
+    newer version's) instead of failing the call."""
+    from ivr.runtime.events import CallState
+
+    state = CallState("CAx", "card-services", "v1", state="menu", turn=2, path=["a"])
+    assert CallState.from_dict(state.to_dict()) == state
+    assert CallState.from_dict(dict(state.to_dict(), later_field=1)) == state
+    with pytest.raises(TypeError):
+        CallState.from_dict({"flow": "card-services"})
