@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.flowlang.catalog import Catalog
 from ivr.flowlang.machine import END, OFFER, Compiled
 from ivr.runtime.actions import Dial, Gather, Hangup, Job, Record, Redirect, spoken
 from ivr.runtime.engine import step
@@ -18,13 +17,6 @@ def call(c: Compiled, *events: Event) -> tuple[CallState, list[object]]:
     for e in events:
         state, actions = step(c, state, e)
     return state, actions
-
-
-@pytest.fixture
-def cards(catalog: Catalog) -> Compiled:
-    c = catalog.get("card-services")
-    assert c is not None
-    return c
 
 
 def test_start_lands_on_menu_with_welcome_inside_gather(cards: Compiled) -> None:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ivr.flowlang.catalog import Catalog
 from ivr.flowlang.machine import Compiled
 from ivr.flowlang.model import Intent, Matching
 from ivr.runtime.engine import step
@@ -79,13 +78,6 @@ def test_only_an_intent_of_this_menu_or_other_comes_back(answer: Match) -> None:
 def test_no_checker_is_the_lexical_matcher_alone() -> None:
     lexical = Match("intent", "balance", 0.9)
     assert opinion(None, lexical) is lexical
-
-
-@pytest.fixture
-def cards(catalog: Catalog) -> Compiled:
-    c = catalog.get("card-services")
-    assert c is not None
-    return c
 
 
 def test_the_engine_routes_by_the_second_opinion(cards: Compiled) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.flowlang.catalog import Catalog
 from ivr.flowlang.machine import END, OFFER, Compiled
 from ivr.runtime.actions import Action, Dial, Gather, Hangup, Job, Record, Redirect, spoken
 from ivr.runtime.engine import step
@@ -13,11 +12,6 @@ from ivr.runtime.prompts import whisper
 from tests.conftest import OPEN
 
 CALLER = "+12125551234"
-
-
-@pytest.fixture
-def cards(catalog: Catalog) -> Compiled:
-    return catalog.current["card-services"]
 
 
 def at_offer(c: Compiled, caller: str = CALLER) -> CallState:
