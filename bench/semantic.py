@@ -40,9 +40,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.intents import Outcome, Row, load_catalog, load_rows, summary  # noqa: E402
-from bench.semantic_rules import Thresholds, decide, guard, lexical_first, vetoed  # noqa: E402
+from bench.semantic_rules import Thresholds, decide, guard, lexical_first  # noqa: E402
 from ivr.flowlang.model import HUMAN, OTHER, Intent, Matching  # noqa: E402
-from ivr.runtime.matcher import Match, match  # noqa: E402
+from ivr.runtime.matcher import Match, match, vetoed  # noqa: E402
 from ivr.runtime.meaning import CHECKED  # noqa: E402
 from ivr.semantic.guard import MeaningGuard  # noqa: E402
 from ivr.semantic.guard import decide as shipped_decide  # noqa: E402

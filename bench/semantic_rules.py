@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ivr.flowlang.model import HUMAN, OTHER, Intent
 from ivr.runtime.matcher import Match, says_none, wants_human
-from ivr.runtime.words import analyse, in_order, needle
+from ivr.runtime.words import analyse
 
 
 def lexical_first(text: str, intents: Sequence[Intent], human: tuple[str, ...],
@@ -22,13 +22,6 @@ def lexical_first(text: str, intents: Sequence[Intent], human: tuple[str, ...],
     if says_none(words, extra):
         return Match(OTHER, OTHER, 1.0)
     return None
-
-
-def vetoed(text: str, intents: Sequence[Intent]) -> set[str]:
-    """Intents whose ``not:`` phrases the caller said (the found card)."""
-    seq = analyse(text).seq
-    return {i.name for i in intents
-            if any((n := needle(neg)) and in_order(n, seq) >= 0 for neg in i.negatives)}
 
 
 @dataclass(frozen=True)

@@ -220,6 +220,15 @@ def _index(intents: tuple[Intent, ...]) -> _Index:
         vocab_list=tuple(users))
 
 
+def vetoed(text: str, intents: tuple[Intent, ...]) -> frozenset[str]:
+    """The intents whose ``not:`` phrases ``text`` says ("I found a card": ``lost_card``),
+    as the matcher vetoes them (the second opinion by meaning uses this too)."""
+    idx = _index(tuple(intents))
+    seq = analyse(text if isinstance(text, str) else "").seq
+    return frozenset(name for name, negs in zip(idx.names, idx.negatives, strict=True)
+                     if any(in_order(neg, seq) >= 0 for neg in negs))
+
+
 def _similar(idx: _Index, token: str) -> tuple[tuple[str, float], ...]:
     """Vocabulary words that ``token`` stands for, with a similarity 0..1 (cached)."""
     if token in idx.vocab:

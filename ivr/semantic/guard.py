@@ -24,7 +24,6 @@ menu's intents, so a new flow version with new phrases gets new vectors), the ba
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -33,8 +32,7 @@ import numpy as np
 
 from ivr.flowlang.lru import LRU
 from ivr.flowlang.model import OTHER, Intent, Matching
-from ivr.runtime.matcher import Match
-from ivr.runtime.words import analyse, in_order, needle
+from ivr.runtime.matcher import Match, vetoed
 
 DATA = Path(__file__).parent / "data"
 BANK_TEXTS = DATA / "elsewhere.txt"
@@ -56,13 +54,6 @@ class MenuVectors:
     phrases: np.ndarray
     groups: dict[str, np.ndarray]
     elsewhere: np.ndarray
-
-
-def vetoed(text: str, intents: Sequence[Intent]) -> set[str]:
-    """Intents whose ``not:`` phrases the caller said (the found card)."""
-    seq = analyse(text).seq
-    return {i.name for i in intents
-            if any((n := needle(neg)) and in_order(n, seq) >= 0 for neg in i.negatives)}
 
 
 def decide(ranked: list[tuple[float, str]], elsewhere: float, lexical: Match,

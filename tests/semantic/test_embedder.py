@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.semantic_rules import Thresholds, decide, guard, vetoed
+from bench.semantic_rules import Thresholds, decide, guard
 from ivr.flowlang.model import Intent
-from ivr.runtime.matcher import Match
+from ivr.runtime.matcher import Match, vetoed
 
 T = Thresholds(floor=0.45, sure=0.8, gap=0.05)
 
