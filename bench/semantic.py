@@ -207,14 +207,10 @@ class Setup:
 Parts = tuple[list[tuple[float, str]], float, Match | None]
 
 
-_SHIPPED: list[MeaningGuard] = []
-
-
 def shipped() -> MeaningGuard:
-    """The engine's guard as ``semantic_matching: true`` loads it (the CPU model, the bank)."""
-    if not _SHIPPED:
-        _SHIPPED.append(load_guard(Path(os.environ.get("IVR_MODEL_CACHE", "var/models")))[0])
-    return _SHIPPED[0]
+    """The engine's guard as ``semantic_matching: true`` loads it (the CPU model, the bank;
+    once per process)."""
+    return load_guard(Path(os.environ.get("IVR_MODEL_CACHE", "var/models")))[0]
 
 
 def prepare(method: str, setup: Setup, row: Row, day_one: bool, vectors: Vectors | None,

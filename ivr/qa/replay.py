@@ -179,21 +179,15 @@ def catalog_for(flows: Sequence[str]) -> Catalog:
     return _CATALOG[key]
 
 
-_MEANING: dict[str, EngineOptions] = {}
-
-
 def engine_options(opts: Options) -> EngineOptions:
     """The engine's options for a replay: the meaning guard when asked for (loaded once per
-    process; raises ``ModelUnavailable`` when it cannot load: a replay never silently
-    falls back to another matcher than the one asked for)."""
+    process by ``load_guard``; raises ``ModelUnavailable`` when it cannot load: a replay
+    never silently falls back to another matcher than the one asked for)."""
     if not opts.semantic_cache:
         return ENGINE_DEFAULTS
-    if opts.semantic_cache not in _MEANING:
-        from ivr.semantic.load import load_guard
+    from ivr.semantic.load import load_guard
 
-        guard, _ = load_guard(Path(opts.semantic_cache))
-        _MEANING[opts.semantic_cache] = EngineOptions(meaning=guard)
-    return _MEANING[opts.semantic_cache]
+    return EngineOptions(meaning=load_guard(Path(opts.semantic_cache))[0])
 
 
 def run_file(path: str, opts: Options | None = None) -> Result:

@@ -43,6 +43,11 @@ MENUS_KEPT = 256
 WORDS_KEPT = 4096
 
 
+def understands(language: str) -> bool:
+    """Whether the guard checks speech in ``language`` (a BCP-47 code): the model is English."""
+    return language.lower().startswith("en")
+
+
 class Embeds(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
@@ -95,7 +100,7 @@ class MeaningGuard:
 
     def check(self, text: str, intents: tuple[Intent, ...], lexical: Match,
               matching: Matching, language: str) -> Match:
-        if not language.lower().startswith("en"):
+        if not understands(language):
             return lexical
         ranked, elsewhere = self.scores(text, intents)
         return decide(ranked, elsewhere, lexical, matching)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
@@ -23,6 +23,9 @@ from ivr.flowlang.machine import Compiled
 from ivr.flowlang.model import Kind
 from ivr.runtime import language
 from ivr.runtime.meaning import Meaning
+
+if TYPE_CHECKING:  # numpy and the model come with ivr[semantic], imported when it loads
+    from ivr.semantic.guard import MeaningGuard
 
 log = logging.getLogger(__name__)
 KEY = "ivr.meaning"
@@ -56,24 +59,23 @@ class Loader:
         self.ready.set()
 
 
-def _warm(guard: Any, flows: Iterable[Compiled]) -> int:
+def _warm(guard: MeaningGuard, flows: Iterable[Compiled]) -> int:
+    from ivr.semantic.guard import understands
+
     menus = {language.intents(s, "") for c in flows for s in c.flow.states.values()
-             if s.kind is Kind.MENU and c.flow.language.lower().startswith("en")}
+             if s.kind is Kind.MENU and understands(c.flow.language)}
     for intents in menus:
         guard.menu(intents)
     return len(menus)
 
 
-def start(app: Flask, cache_dir: str, flows: Callable[[], list[Compiled]],
-          wait: bool = False) -> Loader:
-    """Attach a :class:`Loader` to ``app`` and load in the background (``wait``: here)."""
+def start(app: Flask, cache_dir: str, flows: Callable[[], list[Compiled]]) -> Loader:
+    """Attach a :class:`Loader` to ``app`` and load in the background."""
     loader = app.extensions[KEY] = Loader()
     log.info("semantic matching: loading the model (the lexical matcher decides until then)")
     thread = threading.Thread(target=loader.load, args=(Path(cache_dir), flows()),
                               name="ivr-meaning", daemon=True)
     thread.start()
-    if wait:
-        thread.join()
     return loader
 
 
