@@ -23,6 +23,7 @@ from ivr.flowlang.diagnostics import format_standard
 
 if TYPE_CHECKING:
     from ivr.jobs.archive import Archive
+    from ivr.runtime.work import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -202,7 +203,7 @@ SEMANTIC = click.option(
          "the words alone; default: the config's semantic_matching.")
 
 
-def engine_options(ctx: CliContext, semantic: bool | None) -> tuple[Any, str]:
+def engine_options(ctx: CliContext, semantic: bool | None) -> tuple[Options, str]:
     """The engine options of --semantic/--lexical, and the model cache ('' when lexical).
     A model that cannot load is a usage error (exit 2): a QA run never silently uses
     another matcher than the one asked for."""
